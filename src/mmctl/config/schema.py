@@ -1,0 +1,79 @@
+"""Typed, immutable settings: what `config.toml` may contain, with defaults and bounds.
+
+Pure value types (stdlib only). Field metadata carries bounds (`min`, `max`) that the loader enforces;
+every key is documented in `config.example.toml`. An account table is a `PaperAccount` or a
+`BinanceAccount`, chosen by its `exchange` key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+
+def bounded(default: Any, *, min: Any = None, max: Any = None) -> Any:
+    """A dataclass field with inclusive bounds the loader checks."""
+    return field(default=default, metadata={"min": min, "max": max})
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonSettings:
+    socket: str = ""  # "" = platform default (see mmctl.paths)
+    state_dir: str = ""  # "" = platform default
+    max_connections: int = bounded(64, min=1, max=10_000)
+    idle_timeout_s: float = bounded(300.0, min=0.1, max=86_400.0)
+    request_timeout_s: float = bounded(30.0, min=0.1, max=3_600.0)
+    shutdown_timeout_s: float = bounded(30.0, min=1.0, max=600.0)
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class PaperAccount:
+    """The built-in paper exchange: a simulated Binance USD-M venue fed by a synthetic or replayed market."""
+
+    exchange: Literal["paper"] = "paper"
+    market: Literal["synthetic", "replay"] = "synthetic"
+    replay_path: str = ""  # a directory or file of Binance bookTicker/aggTrades CSVs (market = "replay")
+    seed: int = bounded(1, min=0)
+    speed: float = bounded(1.0, min=0.001, max=100_000.0)  # simulated seconds per wall second
+    balance: Decimal = bounded(Decimal("10000"), min=Decimal(0))  # starting wallet, USDT
+    maker_fee: Decimal = bounded(Decimal("0.0002"), min=Decimal("-0.01"), max=Decimal("0.01"))
+    taker_fee: Decimal = bounded(Decimal("0.0005"), min=Decimal(0), max=Decimal("0.01"))
+    funding_rate: Decimal = bounded(Decimal("0.0001"), min=Decimal("-0.03"), max=Decimal("0.03"))
+    funding_interval_s: int = bounded(28_800, min=1)
+    volatility: float = bounded(0.6, min=0.0, max=20.0)  # annualized volatility of the synthetic mid
+    jump_rate_per_hour: float = bounded(0.0, min=0.0, max=3_600.0)  # mean jumps per hour
+    jump_bps: float = bounded(50.0, min=0.0, max=5_000.0)  # mean absolute jump size
+    book_interval_ms: int = bounded(100, min=1, max=60_000)  # synthetic book update period
+    trade_intensity: float = bounded(2.0, min=0.0, max=1_000.0)  # A: taker trades per second at the mid
+    trade_decay: float = bounded(0.5, min=0.0, max=1_000.0)  # k: per bp of distance from the mid
+    symbols: tuple[str, ...] = ()  # () = every built-in market
+
+
+@dataclass(frozen=True, slots=True)
+class BinanceAccount:
+    """A Binance USD-M futures account through ccxt. Credentials never come from this file."""
+
+    exchange: Literal["binanceusdm"] = "binanceusdm"
+    environment: Literal["live", "demo"] = "live"
+
+
+AccountSettings = PaperAccount | BinanceAccount
+
+
+def default_accounts() -> dict[str, AccountSettings]:
+    return {"paper": PaperAccount()}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    accounts: dict[str, AccountSettings] = field(default_factory=default_accounts)
+    source: str = ""  # the file these settings came from ("" = built-in defaults)

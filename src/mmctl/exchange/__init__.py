@@ -1,0 +1,1 @@
+"""Venues: the `Exchange` port, shared market-rule arithmetic, and the adapters behind the port."""

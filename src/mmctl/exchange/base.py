@@ -1,0 +1,139 @@
+"""The `Exchange` port: the one async interface through which bots talk to any venue.
+
+Implementations: the paper exchange (`mmctl.exchange.paper`) and, later, the Binance adapter through
+ccxt. Every error an implementation raises is an `mmctl.errors.ExchangeError` subclass, classified by
+what the caller should do. Symbols may be given in unified (`BTC/USDT:USDT`) or venue (`BTCUSDT`) form;
+everything returned uses the unified form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Protocol
+
+from mmctl.model import (
+    Balance,
+    BookTop,
+    ExchangeHealth,
+    IncomeRow,
+    IncomeType,
+    MarketRules,
+    Order,
+    OrderRequest,
+    OrderUpdate,
+    PlaceResult,
+    Position,
+)
+
+
+class Exchange(Protocol):
+    """An account on a venue."""
+
+    @property
+    def name(self) -> str:
+        """The account name this client serves (for logs and errors)."""
+        ...
+
+    @property
+    def max_batch(self) -> int:
+        """The most orders `place_orders` accepts at once (Binance: 5)."""
+        ...
+
+    async def load_markets(self) -> Mapping[str, MarketRules]:
+        """Fetch (once) and return the markets, keyed by unified symbol."""
+        ...
+
+    def market(self, symbol: str) -> MarketRules:
+        """Rules for a loaded market in either symbol form; raises `UnknownSymbol`."""
+        ...
+
+    def book(self, symbol: str) -> BookTop | None:
+        """The latest top of book seen for a subscribed symbol (None before the first update)."""
+        ...
+
+    def watch_book(self, symbol: str) -> AsyncIterator[BookTop]:
+        """Subscribe to top-of-book updates. Slow consumers see the latest update, not a backlog."""
+        ...
+
+    async def place_orders(self, requests: Sequence[OrderRequest]) -> list[PlaceResult]:
+        """Place a batch; one result per request, in request order. Raises `FilterRejected` (nothing
+        placed) when the batch exceeds `max_batch`."""
+        ...
+
+    async def cancel_order(
+        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
+    ) -> Order:
+        """Cancel one open order by venue id or client id; raises `UnknownOrder`."""
+        ...
+
+    async def cancel_all(self, symbol: str) -> list[Order]:
+        """Cancel every open order on the symbol (idempotent); returns what was cancelled."""
+        ...
+
+    async def fetch_order(
+        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
+    ) -> Order:
+        """An order (open or recently closed) by venue id or client id; raises `UnknownOrder`."""
+        ...
+
+    async def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Open orders, for one symbol or all."""
+        ...
+
+    async def positions(self) -> list[Position]:
+        """Non-flat positions."""
+        ...
+
+    async def position(self, symbol: str) -> Position:
+        """The position on one symbol (qty 0 when flat)."""
+        ...
+
+    async def balance(self) -> Balance:
+        """Wallet and margin figures in the settlement asset."""
+        ...
+
+    async def leverage(self, symbol: str) -> int:
+        """Current leverage setting for the symbol."""
+        ...
+
+    async def set_leverage(self, symbol: str, leverage: int) -> int:
+        """Set leverage; `LeverageRejected` if outside 1..max or the position exceeds the bracket cap."""
+        ...
+
+    async def income(
+        self,
+        since_ms: int,
+        *,
+        until_ms: int | None = None,
+        income_type: IncomeType | None = None,
+        symbol: str | None = None,
+        limit: int = 1000,
+    ) -> list[IncomeRow]:
+        """One page of income rows with `since_ms <= ts_ms (<= until_ms)`, oldest first, at most `limit`.
+        Paginate by calling again from the last row's `ts_ms` and dropping ids already seen."""
+        ...
+
+    def order_updates(self) -> AsyncIterator[OrderUpdate]:
+        """Subscribe to the account's own order and fill events (each subscriber sees every event)."""
+        ...
+
+    async def arm_countdown(self, symbol: str, timeout_s: float) -> None:
+        """Arm or refresh the venue-side dead-man's switch: all the symbol's orders are cancelled if not
+        refreshed within `timeout_s`."""
+        ...
+
+    async def disarm_countdown(self, symbol: str) -> None:
+        """Disarm the countdown for the symbol."""
+        ...
+
+    async def server_time_ms(self) -> int:
+        """The venue's clock."""
+        ...
+
+    def health(self) -> ExchangeHealth:
+        """Connection health snapshot (no I/O)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and background tasks."""
+        ...

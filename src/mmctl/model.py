@@ -1,0 +1,266 @@
+"""Core value types shared by every layer: market rules, books, orders, fills, positions, balances, income.
+
+Money and quantities are `Decimal` everywhere; times are integer milliseconds since the Unix epoch (UTC),
+as Binance reports them. Symbols are ccxt's unified form (`BTC/USDT:USDT`); `MarketRules.id` holds the
+venue id (`BTCUSDT`). These types carry no behaviour beyond small derived properties.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+ZERO = Decimal(0)
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        """+1 for buy, -1 for sell: the sign of the position change a fill on this side makes."""
+        return 1 if self is Side.BUY else -1
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class OrderType(StrEnum):
+    LIMIT = "limit"
+    MARKET = "market"
+
+
+class OrderStatus(StrEnum):
+    NEW = "new"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+
+
+class IncomeType(StrEnum):
+    REALIZED_PNL = "REALIZED_PNL"
+    COMMISSION = "COMMISSION"
+    FUNDING_FEE = "FUNDING_FEE"
+    TRANSFER = "TRANSFER"
+
+
+@dataclass(frozen=True, slots=True)
+class LeverageBracket:
+    """One notional tier: positions up to `notional_cap` may use up to `max_leverage`."""
+
+    max_leverage: int
+    notional_cap: Decimal
+    maint_margin_rate: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class MarketRules:
+    """A perpetual's trading rules, as the venue enforces them."""
+
+    symbol: str  # unified, e.g. "BTC/USDT:USDT"
+    id: str  # venue id, e.g. "BTCUSDT"
+    base: str
+    quote: str
+    tick_size: Decimal
+    step_size: Decimal
+    min_qty: Decimal
+    max_qty: Decimal
+    min_notional: Decimal
+    max_open_orders: int
+    brackets: tuple[LeverageBracket, ...]  # ascending notional_cap; brackets[0] has the highest leverage
+    maker_fee: Decimal
+    taker_fee: Decimal
+    market_max_qty: Decimal | None = None  # Binance's MARKET_LOT_SIZE maxQty, when it differs
+
+    @property
+    def max_leverage(self) -> int:
+        return self.brackets[0].max_leverage if self.brackets else 1
+
+    def bracket_for_leverage(self, leverage: int) -> LeverageBracket | None:
+        """The largest-notional bracket that still allows `leverage` (None if above the maximum)."""
+        best: LeverageBracket | None = None
+        for b in self.brackets:
+            if b.max_leverage >= leverage:
+                best = b
+        return best
+
+    def notional_cap(self, leverage: int) -> Decimal:
+        """Largest position notional allowed at `leverage` (0 if the leverage is above the maximum)."""
+        b = self.bracket_for_leverage(leverage)
+        return b.notional_cap if b is not None else ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class BookTop:
+    """Best bid and ask with their sizes at time `ts_ms`."""
+
+    symbol: str
+    bid: Decimal
+    bid_qty: Decimal
+    ask: Decimal
+    ask_qty: Decimal
+    ts_ms: int
+
+    @property
+    def mid(self) -> Decimal:
+        return (self.bid + self.ask) / 2
+
+    @property
+    def microprice(self) -> Decimal:
+        """Size-weighted mid: leans toward the side with less size (the likelier next move)."""
+        total = self.bid_qty + self.ask_qty
+        if total <= 0:
+            return self.mid
+        return (self.bid * self.ask_qty + self.ask * self.bid_qty) / total
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """A public trade: `side` is the aggressor's (taker's) side."""
+
+    symbol: str
+    price: Decimal
+    qty: Decimal
+    side: Side
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """What a caller asks the venue to place. `price` is None only for market orders."""
+
+    symbol: str
+    side: Side
+    qty: Decimal
+    price: Decimal | None
+    client_order_id: str
+    type: OrderType = OrderType.LIMIT
+    post_only: bool = False
+    reduce_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A snapshot of an order as the venue knows it."""
+
+    id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    type: OrderType
+    price: Decimal | None
+    qty: Decimal
+    filled: Decimal
+    avg_price: Decimal | None
+    status: OrderStatus
+    post_only: bool
+    reduce_only: bool
+    created_ms: int
+    updated_ms: int
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.qty - self.filled
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution of one of our orders. `fee` is positive when paid; `realized_pnl` excludes fees."""
+
+    trade_id: str
+    order_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    price: Decimal
+    qty: Decimal
+    fee: Decimal
+    fee_asset: str
+    maker: bool
+    realized_pnl: Decimal
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """An event on the account's own order stream: the order's new state and the fill that caused it."""
+
+    order: Order
+    fill: Fill | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """One-way net position on a symbol: `qty` > 0 long, < 0 short."""
+
+    symbol: str
+    qty: Decimal
+    entry_price: Decimal
+    mark_price: Decimal
+    unrealized_pnl: Decimal
+    leverage: int
+    liquidation_price: Decimal | None = None
+
+    @property
+    def notional(self) -> Decimal:
+        return abs(self.qty) * self.mark_price
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """Account balance in the settlement asset. Margin balance = wallet + unrealized PnL."""
+
+    asset: str
+    wallet: Decimal
+    available: Decimal
+    margin_used: Decimal
+    unrealized_pnl: Decimal
+
+    @property
+    def margin_balance(self) -> Decimal:
+        return self.wallet + self.unrealized_pnl
+
+
+@dataclass(frozen=True, slots=True)
+class IncomeRow:
+    """A row of the venue's income ledger. `amount` is signed: + credits the wallet, - debits it."""
+
+    id: str
+    ts_ms: int
+    symbol: str  # "" for account-level rows such as transfers
+    type: IncomeType
+    amount: Decimal
+    asset: str
+    trade_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceResult:
+    """The outcome of one request in a batch: exactly one of `order` and `error` is set."""
+
+    request: OrderRequest
+    order: Order | None = None
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.order is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeHealth:
+    """A venue connection's health: reachable, how old the freshest market data is, round-trip latency."""
+
+    connected: bool
+    market_data_age_s: float | None = None
+    latency_ms: float | None = None
+    detail: dict[str, str] = field(default_factory=dict)
