@@ -16,7 +16,19 @@ from mmctl.errors import MmctlError, ValidationError
 
 def coerce(value: Any, hint: Any, where: str, error: type[MmctlError] = ValidationError) -> Any:
     """Convert a TOML/JSON value to the annotated type or raise `error` naming `where`."""
+    if hint is Any:
+        return value
     origin = typing.get_origin(hint)
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise error(f"{where}: expected an object with string keys, got {value!r}")
+        val_hint = typing.get_args(hint)[1] if typing.get_args(hint) else Any
+        return {k: coerce(v, val_hint, f"{where}.{k}", error) for k, v in value.items()}
+    if origin is list:
+        if not isinstance(value, list):
+            raise error(f"{where}: expected a list, got {value!r}")
+        item_hint = typing.get_args(hint)[0] if typing.get_args(hint) else Any
+        return [coerce(v, item_hint, f"{where}[{i}]", error) for i, v in enumerate(value)]
     if origin is Literal:
         allowed = typing.get_args(hint)
         if value not in allowed:

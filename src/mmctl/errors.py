@@ -97,6 +97,24 @@ class ApiMismatch(MmctlError):
     code = 1009
 
 
+class DaemonUnreachable(MmctlError):
+    """No daemon answers on the socket (client side)."""
+
+    code = 1010
+
+
+class PermissionDenied(MmctlError):
+    """The socket exists but this user may not open it (client side)."""
+
+    code = 1011
+
+
+class InvalidParams(ValidationError):
+    """JSON-RPC invalid params: a missing, unknown or mistyped parameter; `data['field']` names it."""
+
+    code = -32602
+
+
 # --- exchange errors --------------------------------------------------------------------------------
 
 
@@ -214,6 +232,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_PERMISSION, EXIT_TIMEOU
 
 EXIT_CODES: dict[int, int] = {
     ValidationError.code: EXIT_USAGE,
+    InvalidParams.code: EXIT_USAGE,
+    DaemonUnreachable.code: EXIT_UNREACHABLE,
+    PermissionDenied.code: EXIT_PERMISSION,
     Timeout.code: EXIT_TIMEOUT,
 }
 """Exit code for an application error code; anything not listed exits 1."""
@@ -221,8 +242,6 @@ EXIT_CODES: dict[int, int] = {
 
 def exit_code_for(code: int) -> int:
     """The CLI exit code for an application or JSON-RPC error code."""
-    if code == -32602:
-        return EXIT_USAGE
     return EXIT_CODES.get(code, EXIT_FAILED)
 
 
@@ -232,5 +251,4 @@ def error_for_code(code: int, message: str, data: dict[str, Any] | None = None) 
     if cls is RateLimited:
         retry = (data or {}).get("retry_after_s")
         return RateLimited(message, retry_after_s=float(retry) if retry is not None else None, data=data)
-    err = cls(message, data=data)
-    return err
+    return cls(message, data=data)

@@ -1,0 +1,1 @@
+"""The daemon process: composition root, socket and lock setup, RPC methods, systemd notify, logging."""

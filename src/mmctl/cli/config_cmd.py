@@ -1,0 +1,141 @@
+"""`mmctl config init|check|show`: write a starter config, validate one, print the effective one."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mmctl.cli.context import JsonFlag, globals_of
+from mmctl.cli.output import fail
+from mmctl.config.load import candidate_paths, find_config, load_file, load_settings
+from mmctl.config.schema import Settings
+from mmctl.errors import ConfigError, MmctlError
+from mmctl.paths import resolve_socket, resolve_state_dir
+
+app = typer.Typer(help="Write, validate and show the configuration.", no_args_is_help=True)
+
+SECRET_WORDS = ("secret", "passw", "token", "key", "credential", "private")
+MASK = "********"
+
+
+def starter_config() -> dict[str, Any]:
+    """The starter config `config init` writes: the daemon, logging and one paper account."""
+    return {
+        "daemon": {"socket": "", "state_dir": ""},
+        "log": {"level": "info", "format": "auto"},
+        "accounts": {"paper": {"exchange": "paper", "market": "synthetic", "balance": "10000", "seed": 1}},
+    }
+
+
+def default_init_path() -> Path:
+    if os.geteuid() == 0 and not os.environ.get("MMCTL_CONFIG"):
+        return Path("/etc/mmctl/config.toml")
+    paths = candidate_paths()
+    return paths[0]
+
+
+@app.command("init")
+def init(
+    ctx: typer.Context,
+    path: Annotated[
+        Path | None, typer.Argument(help="Where to write (default: the first search path).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a starter config (one paper account); see config.example.toml for every key."""
+    import tomli_w
+
+    out = globals_of(ctx).output()
+    target = path or default_init_path()
+    if target.exists() and not force:
+        fail(ConfigError(f"{target} already exists; use --force to overwrite it"), out)
+    header = (
+        "# mmctl configuration. Every key, with its default, is documented in config.example.toml.\n"
+        "# Empty socket/state_dir mean the platform defaults.\n"
+    )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(header + tomli_w.dumps(starter_config()))
+    except OSError as e:
+        fail(ConfigError(f"cannot write {target}: {e.strerror}"), out)
+    out.write(f"wrote {target}")
+
+
+@app.command("check")
+def check(
+    ctx: typer.Context,
+    path: Annotated[Path | None, typer.Argument(help="The file to check (default: the one in use).")] = None,
+    json_flag: JsonFlag = False,
+) -> None:
+    """Validate a config file: exit 0 when valid, 1 with the file and key of the first error."""
+    g = globals_of(ctx)
+    out = g.output(json_flag)
+    try:
+        found = path if path is not None else find_config(g.config)
+        if found is not None and not found.is_file():
+            raise ConfigError(f"{found}: config file not found")
+        settings = load_file(found) if found is not None else Settings()
+    except MmctlError as e:
+        fail(e, out)
+    source = str(found) if found else None
+    if out.json:
+        out.document({"valid": True, "path": source, "accounts": sorted(settings.accounts)})
+    elif source:
+        out.write(
+            f"{source}: valid ({len(settings.accounts)} account(s): {', '.join(sorted(settings.accounts))})"
+        )
+    else:
+        looked = ", ".join(str(p) for p in candidate_paths())
+        out.write(f"no config file found (looked in {looked}); the built-in defaults apply and are valid")
+
+
+@app.command("show")
+def show(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
+    """Print the effective configuration (defaults filled in, paths resolved, secrets masked)."""
+    g = globals_of(ctx)
+    out = g.output(json_flag)
+    try:
+        settings = load_settings(g.config)
+    except MmctlError as e:
+        fail(e, out)
+    doc = effective(settings, g.socket)
+    if out.json:
+        out.document(doc)
+        return
+    import tomli_w
+
+    out.write(f"# effective configuration from {settings.source or 'built-in defaults'}")
+    out.stream.write(tomli_w.dumps(doc))
+
+
+def effective(settings: Settings, socket_override: str | None) -> dict[str, Any]:
+    doc = _plain(dataclasses.asdict(settings))
+    doc.pop("source", None)
+    doc["daemon"]["socket"] = str(resolve_socket(socket_override, settings.daemon.socket))
+    doc["daemon"]["state_dir"] = str(resolve_state_dir(settings.daemon.state_dir))
+    masked: dict[str, Any] = mask_secrets(doc)
+    return masked
+
+
+def _plain(value: Any) -> Any:
+    """Decimals as strings, tuples as lists: what TOML and JSON can both hold."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def mask_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: MASK if any(w in k.lower() for w in SECRET_WORDS) and v else mask_secrets(v)
+            for k, v in value.items()
+        }
+    return value

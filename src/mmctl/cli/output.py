@@ -1,0 +1,81 @@
+"""How the CLI prints: aligned tables on a terminal, tab-separated text with a header when piped, one
+JSON document with `--json`; errors as one line on stderr (plus an error object with `--json`) and the
+exit code DESIGN.md §3 assigns.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, NoReturn, TextIO
+
+import typer
+
+from mmctl.errors import MmctlError, exit_code_for
+from mmctl.rpc.protocol import to_jsonable
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value).replace("\t", " ").replace("\n", " ")
+
+
+class Output:
+    def __init__(self, json_mode: bool = False, stream: TextIO | None = None) -> None:
+        self.json = json_mode
+        self.stream = stream or sys.stdout
+
+    @property
+    def tty(self) -> bool:
+        isatty = getattr(self.stream, "isatty", None)
+        return bool(isatty and isatty())
+
+    def write(self, text: str = "") -> None:
+        self.stream.write(text + "\n")
+
+    def document(self, doc: Any) -> None:
+        """Print one JSON document (stable keys, money as strings)."""
+        self.write(json.dumps(doc, indent=2 if self.tty else None, default=to_jsonable, ensure_ascii=False))
+
+    def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        cells = [[cell(v) for v in row] for row in rows]
+        if not self.tty:
+            self.write("\t".join(columns))
+            for row in cells:
+                self.write("\t".join(row))
+            return
+        widths = [len(c) for c in columns]
+        for row in cells:
+            widths = [max(w, len(v)) for w, v in zip(widths, row, strict=True)]
+        self.write("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+        for row in cells:
+            self.write("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+    def fields(self, pairs: Sequence[tuple[str, Any]]) -> None:
+        """A detail view: `key: value` lines on a terminal, `key<TAB>value` when piped."""
+        if not self.tty:
+            self.write("key\tvalue")
+            for k, v in pairs:
+                self.write(f"{k}\t{cell(v)}")
+            return
+        width = max((len(k) for k, _ in pairs), default=0)
+        for k, v in pairs:
+            self.write(f"{k + ':':<{width + 1}} {cell(v)}")
+
+
+def fail(err: MmctlError, out: Output) -> NoReturn:
+    """Report an error (one line on stderr; an error object on stdout with --json) and exit."""
+    code = exit_code_for(err.code)
+    if out.json:
+        out.document({"error": {"code": err.code, "message": err.message, "data": err.data or None}})
+    sys.stderr.write(f"mmctl: error: {err.message}\n")
+    raise typer.Exit(code)

@@ -1,0 +1,140 @@
+"""The blocking RPC client the CLI uses (socket module only, fast to import), and shared reply handling.
+
+It checks the daemon's API version on the first call of a connection and raise `ApiMismatch` when it
+differs from `mmctl.API_VERSION`. Connection problems become `DaemonUnreachable` (nothing answers),
+`PermissionDenied` (the socket may not be opened) or `Timeout`, each naming the socket tried.
+Error responses are raised as the `MmctlError` subclass their code names.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+from mmctl import API_VERSION, __version__
+from mmctl.errors import (
+    ApiMismatch,
+    DaemonUnreachable,
+    MmctlError,
+    PermissionDenied,
+    Timeout,
+    error_for_code,
+)
+from mmctl.rpc.protocol import MAX_MESSAGE_BYTES, encode, request
+
+
+def unreachable(path: Path | str) -> DaemonUnreachable:
+    return DaemonUnreachable(
+        f"no mmctl daemon is running on {path} (start it with `mmctl daemon run` or "
+        "`systemctl start mmctl`, or point --socket / $MMCTL_SOCKET at the right socket)",
+        data={"socket": str(path)},
+    )
+
+
+def denied(path: Path | str) -> PermissionDenied:
+    return PermissionDenied(
+        f"permission denied on {path}: run as the daemon's user or join its group",
+        data={"socket": str(path)},
+    )
+
+
+def parse_reply(line: bytes) -> Any:
+    try:
+        reply = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise MmctlError(f"the daemon sent an unreadable reply: {e}") from None
+    if not isinstance(reply, dict):
+        raise MmctlError("the daemon sent an unexpected reply")
+    err = reply.get("error")
+    if err is not None:
+        raise error_for_code(int(err.get("code", 1000)), str(err.get("message", "error")), err.get("data"))
+    return reply.get("result")
+
+
+def check_version(info: Any) -> dict[str, Any]:
+    if not isinstance(info, dict) or info.get("api") != API_VERSION:
+        daemon_api = info.get("api") if isinstance(info, dict) else None
+        daemon_ver = info.get("version") if isinstance(info, dict) else None
+        raise ApiMismatch(
+            f"API version mismatch: this mmctl {__version__} speaks API {API_VERSION}, the daemon "
+            f"{daemon_ver} speaks API {daemon_api}; restart the daemon after upgrading, or use the "
+            "matching mmctl",
+            data={"cli_api": API_VERSION, "daemon_api": daemon_api},
+        )
+    return info
+
+
+class Client:
+    """Blocking JSON-RPC client over a Unix socket."""
+
+    def __init__(self, path: Path | str, timeout_s: float = 30.0) -> None:
+        self.path = str(path)
+        self.timeout_s = timeout_s
+        self._sock: socket.socket | None = None
+        self._buf = b""
+        self._ids = itertools.count(1)
+        self.daemon_info: dict[str, Any] | None = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def _connect(self) -> socket.socket:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout_s)
+        try:
+            s.connect(self.path)
+        except PermissionError:
+            s.close()
+            raise denied(self.path) from None
+        except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError):
+            s.close()
+            raise unreachable(self.path) from None
+        except TimeoutError:
+            s.close()
+            raise Timeout(f"timed out connecting to {self.path}") from None
+        except OSError as e:
+            s.close()
+            raise DaemonUnreachable(f"cannot connect to {self.path}: {e.strerror}") from None
+        self._sock = s
+        return s
+
+    def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        if self._sock is None:
+            self._connect()
+            self.daemon_info = check_version(self._roundtrip("daemon.version", None))
+        return self._roundtrip(method, params)
+
+    def _roundtrip(self, method: str, params: dict[str, Any] | None) -> Any:
+        sock = self._sock
+        assert sock is not None
+        try:
+            sock.sendall(encode(request(method, params, next(self._ids))))
+            return parse_reply(self._readline(sock))
+        except TimeoutError:
+            self.close()
+            raise Timeout(f"the daemon did not answer {method} within {self.timeout_s:g} s") from None
+        except (BrokenPipeError, ConnectionResetError):
+            self.close()
+            raise DaemonUnreachable(f"the daemon on {self.path} closed the connection") from None
+
+    def _readline(self, sock: socket.socket) -> bytes:
+        while b"\n" not in self._buf:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise DaemonUnreachable(f"the daemon on {self.path} closed the connection")
+            self._buf += chunk
+            if len(self._buf) > MAX_MESSAGE_BYTES * 64:
+                raise MmctlError("the daemon's reply is too large")
+        line, _, self._buf = self._buf.partition(b"\n")
+        return line
