@@ -5,16 +5,19 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mmctl.cli.context import JsonFlag, globals_of
 from mmctl.cli.output import fail
-from mmctl.config.load import candidate_paths, find_config, load_file, load_settings
-from mmctl.config.schema import Settings
 from mmctl.errors import ConfigError, MmctlError
 from mmctl.paths import resolve_socket, resolve_state_dir
+
+if TYPE_CHECKING:
+    from mmctl.config.schema import Settings
+
+# The config modules load inside the commands: every other command's start-up stays lean.
 
 app = typer.Typer(help="Write, validate and show the configuration.", no_args_is_help=True)
 
@@ -32,6 +35,8 @@ def starter_config() -> dict[str, Any]:
 
 
 def default_init_path() -> Path:
+    from mmctl.config.load import candidate_paths
+
     if os.geteuid() == 0 and not os.environ.get("MMCTL_CONFIG"):
         return Path("/etc/mmctl/config.toml")
     paths = candidate_paths()
@@ -72,6 +77,9 @@ def check(
     json_flag: JsonFlag = False,
 ) -> None:
     """Validate a config file: exit 0 when valid, 1 with the file and key of the first error."""
+    from mmctl.config.load import candidate_paths, find_config, load_file
+    from mmctl.config.schema import Settings
+
     g = globals_of(ctx)
     out = g.output(json_flag)
     try:
@@ -96,6 +104,8 @@ def check(
 @app.command("show")
 def show(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
     """Print the effective configuration (defaults filled in, paths resolved, secrets masked)."""
+    from mmctl.config.load import load_settings
+
     g = globals_of(ctx)
     out = g.output(json_flag)
     try:

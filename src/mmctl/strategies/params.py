@@ -1,0 +1,198 @@
+"""Strategy parameters: frozen dataclasses with defaults, bounds and docs, parsed from CLI or TOML values.
+
+A strategy declares its parameters as a frozen dataclass deriving from `StrategyParams`, each field written
+`name: T = field(default=..., metadata=spec("one-line doc", min=..., max=...))`. Instances are always valid:
+bounds and cross-field rules are checked on construction, so `params.replace(...)` validates too.
+`parse_params` accepts strings from `mmctl create --set spread_bps=5` as well as typed TOML/JSON values;
+every error is a `ValidationError` that names the key and carries `data={'field': key}`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ClassVar, Literal, Self, TypeVar
+
+from mmctl.coerce import coerce
+from mmctl.errors import ValidationError
+
+JsonValue = str | int | bool
+P = TypeVar("P", bound="StrategyParams")
+
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+_BOOL_TEXT = {
+    "true": True,
+    "yes": True,
+    "on": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "off": False,
+    "0": False,
+}
+
+
+def spec(doc: str, *, min: Any = None, max: Any = None) -> dict[str, Any]:
+    """Field metadata for a parameter: its one-line doc and inclusive bounds (None = unbounded)."""
+    return {"doc": doc, "min": min, "max": max}
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyParams:
+    """Parameters every quoting strategy shares: how the bot executes the quotes the strategy proposes."""
+
+    strategy: ClassVar[str] = ""
+
+    refresh_tolerance_bps: Decimal = field(
+        default=Decimal(2),
+        metadata=spec(
+            "leave a live order alone while its price is within this many bps of the desired price",
+            min=Decimal(0),
+            max=Decimal(1000),
+        ),
+    )
+    max_order_age_s: int = field(
+        default=300,
+        metadata=spec("replace an order older than this even if its price is fine", min=1, max=86_400),
+    )
+    leverage: int = field(
+        default=5,
+        metadata=spec("leverage set on the symbol at start (checked against its maximum)", min=1, max=125),
+    )
+    quote_interval_ms: int = field(
+        default=200, metadata=spec("the bot re-quotes at most this often", min=10, max=60_000)
+    )
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            _check_bounds(f, getattr(self, f.name))
+        self.check()
+
+    def check(self) -> None:
+        """Cross-field rules; raise `ValidationError` naming the field. Strategies override this."""
+
+    def replace(self, **changes: object) -> Self:
+        """A copy with `changes` applied, parsed and validated like `parse_params` (for `mmctl set`)."""
+        return update_params(self, changes)
+
+
+@dataclass(frozen=True, slots=True)
+class ParamInfo:
+    """One parameter as `mmctl create --help`-style output shows it; JSON-safe."""
+
+    name: str
+    type: str
+    default: JsonValue
+    min: str | None
+    max: str | None
+    doc: str
+
+
+def parse_params(cls: type[P], values: Mapping[str, object]) -> P:
+    """Build `cls` from loosely typed values (CLI strings or TOML/JSON values); missing keys take defaults."""
+    return cls(**_convert_all(cls, values))
+
+
+def update_params(params: P, changes: Mapping[str, object]) -> P:
+    """`params` with `changes` applied, validated as `parse_params` validates."""
+    return dataclasses.replace(params, **_convert_all(type(params), changes))
+
+
+def params_to_dict(params: StrategyParams) -> dict[str, JsonValue]:
+    """Every parameter as a JSON/TOML-safe value: Decimals become strings, `parse_params` reads it back."""
+    return {f.name: _json_safe(getattr(params, f.name)) for f in dataclasses.fields(params)}
+
+
+def describe(cls: type[StrategyParams]) -> list[ParamInfo]:
+    """Name, type, default, bounds and doc of every parameter: the strategy's own first, then shared ones."""
+    shared = {f.name for f in dataclasses.fields(StrategyParams)}
+    hints = typing.get_type_hints(cls)
+    fields = sorted(dataclasses.fields(cls), key=lambda f: f.name in shared)
+    return [
+        ParamInfo(
+            name=f.name,
+            type=_type_name(hints[f.name]),
+            default=_json_safe(f.default),
+            min=_bound_text(f.metadata.get("min")),
+            max=_bound_text(f.metadata.get("max")),
+            doc=f.metadata.get("doc", ""),
+        )
+        for f in fields
+    ]
+
+
+def _convert_all(cls: type[StrategyParams], values: Mapping[str, object]) -> dict[str, Any]:
+    known = [info.name for info in describe(cls)]
+    hints = typing.get_type_hints(cls)
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise _unknown(cls, key, known)
+        out[key] = convert(value, hints[key], key)
+    return out
+
+
+def convert(value: object, hint: Any, key: str) -> Any:
+    """`value` as the annotated type; strings from the CLI are read as the type's text form."""
+    if isinstance(value, str):
+        value = _from_text(value, hint)
+    try:
+        return coerce(value, hint, key)
+    except ValidationError as e:
+        raise ValidationError(e.message, data={"field": key}) from None
+
+
+def _from_text(text: str, hint: Any) -> object:
+    stripped = text.strip()
+    if hint is int and _INT_TEXT.fullmatch(stripped):
+        return int(stripped)
+    if hint is bool and stripped.lower() in _BOOL_TEXT:
+        return _BOOL_TEXT[stripped.lower()]
+    return text
+
+
+def _unknown(cls: type[StrategyParams], key: str, known: list[str]) -> ValidationError:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ValidationError(
+        f"unknown parameter {key!r} for strategy {cls.strategy or cls.__name__}{hint} "
+        f"(known: {', '.join(known)})",
+        data={"field": key},
+    )
+
+
+def _check_bounds(f: dataclasses.Field[Any], value: Any) -> None:
+    lo, hi = f.metadata.get("min"), f.metadata.get("max")
+    if lo is not None and hi is not None and not lo <= value <= hi:
+        message = f"{f.name}: must be between {lo} and {hi}, got {value}"
+    elif lo is not None and value < lo:
+        message = f"{f.name}: must be at least {lo}, got {value}"
+    elif hi is not None and value > hi:
+        message = f"{f.name}: must be at most {hi}, got {value}"
+    else:
+        return
+    raise ValidationError(message, data={"field": f.name})
+
+
+def _json_safe(value: Any) -> JsonValue:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, bool | int | str):
+        return value
+    raise TypeError(f"unsupported parameter value {value!r}")  # pragma: no cover - guarded by the dataclasses
+
+
+def _bound_text(bound: Any) -> str | None:
+    return None if bound is None else str(bound)
+
+
+def _type_name(hint: Any) -> str:
+    if typing.get_origin(hint) is Literal:
+        return "|".join(str(a) for a in typing.get_args(hint))
+    names = {Decimal: "decimal", int: "integer", bool: "boolean", str: "string"}
+    return names.get(hint, str(hint))

@@ -1,0 +1,150 @@
+"""The daemon process through its real socket: modes, exclusivity, stale sockets, signals, sd_notify."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.conftest import DaemonProc, answers, rpc, wait_until
+
+
+def test_socket_is_0660_in_a_0750_directory(daemon: DaemonProc) -> None:
+    assert stat.S_IMODE(daemon.socket.stat().st_mode) == 0o660
+    assert stat.S_IMODE(daemon.socket.parent.stat().st_mode) == 0o750
+    assert stat.S_ISSOCK(daemon.socket.stat().st_mode)
+
+
+def test_second_daemon_on_the_same_socket_is_refused_and_the_first_keeps_working(
+    daemon: DaemonProc, daemon_factory: Callable[..., DaemonProc]
+) -> None:
+    other = daemon_factory(name="other")
+    other.config.write_text(f'[daemon]\nsocket = "{daemon.socket}"\nstate_dir = "{other.state_dir}"\n')
+    code, out = other.start(wait=False).exited()
+    assert code == 1
+    assert "already running" in out
+    assert rpc(daemon.socket, "daemon.version")["result"]["api"] == 1
+
+
+def test_second_daemon_on_the_same_state_dir_is_refused_with_the_owner_pid(
+    daemon: DaemonProc, daemon_factory: Callable[..., DaemonProc]
+) -> None:
+    other = daemon_factory(name="other")
+    other.config.write_text(f'[daemon]\nsocket = "{other.socket}"\nstate_dir = "{daemon.state_dir}"\n')
+    code, out = other.start(wait=False).exited()
+    assert code == 1
+    assert "holds the lock" in out
+    assert daemon.proc is not None
+    assert f"pid {daemon.proc.pid}" in out
+    assert not other.socket.exists()
+    assert rpc(daemon.socket, "daemon.version")["result"]["api"] == 1
+
+
+def test_sigterm_exits_0_and_removes_the_socket(daemon: DaemonProc) -> None:
+    code, out = daemon.stop(signal.SIGTERM)
+    assert code == 0
+    assert not daemon.socket.exists()
+    assert "daemon_stopped" in out
+
+
+def test_sigint_also_shuts_down_cleanly(daemon: DaemonProc) -> None:
+    code, _ = daemon.stop(signal.SIGINT)
+    assert code == 0
+    assert not daemon.socket.exists()
+
+
+def test_stale_socket_file_is_replaced(daemon_factory: Callable[..., DaemonProc]) -> None:
+    d = daemon_factory()
+    d.socket.parent.mkdir(parents=True)
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(d.socket))
+    stale.close()  # the file stays, nobody listens: a crashed daemon's leftover
+    assert d.socket.exists()
+    assert not answers(d.socket)
+    d.start()
+    assert rpc(d.socket, "daemon.version")["result"]["api"] == 1
+
+
+def test_a_regular_file_at_the_socket_path_is_not_deleted(daemon_factory: Callable[..., DaemonProc]) -> None:
+    d = daemon_factory()
+    d.socket.parent.mkdir(parents=True)
+    d.socket.write_text("important")
+    code, out = d.start(wait=False).exited()
+    assert code == 1
+    assert "not a socket" in out
+    assert d.socket.read_text() == "important"
+
+
+def test_sighup_with_a_broken_config_keeps_running_and_says_why(daemon: DaemonProc) -> None:
+    daemon.config.write_text(daemon.config.read_text() + "\n[log]\nlevel = 'loud'\n")
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: rpc(daemon.socket, "daemon.version").get("result") is not None, what="daemon alive")
+    code, out = daemon.stop()
+    assert code == 0
+    assert "config_reload_failed" in out
+    assert "log.level" in out
+
+
+def test_health_reports_paths_pid_and_loop_lag(daemon: DaemonProc) -> None:
+    h = rpc(daemon.socket, "daemon.health")["result"]
+    assert h["status"] == "ok"
+    assert daemon.proc is not None
+    assert h["pid"] == daemon.proc.pid
+    assert h["socket"] == str(daemon.socket)
+    assert h["state_dir"] == str(daemon.state_dir)
+    assert h["config"] == str(daemon.config)
+    assert h["loop_lag_ms"] >= 0
+    assert h["uptime_s"] >= 0
+
+
+def _receiver(address: str) -> socket.socket:
+    r = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    r.bind(("\0" + address[1:]) if address.startswith("@") else address)
+    r.settimeout(20)
+    return r
+
+
+def _messages_until(r: socket.socket, wanted: str) -> list[str]:
+    seen: list[str] = []
+    while not any(wanted in m for m in seen):
+        seen.append(r.recv(4096).decode())
+    return seen
+
+
+def _notify_roundtrip(d: DaemonProc, address: str) -> None:
+    r = _receiver(address)
+    try:
+        d.start({"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "200000"})
+        first = _messages_until(r, "READY=1")
+        assert any("STATUS=serving on" in m for m in first)
+        assert any("WATCHDOG=1" in m for m in _messages_until(r, "WATCHDOG=1"))
+        assert d.proc is not None
+        d.proc.send_signal(signal.SIGTERM)
+        assert any("STOPPING=1" in m for m in _messages_until(r, "STOPPING=1"))
+        code, _ = d.stop()
+        assert code == 0
+    finally:
+        r.close()
+
+
+def test_sd_notify_ready_watchdog_stopping_on_a_path_socket(daemon_factory: Callable[..., DaemonProc]) -> None:
+    d = daemon_factory()
+    _notify_roundtrip(d, str(d.root / "notify.sock"))
+
+
+def test_sd_notify_on_an_abstract_socket(daemon_factory: Callable[..., DaemonProc]) -> None:
+    d = daemon_factory()
+    _notify_roundtrip(d, f"@mmctl-test-{os.getpid()}-{d.root.name}")
+
+
+def test_socket_path_too_long_is_a_clear_error(daemon_factory: Callable[..., DaemonProc], tmp_path: Path) -> None:
+    d = daemon_factory()
+    long_sock = d.root / ("x" * 120) / "s.sock"
+    d.config.write_text(f'[daemon]\nsocket = "{long_sock}"\nstate_dir = "{d.state_dir}"\n')
+    code, out = d.start(wait=False).exited()
+    assert code == 1
+    assert "too long" in out
