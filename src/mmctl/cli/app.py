@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from mmctl import API_VERSION, __version__
-from mmctl.cli import config_cmd
+from mmctl.cli import bots_cmd, config_cmd, demo
 from mmctl.cli.context import Globals, JsonFlag, call, globals_of
 from mmctl.cli.output import Output
 from mmctl.errors import EXIT_FAILED, MmctlError
@@ -26,6 +26,8 @@ app = typer.Typer(
 daemon_app = typer.Typer(help="Run the daemon.", no_args_is_help=True)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(daemon_app, name="daemon")
+bots_cmd.register(app)
+demo.register(app)
 
 
 @app.callback()

@@ -59,6 +59,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._stoppers: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self.manager: Any = None  # the bot manager, once the bots service has started
 
     # --- queries used by RPC methods -------------------------------------------------------------
 
@@ -206,7 +207,9 @@ def build_daemon(
 ) -> Daemon:
     """Wire the daemon: its RPC methods and services."""
     from mmctl.daemon.methods import register_daemon_methods
+    from mmctl.daemon.services import start_bots
 
     daemon = Daemon(settings, config_path=config_path, socket_override=socket_override)
     register_daemon_methods(daemon)
+    daemon.services.append(start_bots)
     return daemon

@@ -1,0 +1,1 @@
+"""PnL arithmetic (core): one-way position math, money quantization; reports come in a later issue."""

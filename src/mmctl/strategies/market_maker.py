@@ -17,7 +17,8 @@ Quote math (all distances in bps of the reference price `ref`, the book's mid or
   limit). Level n may use only what the full sizes of levels 0..n-1 leave; a level that no longer fits is
   cut down to the remainder.
 - Rounding: bids down, asks up to the tick; sizes down to the step; a quote below the venue's minimum
-  quantity or notional is dropped, never enlarged. Every bid is strictly below `ref` and every ask
+  quantity or notional is dropped, never enlarged. Prices and sizes carry the tick's and step's exponent
+  (`0.010`, not `1E-2`), so they print as the venue expects. Every bid is strictly below `ref` and every ask
   strictly above, so post-only quotes never cross the book.
 
 `order_size = 0` means the minimum size: the smallest on-step size that meets the venue's minimum quantity
@@ -40,6 +41,7 @@ from mmctl.strategies.params import StrategyParams, spec
 
 BPS = Decimal(10_000)
 DEFAULT_LIMIT_MULTIPLE = 10  # max_position = 0 means this many first-level sizes
+MAX_QUANTITY = Decimal(10) ** 12  # sanity bound on sizes (keeps every computation exact)
 
 _NEAREST = Context(prec=28, rounding=ROUND_HALF_EVEN)  # the reference price, as everyone computes it
 _DOWN = Context(prec=60, rounding=ROUND_FLOOR)  # bid prices, sizes, capacities: never too much
@@ -135,9 +137,10 @@ def sizing(params: MarketMakerParams, rules: MarketRules, reference: Decimal) ->
     bids = [p for p in _ladder(Side.BUY, first_bps, params, reference, rules.tick_size) if p > 0]
     deepest = bids[-1] if bids else reference
     with localcontext(_UP):
-        min_size = min_qty_for(deepest, rules)
+        min_size = min_qty_for(deepest, rules).quantize(rules.step_size)
     with localcontext(_DOWN):
-        first = round_qty(params.order_size, rules.step_size) if params.order_size > 0 else min_size
+        first = round_qty(params.order_size, rules.step_size).quantize(rules.step_size)
+        first = first if params.order_size > 0 else min_size
         limit = params.max_position if params.max_position > 0 else DEFAULT_LIMIT_MULTIPLE * first
     return Sizing(min_size=min_size, min_size_price=deepest, first_size=first, max_position=limit)
 
@@ -180,7 +183,7 @@ def _side_quotes(
             qty = round_qty(min(wanted, room - used, rules.max_qty), rules.step_size)
             used += full
             if price > 0 and qty > 0 and meets_minimums(price, qty, rules):
-                out.append(Quote(side=side, level=level, price=price, qty=qty))
+                out.append(Quote(side, level, price.quantize(rules.tick_size), qty.quantize(rules.step_size)))
     return out
 
 

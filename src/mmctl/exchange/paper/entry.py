@@ -10,6 +10,7 @@ orders, or orders whose side is already covered by a larger opposite side) skip 
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from decimal import Decimal
 
 from mmctl.errors import (
@@ -24,7 +25,7 @@ from mmctl.exchange.paper.accounting import reducible_qty
 from mmctl.exchange.paper.margin import exposure, initial_margin
 from mmctl.exchange.paper.state import SymbolState
 from mmctl.exchange.rules import check_order
-from mmctl.model import BookTop, OrderRequest, OrderType, Side
+from mmctl.model import ZERO, Balance, BookTop, OrderRequest, OrderType, Side
 
 CLIENT_ORDER_ID = re.compile(r"[.A-Za-z0-9:/_-]{1,36}")  # Binance's newClientOrderId rule
 
@@ -79,7 +80,7 @@ def check_rules(req: OrderRequest, st: SymbolState) -> Decimal | None:
     check_order(req, st.rules, fill_at)
     if req.post_only and fill_at is not None and top is not None:
         raise PostOnlyWouldCross(
-            f"post-only {req.side} at {req.price} would cross the book ({top.bid} / {top.ask}) on {st.symbol}",
+            f"post-only {req.side} at {req.price} would cross the {st.symbol} book ({top.bid} / {top.ask})",
             data={"client_order_id": req.client_order_id},
         )
     if req.reduce_only and reducible_qty(st.position_qty, req.side) == 0:
@@ -90,7 +91,7 @@ def check_rules(req: OrderRequest, st: SymbolState) -> Decimal | None:
     return fill_at
 
 
-def check_capacity(req: OrderRequest, st: SymbolState, open_client_ids: dict[str, object]) -> None:
+def check_capacity(req: OrderRequest, st: SymbolState, open_client_ids: Container[str]) -> None:
     if req.type is OrderType.LIMIT and len(st.bids) + len(st.asks) >= st.rules.max_open_orders:
         raise FilterRejected(
             f"{st.symbol} already has the maximum of {st.rules.max_open_orders} open orders",
@@ -125,4 +126,28 @@ def check_margin(req: OrderRequest, st: SymbolState, price: Decimal, available: 
         raise InsufficientMargin(
             f"order needs {needed:.8f} USDT initial margin, only {available:.8f} available",
             data={"client_order_id": req.client_order_id},
+        )
+
+
+def check_leverage(st: SymbolState, leverage: int, balance: Balance) -> None:
+    """A new leverage must be an integer in 1..max, fit the position in its bracket, and be affordable."""
+    top = st.rules.max_leverage
+    if isinstance(leverage, bool) or not isinstance(leverage, int) or not 1 <= leverage <= top:
+        raise LeverageRejected(
+            f"leverage must be an integer from 1 to {top} for {st.symbol}, got {leverage!r}",
+            data={"field": "leverage", "max_leverage": top},
+        )
+    mark = st.mark_price() or ZERO
+    notional = abs(st.position_qty) * mark
+    cap = st.rules.notional_cap(leverage)
+    if notional > cap:
+        raise LeverageRejected(
+            f"the {st.symbol} position's notional {notional:.2f} USDT exceeds the {cap} cap at {leverage}x",
+            data={"field": "leverage", "notional_cap": str(cap)},
+        )
+    extra = initial_margin(st, leverage) - initial_margin(st)
+    if extra > 0 and extra > balance.available:
+        raise LeverageRejected(
+            f"{leverage}x on {st.symbol} needs {extra:.8f} USDT more margin than is available",
+            data={"field": "leverage"},
         )

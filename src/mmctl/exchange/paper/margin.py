@@ -32,7 +32,9 @@ def exposure(st: SymbolState, side: Side | None = None, extra: Decimal = ZERO) -
     return max(longs, shorts, ZERO)
 
 
-def initial_margin(st: SymbolState, leverage: int | None = None, side: Side | None = None, extra: Decimal = ZERO) -> Decimal:
+def initial_margin(
+    st: SymbolState, leverage: int | None = None, side: Side | None = None, extra: Decimal = ZERO
+) -> Decimal:
     return CTX.divide(exposure(st, side, extra), leverage or st.leverage)
 
 

@@ -177,12 +177,16 @@ class SymbolIndex:
     def resolve(self, symbol: str) -> MarketRules:
         rules = self._by_name.get(symbol) if isinstance(symbol, str) else None
         if rules is None:
-            known = ", ".join(sorted({r.id for r in self._by_name.values()}))
-            raise UnknownSymbol(
-                f"unknown symbol {symbol!r} on the paper exchange (markets: {known})",
-                data={"field": "symbol", "symbol": str(symbol)},
-            )
+            raise self.unknown(symbol)
         return rules
+
+    def unknown(self, symbol: object) -> UnknownSymbol:
+        """The error for a symbol that is not one of these markets."""
+        known = ", ".join(sorted({r.id for r in self._by_name.values()}))
+        return UnknownSymbol(
+            f"unknown symbol {symbol!r} on the paper exchange (markets: {known})",
+            data={"field": "symbol", "symbol": str(symbol)},
+        )
 
     def get(self, symbol: str) -> MarketRules | None:
         return self._by_name.get(symbol)

@@ -1,0 +1,423 @@
+"""One bot's lifecycle and loop: start (checks, leverage, dead-man's switch, leftovers), quote, stop safely.
+
+States: created → starting → running → stopping → stopped, and error. The loop wakes on book updates,
+its own fills and a heartbeat, re-quotes at most every `quote_interval_ms`, and refreshes the venue's
+countdown cancel. One handler applies the error classification (DESIGN.md §4): retry and back off on
+transient errors; after `max_failures` in a row, or on a fatal error, the bot cancels its orders and
+goes to `error` with the message. Every way out of quoting cancels the bot's orders and confirms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from mmctl.bots.definition import BotDefinition
+from mmctl.bots.events import EventLog
+from mmctl.bots.inventory import Inventory
+from mmctl.bots.quoting import Quoter
+from mmctl.clock import Clock, now_ms
+from mmctl.errors import (
+    Action,
+    ExchangeError,
+    InvalidState,
+    LeverageRejected,
+    MmctlError,
+    RateLimited,
+    StopIncomplete,
+    VenueUnavailable,
+)
+from mmctl.exchange.base import Exchange
+from mmctl.exchange.rules import round_qty
+from mmctl.model import MarketRules, OrderRequest, OrderType, OrderUpdate, Side
+from mmctl.strategies import get_strategy
+from mmctl.strategies.params import StrategyParams, params_to_dict
+
+
+class BotState(StrEnum):
+    CREATED = "created"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    ERROR = "error"
+
+    @property
+    def active(self) -> bool:
+        return self in (BotState.STARTING, BotState.RUNNING, BotState.STOPPING)
+
+
+@dataclass(frozen=True, slots=True)
+class BotOptions:
+    countdown_s: float = 120.0  # venue-side cancel-all if the daemon goes silent this long
+    countdown_refresh_s: float = 30.0
+    heartbeat_s: float = 1.0
+    max_failures: int = 5
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 10.0
+    stop_timeout_s: float = 10.0
+
+
+class FatalBotError(Exception):
+    """Raised inside the loop to end it in the error state."""
+
+
+class Bot:
+    def __init__(
+        self,
+        definition: BotDefinition,
+        exchange: Exchange,
+        clock: Clock,
+        events: EventLog,
+        options: BotOptions | None = None,
+    ) -> None:
+        self.definition = definition
+        self.exchange = exchange
+        self.clock = clock
+        self.events = events
+        self.options = options or BotOptions()
+        self.strategy = get_strategy(definition.strategy)
+        self.state = BotState.CREATED
+        self.last_error: str | None = None
+        self.inventory = Inventory()
+        self.quoter = Quoter(definition.name, definition.symbol, exchange, clock, events)
+        self.rules: MarketRules | None = None
+        self.started_ms: int | None = None
+        self.last_tick_ms: int | None = None
+        self.failures = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._helpers: list[asyncio.Task[None]] = []
+        self._pending_params: StrategyParams | None = None
+        self._last_quote = -1e18
+        self._countdown_at = -1e18
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def params(self) -> StrategyParams:
+        return self.definition.params
+
+    def _set_state(self, state: BotState, message: str | None = None) -> None:
+        self.state = state
+        self.events.add(self.name, "state", message or state.value, state=state.value)
+
+    def update_definition(self, definition: BotDefinition) -> None:
+        """New parameters: a running bot picks them up at its next tick."""
+        self.definition = definition
+        self._wake.set()
+
+    # --- start -------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.state.active:
+            raise InvalidState(f"bot {self.name} is already {self.state.value}")
+        self._set_state(BotState.STARTING)
+        self.last_error = None
+        try:
+            await self._prepare()
+        except MmctlError as e:
+            await self._abort_start(e)
+            raise
+        self.inventory.reset_session()
+        self.quoter.stats = type(self.quoter.stats)()
+        self.failures = 0
+        self.started_ms = now_ms(self.clock)
+        self._helpers = [
+            asyncio.create_task(self._watch_book(), name=f"{self.name}-book"),
+            asyncio.create_task(self._watch_orders(), name=f"{self.name}-orders"),
+            asyncio.create_task(self._heartbeat(), name=f"{self.name}-heartbeat"),
+        ]
+        for _ in range(3):
+            await asyncio.sleep(0)  # let the streams subscribe before the first order goes out
+        self._task = asyncio.create_task(self._run(), name=f"bot-{self.name}")
+        self._set_state(BotState.RUNNING)
+
+    async def _prepare(self) -> None:
+        symbol = self.definition.symbol
+        try:
+            await self.exchange.balance()
+        except ExchangeError as e:
+            raise VenueUnavailable(
+                f"cannot reach account {self.definition.account!r}: {e.message}", data={"code": e.code}
+            ) from None
+        await self.exchange.load_markets()
+        self.rules = self.exchange.market(symbol)
+        leverage = self.params.leverage
+        if leverage > self.rules.max_leverage:
+            raise LeverageRejected(
+                f"leverage {leverage} is above {symbol}'s maximum of {self.rules.max_leverage}",
+                data={"field": "leverage"},
+            )
+        if await self.exchange.leverage(symbol) != leverage:
+            await self.exchange.set_leverage(symbol, leverage)
+        await self.quoter.resync()
+        leftovers = list(self.quoter.live)
+        if leftovers:
+            await self.quoter.cancel(leftovers)
+            self.events.add(self.name, "cancel", f"cancelled {len(leftovers)} leftover order(s)")
+        await self.exchange.arm_countdown(symbol, self.options.countdown_s)
+        self._countdown_at = self.clock.monotonic()
+
+    async def _abort_start(self, error: MmctlError) -> None:
+        self.last_error = error.message
+        self._set_state(BotState.ERROR, f"start failed: {error.message}")
+
+    # --- the loop ----------------------------------------------------------------------------------------
+
+    async def _watch_book(self) -> None:
+        async for _ in self.exchange.watch_book(self.definition.symbol):
+            self._wake.set()
+
+    async def _watch_orders(self) -> None:
+        async for update in self.exchange.order_updates():
+            if self.quoter.owns(update.order.client_order_id):
+                self._on_update(update)
+
+    def _on_update(self, update: OrderUpdate) -> None:
+        self.quoter.on_update(update)
+        fill = update.fill
+        if fill is not None:
+            self.inventory.apply(fill)
+            self.events.add(
+                self.name,
+                "fill",
+                f"{fill.side} {fill.qty} @ {fill.price}",
+                price=str(fill.price),
+                qty=str(fill.qty),
+                side=fill.side.value,
+                fee=str(fill.fee),
+                maker=fill.maker,
+                client_order_id=fill.client_order_id,
+            )
+        self._wake.set()
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await self.clock.sleep(self.options.heartbeat_s)
+            self._wake.set()
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                floor = self.params.quote_interval_ms / 1000
+                wait = self._last_quote + floor - self.clock.monotonic()
+                if wait > 0:
+                    await self.clock.sleep(wait)
+                    self._wake.clear()
+                try:
+                    await self.tick()
+                    self.failures = 0
+                except MmctlError as e:
+                    await self._handle(e)
+        except FatalBotError as e:
+            await self._fail(str(e))
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # an unhandled error still stops safely
+            await self._fail(f"internal error: {type(e).__name__}: {e}")
+
+    async def tick(self) -> None:
+        """Observe → strategy → diff → act; refresh the countdown when due."""
+        self._last_quote = self.clock.monotonic()
+        self.last_tick_ms = now_ms(self.clock)
+        book = self.exchange.book(self.definition.symbol)
+        rules = self.rules
+        if book is not None and rules is not None:
+            params = self.params
+            desired = self.strategy.quotes(params, book, self.inventory.qty, rules)
+            await self.quoter.apply(
+                desired,
+                tolerance_bps=params.refresh_tolerance_bps,
+                max_age_ms=params.max_order_age_s * 1000,
+            )
+        if self.clock.monotonic() - self._countdown_at >= self.options.countdown_refresh_s:
+            await self.exchange.arm_countdown(self.definition.symbol, self.options.countdown_s)
+            self._countdown_at = self.clock.monotonic()
+
+    async def _handle(self, error: MmctlError) -> None:
+        """The one place a loop error is classified."""
+        self.last_error = error.message
+        if error.action in (Action.RETRY, Action.RESYNC, Action.BACKOFF):
+            self.failures += 1
+            if self.failures >= self.options.max_failures:
+                raise FatalBotError(f"{self.failures} consecutive failures, last: {error.message}")
+            delay = min(self.options.backoff_base_s * 2 ** (self.failures - 1), self.options.backoff_max_s)
+            if isinstance(error, RateLimited) and error.retry_after_s:
+                delay = max(delay, error.retry_after_s)
+            self.events.add(self.name, "retry", f"{error.message}; retrying in {delay:g} s", code=error.code)
+            self.quoter.needs_resync = True
+            await self.clock.sleep(delay)
+            self._wake.set()
+        elif error.action is Action.GIVE_UP:
+            self.events.add(self.name, "reject", error.message, code=error.code)
+            self.quoter.needs_resync = True
+            self._wake.set()
+        else:
+            raise FatalBotError(error.message)
+
+    async def _fail(self, message: str) -> None:
+        """Safe stop into the error state: cancel and confirm, then record why."""
+        self.last_error = message
+        self.events.add(self.name, "error", message)
+        await self._stop_helpers()
+        try:
+            await self._cancel_and_confirm()
+        except MmctlError as e:
+            message = f"{message}; and orders may remain: {e.message}"
+            self.last_error = message
+        self._set_state(BotState.ERROR, message)
+
+    # --- stop ---------------------------------------------------------------------------------------------
+
+    async def stop(self, *, flatten: bool = False, disarm: bool = True) -> dict[str, Any]:
+        """Stop quoting, cancel every order of this bot and confirm none remain; optionally flatten."""
+        if self.state in (BotState.CREATED, BotState.STOPPED) and not flatten:
+            return {"bot": self.name, "state": self.state.value, "cancelled": 0, "note": "not running"}
+        self._set_state(BotState.STOPPING)
+        await self._stop_loop()
+        cancelled = await self._cancel_and_confirm()
+        result: dict[str, Any] = {"bot": self.name, "cancelled": cancelled}
+        if flatten:
+            result["flatten"] = await self._flatten()
+        if disarm:
+            with contextlib.suppress(ExchangeError):
+                await self.exchange.disarm_countdown(self.definition.symbol)
+        self._set_state(BotState.STOPPED)
+        result["state"] = self.state.value
+        return result
+
+    async def _stop_loop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._stop_helpers()
+
+    async def _stop_helpers(self) -> None:
+        for t in self._helpers:
+            t.cancel()
+        for t in self._helpers:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._helpers = []
+
+    async def _cancel_and_confirm(self) -> int:
+        """Cancel every open order carrying this bot's id prefix until the venue shows none."""
+        deadline = self.clock.monotonic() + self.options.stop_timeout_s
+        cancelled = 0
+        last: Exception | None = None
+        while True:
+            try:
+                await self.quoter.resync()
+                if not self.quoter.live:
+                    return cancelled
+                cancelled += await self.quoter.cancel(list(self.quoter.live))
+            except ExchangeError as e:
+                last = e
+            if self.clock.monotonic() >= deadline:
+                left = list(self.quoter.live)
+                raise StopIncomplete(
+                    f"bot {self.name}: {len(left)} order(s) may still be open after "
+                    f"{self.options.stop_timeout_s:g} s" + (f" ({last})" if last else ""),
+                    data={"orders": left},
+                )
+            await self.clock.sleep(0.2)
+
+    async def _flatten(self) -> dict[str, Any]:
+        """Close this bot's own position (never more than the venue's net) with a reduce-only market order."""
+        own = self.inventory.qty
+        net = (await self.exchange.position(self.definition.symbol)).qty
+        if own == 0 or net == 0 or (own > 0) != (net > 0):
+            return {"closed": "0", "note": "no position of this bot to close"}
+        rules = self.rules or self.exchange.market(self.definition.symbol)
+        qty = round_qty(min(abs(own), abs(net)), rules.step_size)
+        if qty <= 0:
+            return {"closed": "0", "note": "position below the step size"}
+        side = Side.SELL if own > 0 else Side.BUY
+        cid = self.quoter.new_id(side, 0)
+        request = OrderRequest(
+            self.definition.symbol, side, qty, None, cid, OrderType.MARKET, reduce_only=True
+        )
+        (result,) = await self.exchange.place_orders([request])
+        if result.error is not None:
+            return {"closed": "0", "error": str(result.error)}
+        self.events.add(self.name, "order", f"flatten: {side} {qty} reduce-only market")
+        return {"closed": str(qty), "side": side.value}
+
+    # --- status -------------------------------------------------------------------------------------------
+
+    def summary(self) -> dict[str, Any]:
+        """The `mmctl list` row: no venue calls."""
+        book = self.exchange.book(self.definition.symbol)
+        mid = book.mid if book is not None else None
+        inv = self.inventory
+        return {
+            "name": self.name,
+            "state": self.state.value,
+            "account": self.definition.account,
+            "symbol": self.definition.symbol,
+            "strategy": self.definition.strategy,
+            "mid": _dec(mid),
+            "position": str(inv.qty),
+            "unrealized_pnl": str(inv.unrealized(mid)),
+            "realized_pnl": str(inv.realized_pnl),
+            "open_orders": len(self.quoter.live),
+            "last_error": self.last_error,
+        }
+
+    async def detail(self) -> dict[str, Any]:
+        """The `mmctl status NAME` document: the summary plus book, balances, leverage, counters, orders."""
+        doc = self.summary()
+        book = self.exchange.book(self.definition.symbol)
+        now = now_ms(self.clock)
+        inv = self.inventory
+        doc.update(
+            {
+                "best_bid": _dec(book.bid if book else None),
+                "best_ask": _dec(book.ask if book else None),
+                "entry_price": str(inv.entry_price) if inv.qty else None,
+                "fills": inv.fills,
+                "fees_paid": str(inv.fees),
+                "volume": str(inv.volume),
+                "uptime_s": round((now - self.started_ms) / 1000, 1)
+                if self.started_ms is not None and self.state is BotState.RUNNING
+                else None,
+                "last_tick_age_s": round((now - self.last_tick_ms) / 1000, 3) if self.last_tick_ms else None,
+                "quotes": self.quoter.stats.to_dict(),
+                "params": params_to_dict(self.params),
+                "orders": self.quoter.open_orders_view(),
+            }
+        )
+        doc.update(await self._venue_figures())
+        return doc
+
+    async def _venue_figures(self) -> dict[str, Any]:
+        """Account-level figures; the venue may be unreachable, which the document then says."""
+        symbol = self.definition.symbol
+        try:
+            balance = await self.exchange.balance()
+            position = await self.exchange.position(symbol)
+            leverage = await self.exchange.leverage(symbol)
+        except ExchangeError as e:
+            return {"venue_error": e.message}
+        return {
+            "wallet_balance": str(balance.wallet),
+            "available_balance": str(balance.available),
+            "leverage": leverage,
+            "account_position": str(position.qty),
+            "account_entry_price": str(position.entry_price) if position.qty else None,
+        }
+
+
+def _dec(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,43 @@
+"""A bot's own inventory and PnL, from its own fills only (several bots may share one venue position).
+
+Realized PnL follows the venue's one-way rule (`mmctl.pnl.position.apply_fill`); fees are what the
+bot's fills paid (negative for rebates). `reset_session` starts the "since start" counters afresh while
+the position itself carries over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from mmctl.model import ZERO, Fill
+from mmctl.pnl.position import apply_fill, money, unrealized_pnl
+
+
+@dataclass
+class Inventory:
+    qty: Decimal = ZERO
+    entry_price: Decimal = ZERO
+    realized_pnl: Decimal = ZERO  # since the bot's last start, fees excluded
+    fees: Decimal = ZERO  # since the bot's last start
+    fills: int = 0
+    volume: Decimal = ZERO  # quote notional traded since the last start
+
+    def apply(self, fill: Fill) -> None:
+        change = apply_fill(self.qty, self.entry_price, fill.side, fill.qty, fill.price)
+        self.qty, self.entry_price = change.qty, change.entry_price
+        self.realized_pnl += change.realized_pnl
+        self.fees += fill.fee
+        self.fills += 1
+        self.volume += money(fill.price * fill.qty)
+
+    def unrealized(self, mark: Decimal | None) -> Decimal:
+        if mark is None or self.qty == 0:
+            return ZERO
+        return unrealized_pnl(self.qty, self.entry_price, mark)
+
+    def reset_session(self) -> None:
+        self.realized_pnl = ZERO
+        self.fees = ZERO
+        self.fills = 0
+        self.volume = ZERO

@@ -1,0 +1,271 @@
+"""The bot manager: every bot of the daemon, their definitions, and the commands the RPC layer exposes.
+
+It owns create/remove/set (validated, persisted through the `DefinitionStore` port), start/stop of one
+or many bots (each reports its own outcome; one failure does not stop the others), status, orders and
+events. It sees venues only through the `Exchange` port, one client per account, given by the
+composition root. `shutdown` stops every running bot safely (orders cancelled and confirmed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+from mmctl.bots.bot import Bot, BotOptions, BotState
+from mmctl.bots.definition import BotDefinition
+from mmctl.bots.events import EventLog
+from mmctl.bots.ids import validate_bot_name
+from mmctl.clock import Clock, now_ms
+from mmctl.errors import (
+    AlreadyExists,
+    InvalidState,
+    MmctlError,
+    NotFound,
+    Timeout,
+    UnknownSymbol,
+    ValidationError,
+)
+from mmctl.exchange.base import Exchange
+from mmctl.pnl.income import iter_income
+from mmctl.store.base import DefinitionStore
+from mmctl.strategies import STRATEGIES, get_strategy
+from mmctl.strategies.params import parse_params, update_params
+
+BOOK_WAIT_S = 5.0
+
+
+class BotManager:
+    def __init__(
+        self,
+        accounts: Mapping[str, Exchange],
+        store: DefinitionStore,
+        clock: Clock,
+        events: EventLog,
+        *,
+        unavailable: Mapping[str, str] | None = None,
+        options: BotOptions | None = None,
+    ) -> None:
+        self.accounts = dict(accounts)
+        self.unavailable = dict(unavailable or {})
+        self.store = store
+        self.clock = clock
+        self.events = events
+        self.options = options or BotOptions()
+        self.bots: dict[str, Bot] = {}
+
+    # --- loading and lookup -------------------------------------------------------------------------
+
+    def load(self) -> list[str]:
+        """Load stored definitions; returns one message per definition that could not be loaded."""
+        problems: list[str] = []
+        for name, raw in self.store.load_all().items():
+            try:
+                definition = BotDefinition.from_dict(raw)
+                if definition.name != name:
+                    raise ValidationError(
+                        f"file name says {name!r} but the definition says {definition.name!r}"
+                    )
+                self.bots[name] = Bot(
+                    definition, self.exchange(definition.account), self.clock, self.events, self.options
+                )
+            except MmctlError as e:
+                problems.append(f"bot {name}: {e.message}")
+                self.events.add(name, "error", f"definition not loaded: {e.message}")
+        return problems
+
+    def exchange(self, account: str) -> Exchange:
+        if account in self.accounts:
+            return self.accounts[account]
+        if account in self.unavailable:
+            raise InvalidState(f"account {account!r} is not available: {self.unavailable[account]}")
+        known = ", ".join(sorted([*self.accounts, *self.unavailable])) or "none"
+        raise NotFound(f"no account named {account!r} (configured: {known})", data={"field": "account"})
+
+    def bot(self, name: str) -> Bot:
+        try:
+            return self.bots[name]
+        except KeyError:
+            known = ", ".join(sorted(self.bots)) or "none yet; create one with mmctl create"
+            raise NotFound(f"no bot named {name!r} (bots: {known})", data={"field": "name"}) from None
+
+    # --- definitions ----------------------------------------------------------------------------------
+
+    async def create(
+        self, name: str, account: str, symbol: str, strategy: str, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        validate_bot_name(name)
+        if name in self.bots:
+            raise AlreadyExists(f"a bot named {name!r} already exists", data={"field": "name"})
+        exchange = self.exchange(account)
+        strat = get_strategy(strategy)
+        parsed = parse_params(strat.params_cls, params)
+        await exchange.load_markets()
+        try:
+            rules = exchange.market(symbol)
+        except UnknownSymbol as e:
+            raise ValidationError(f"{e.message} on account {account!r}", data={"field": "symbol"}) from None
+        strat.check_against_market(parsed, rules, await self._reference_price(exchange, rules.symbol))
+        if parsed.leverage > rules.max_leverage:
+            raise ValidationError(
+                f"leverage: {parsed.leverage} is above {rules.symbol}'s maximum of {rules.max_leverage}",
+                data={"field": "leverage"},
+            )
+        if name in self.bots:  # created concurrently while we waited for the book
+            raise AlreadyExists(f"a bot named {name!r} already exists", data={"field": "name"})
+        definition = BotDefinition(name, account, rules.symbol, strategy, parsed, now_ms(self.clock))
+        self.store.save(name, definition.to_dict())
+        self.bots[name] = Bot(definition, exchange, self.clock, self.events, self.options)
+        self.events.add(name, "state", f"created on {account} {rules.symbol} ({strategy})", state="created")
+        return self.bots[name].summary()
+
+    async def _reference_price(self, exchange: Exchange, symbol: str) -> Decimal:
+        book = exchange.book(symbol)
+        if book is None:
+            stream = exchange.watch_book(symbol)
+            try:
+                book = await asyncio.wait_for(anext(stream), BOOK_WAIT_S)
+            except TimeoutError:
+                raise Timeout(f"no market data for {symbol} within {BOOK_WAIT_S:g} s") from None
+            finally:
+                aclose = getattr(stream, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+        return book.mid
+
+    async def set_params(self, name: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        bot = self.bot(name)
+        if not changes:
+            raise ValidationError("nothing to set: give key=value pairs", data={"field": "params"})
+        params = update_params(bot.params, changes)
+        exchange = bot.exchange
+        rules = exchange.market(bot.definition.symbol)
+        bot.strategy.check_against_market(params, rules, await self._reference_price(exchange, rules.symbol))
+        if "leverage" in changes and bot.state.active:
+            raise InvalidState(
+                "leverage is applied at start: stop the bot, set it, start again", data={"field": "leverage"}
+            )
+        definition = _replace_params(bot.definition, params)
+        self.store.save(name, definition.to_dict())
+        bot.update_definition(definition)
+        self.events.add(
+            name, "info", "parameters changed: " + ", ".join(f"{k}={v}" for k, v in changes.items())
+        )
+        return {"bot": name, "params": definition.to_dict()["params"], "applies": "at the next tick"}
+
+    def export(self, name: str) -> dict[str, Any]:
+        return self.bot(name).definition.to_dict()
+
+    def remove(self, name: str) -> dict[str, Any]:
+        bot = self.bot(name)
+        if bot.state.active:
+            raise InvalidState(f"bot {name} is {bot.state.value}: stop it before removing it")
+        if bot.quoter.live:
+            raise InvalidState(f"bot {name} still has open orders: stop it first")
+        self.store.delete(name)
+        del self.bots[name]
+        self.events.add(name, "state", "removed", state="removed")
+        return {"bot": name, "removed": True}
+
+    # --- start / stop ---------------------------------------------------------------------------------
+
+    def select(self, names: list[str], all_bots: bool) -> list[Bot]:
+        if all_bots and names:
+            raise ValidationError("give bot names or --all, not both", data={"field": "names"})
+        if not all_bots and not names:
+            raise ValidationError("name at least one bot, or use --all", data={"field": "names"})
+        return list(self.bots.values()) if all_bots else [self.bot(n) for n in dict.fromkeys(names)]
+
+    async def start(self, names: list[str], all_bots: bool = False) -> list[dict[str, Any]]:
+        bots = self.select(names, all_bots)
+        if all_bots:
+            bots = [b for b in bots if not b.state.active]
+        return list(await asyncio.gather(*(self._start_one(b) for b in bots)))
+
+    async def _start_one(self, bot: Bot) -> dict[str, Any]:
+        try:
+            await bot.start()
+        except MmctlError as e:
+            return {
+                "bot": bot.name,
+                "ok": False,
+                "state": bot.state.value,
+                "error": e.message,
+                "code": e.code,
+            }
+        return {"bot": bot.name, "ok": True, "state": bot.state.value}
+
+    async def stop(
+        self, names: list[str], all_bots: bool = False, flatten: bool = False
+    ) -> list[dict[str, Any]]:
+        bots = self.select(names, all_bots)
+        return list(await asyncio.gather(*(self._stop_one(b, flatten) for b in bots)))
+
+    async def _stop_one(self, bot: Bot, flatten: bool) -> dict[str, Any]:
+        others = [
+            b
+            for b in self.bots.values()
+            if b is not bot
+            and b.state.active
+            and b.exchange is bot.exchange
+            and b.definition.symbol == bot.definition.symbol
+        ]
+        try:
+            result = await bot.stop(flatten=flatten, disarm=not others)
+        except MmctlError as e:
+            return {
+                "bot": bot.name,
+                "ok": False,
+                "state": bot.state.value,
+                "error": e.message,
+                "code": e.code,
+                "data": e.data or None,
+            }
+        return {"ok": True, **result}
+
+    async def shutdown(self) -> None:
+        running = [b for b in self.bots.values() if b.state.active or b.state is BotState.ERROR]
+        if running:
+            await self.stop([b.name for b in running])
+
+    # --- views -----------------------------------------------------------------------------------------
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [self.bots[n].summary() for n in sorted(self.bots)]
+
+    async def status(self, name: str) -> dict[str, Any]:
+        return await self.bot(name).detail()
+
+    def orders(self, name: str) -> list[dict[str, Any]]:
+        return self.bot(name).quoter.open_orders_view()
+
+    def event_list(self, bot: str | None, after: int, limit: int) -> dict[str, Any]:
+        if bot is not None:
+            self.bot(bot)
+        events = self.events.since(after, bot, limit)
+        return {"events": [e.to_dict() for e in events], "last_seq": self.events.last_seq}
+
+    def strategies(self) -> list[str]:
+        return sorted(STRATEGIES)
+
+    async def account_summary(self, account: str, since_ms: int) -> dict[str, Any]:
+        """Balance and income totals by type since `since_ms` for one account."""
+        exchange = self.exchange(account)
+        balance = await exchange.balance()
+        totals: dict[str, Decimal] = {}
+        async for row in iter_income(exchange, since_ms):
+            totals[row.type.value] = totals.get(row.type.value, Decimal(0)) + row.amount
+        return {
+            "account": account,
+            "since_ms": since_ms,
+            "wallet_balance": str(balance.wallet),
+            "available_balance": str(balance.available),
+            "unrealized_pnl": str(balance.unrealized_pnl),
+            "income": {k: str(v) for k, v in sorted(totals.items())},
+        }
+
+
+def _replace_params(definition: BotDefinition, params: Any) -> BotDefinition:
+    return replace(definition, params=params)

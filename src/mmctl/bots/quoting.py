@@ -1,0 +1,197 @@
+"""One bot's quoting step and the book of its live orders: desired quotes → diff → cancel, then place.
+
+`Quoter` knows which orders the bot has on the venue (from its own placements and the order stream,
+resynced from `open_orders` after anything ambiguous), turns the strategy's desired quotes into the
+minimal plan (`mmctl.bots.orders.reconcile`), and executes it in venue-sized batches. Per-order
+rejections are normal (a post-only reject is re-quoted next tick); anything else raises to the bot's
+single error handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+from mmctl.bots import ids
+from mmctl.bots.events import EventLog
+from mmctl.bots.orders import CANCEL_BATCH, LiveOrder, batches, live_orders, reconcile
+from mmctl.clock import Clock, now_ms
+from mmctl.errors import OrderRejected, PostOnlyWouldCross, UnknownOrder
+from mmctl.exchange.base import Exchange
+from mmctl.model import Order, OrderUpdate, Side
+from mmctl.strategies.base import Quote
+
+
+@dataclass
+class QuoteStats:
+    placed: int = 0
+    cancelled: int = 0
+    rejected: int = 0
+    post_only_rejects: int = 0
+    ticks: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "placed": self.placed,
+            "cancelled": self.cancelled,
+            "rejected": self.rejected,
+            "post_only_rejects": self.post_only_rejects,
+            "ticks": self.ticks,
+        }
+
+
+class Quoter:
+    def __init__(self, bot: str, symbol: str, exchange: Exchange, clock: Clock, events: EventLog) -> None:
+        self.bot = bot
+        self.symbol = symbol
+        self.exchange = exchange
+        self.clock = clock
+        self.events = events
+        self.live: dict[str, LiveOrder] = {}
+        self.stats = QuoteStats()
+        self.needs_resync = True
+        self._ids = ids.ClientIdGenerator(bot, now_ms(clock))
+        self._closed: set[str] = set()
+
+    def new_id(self, side: Side, level: int) -> str:
+        """A fresh client order id of this bot."""
+        return self._ids.new_id(side, level)
+
+    # --- live-order book ------------------------------------------------------------------------------
+
+    def owns(self, client_order_id: str) -> bool:
+        own = ids.parse(client_order_id)
+        return own is not None and own.bot == self.bot
+
+    async def resync(self) -> None:
+        """Replace the live-order book with the venue's view of this bot's open orders."""
+        orders = await self.exchange.open_orders(self.symbol)
+        now = now_ms(self.clock)
+        known = self.live
+        self.live = {}
+        for lo in live_orders(orders, self.bot):
+            prev = known.get(lo.client_order_id)
+            created = prev.created_ms if prev is not None else now
+            self.live[lo.client_order_id] = _with(lo, created_ms=created)
+        self.needs_resync = False
+
+    def on_update(self, update: OrderUpdate) -> None:
+        """Apply an order-stream event for one of this bot's orders."""
+        order = update.order
+        cid = order.client_order_id
+        if not order.status.is_open:
+            self.live.pop(cid, None)
+            self._closed.add(cid)
+            return
+        current = self.live.get(cid)
+        if current is not None and order.price is not None:
+            self.live[cid] = _with(current, remaining=order.remaining, price=order.price)
+
+    # --- one quoting step ------------------------------------------------------------------------------
+
+    async def apply(
+        self, desired: list[Quote], *, tolerance_bps: Decimal, max_age_ms: int
+    ) -> tuple[int, int]:
+        """Make the live orders match `desired`; returns (cancelled, placed)."""
+        if self.needs_resync:
+            await self.resync()
+        self.stats.ticks += 1
+        plan = reconcile(
+            desired,
+            list(self.live.values()),
+            tolerance_bps=tolerance_bps,
+            max_age_ms=max_age_ms,
+            now_ms=now_ms(self.clock),
+        )
+        cancelled = await self.cancel([o.client_order_id for o in plan.cancels]) if plan.cancels else 0
+        placed = await self._place(list(plan.places)) if plan.places else 0
+        return cancelled, placed
+
+    async def cancel(self, client_ids: list[str]) -> int:
+        """Cancel these orders (batches run concurrently); an order already gone counts as done."""
+        done = 0
+        for batch in batches(client_ids, CANCEL_BATCH):
+            results = await asyncio.gather(*(self._cancel_one(cid) for cid in batch), return_exceptions=True)
+            for cid, res in zip(batch, results, strict=True):
+                if isinstance(res, BaseException) and not isinstance(res, UnknownOrder):
+                    self.needs_resync = True
+                    raise res
+                self.live.pop(cid, None)
+                self._closed.add(cid)
+                done += 1
+        self.stats.cancelled += done
+        return done
+
+    async def _cancel_one(self, cid: str) -> Order:
+        return await self.exchange.cancel_order(self.symbol, client_order_id=cid)
+
+    async def _place(self, quotes: list[Quote]) -> int:
+        placed = 0
+        for batch in batches(quotes, self.exchange.max_batch):
+            requests = [q.to_request(self.symbol, self._ids.new_id(q.side, q.level)) for q in batch]
+            try:
+                results = await self.exchange.place_orders(requests)
+            except Exception:
+                self.needs_resync = True  # ambiguous: some may have been placed
+                raise
+            now = now_ms(self.clock)
+            for quote, res in zip(batch, results, strict=True):
+                cid = res.request.client_order_id
+                if res.order is not None:
+                    placed += 1
+                    if res.order.status.is_open and cid not in self._closed:
+                        self.live[cid] = _live(res.order, quote, now)
+                elif isinstance(res.error, OrderRejected):
+                    self._rejected(quote, res.error)
+                elif res.error is not None:
+                    self.needs_resync = True
+                    raise res.error
+        self.stats.placed += placed
+        return placed
+
+    def _rejected(self, quote: Quote, error: OrderRejected) -> None:
+        self.stats.rejected += 1
+        if isinstance(error, PostOnlyWouldCross):
+            self.stats.post_only_rejects += 1
+            return  # normal: the market moved; re-quote next tick
+        self.events.add(
+            self.bot,
+            "reject",
+            f"{quote.side} level {quote.level} rejected: {error.message}",
+            code=error.code,
+            price=str(quote.price),
+            qty=str(quote.qty),
+        )
+
+    def open_orders_view(self) -> list[dict[str, Any]]:
+        now = now_ms(self.clock)
+        rows = sorted(self.live.values(), key=lambda o: (o.side.value, o.level))
+        return [
+            {
+                "client_order_id": o.client_order_id,
+                "side": o.side.value,
+                "level": o.level,
+                "price": str(o.price),
+                "qty": str(o.remaining),
+                "age_s": round(max(0, now - o.created_ms) / 1000, 1),
+            }
+            for o in rows
+        ]
+
+
+def _live(order: Order, quote: Quote, created_ms: int) -> LiveOrder:
+    return LiveOrder(
+        client_order_id=order.client_order_id,
+        side=quote.side,
+        level=quote.level,
+        price=order.price if order.price is not None else quote.price,
+        remaining=order.remaining,
+        created_ms=created_ms,
+        qty=order.qty,
+    )
+
+
+def _with(lo: LiveOrder, **changes: Any) -> LiveOrder:
+    return replace(lo, **changes)

@@ -1,0 +1,229 @@
+"""Bot commands: create, list, status, start, stop, set, export, remove, orders, events."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mmctl.cli.context import JsonFlag, call, globals_of
+from mmctl.cli.output import Output, fail
+from mmctl.cli.render import render_events, render_outcomes, render_rows, render_status
+from mmctl.errors import EXIT_FAILED, ValidationError
+
+Names = Annotated[list[str] | None, typer.Argument(help="Bot names.", show_default=False)]
+AllFlag = Annotated[bool, typer.Option("--all", help="Every bot.")]
+
+
+def parse_assignments(pairs: list[str], out: Output) -> dict[str, str]:
+    """`key=value` strings into a dict; a malformed one is a usage error."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            fail(ValidationError(f"expected key=value, got {pair!r} (e.g. --set spread_bps=8)"), out)
+        values[key.strip()] = value.strip()
+    return values
+
+
+def read_definition_file(path: Path, out: Output) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        fail(ValidationError(f"cannot read {path}: {e.strerror}", data={"field": "from"}), out)
+    except tomllib.TOMLDecodeError as e:
+        fail(ValidationError(f"{path}: not valid TOML: {e}", data={"field": "from"}), out)
+    if "params" in data and not isinstance(data["params"], dict):
+        fail(ValidationError(f"{path}: params must be a table", data={"field": "params"}), out)
+    return data
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def create(
+        ctx: typer.Context,
+        name: Annotated[str, typer.Argument(help="Bot name: lowercase letters, digits, '-' (max 20).")],
+        account: Annotated[str | None, typer.Option("--account", help="Account from the config.")] = None,
+        symbol: Annotated[str | None, typer.Option("--symbol", help="BTCUSDT or BTC/USDT:USDT.")] = None,
+        strategy: Annotated[str | None, typer.Option("--strategy", help="Strategy name.")] = None,
+        settings: Annotated[
+            list[str] | None, typer.Option("--set", help="Parameter as key=value; repeat as needed.")
+        ] = None,
+        from_file: Annotated[
+            Path | None, typer.Option("--from", help="A TOML definition (e.g. from mmctl export).")
+        ] = None,
+        json_flag: JsonFlag = False,
+    ) -> None:
+        """Create a bot; parameters are validated against the strategy and the market."""
+        out = globals_of(ctx).output(json_flag)
+        base = read_definition_file(from_file, out) if from_file else {}
+        params = {**base.get("params", {}), **parse_assignments(settings or [], out)}
+        account = account or base.get("account")
+        symbol = symbol or base.get("symbol")
+        if not account or not symbol:
+            missing = "--account" if not account else "--symbol"
+            fail(ValidationError(f"{missing} is required (e.g. --account paper --symbol BTCUSDT)"), out)
+        request = {
+            "name": name,
+            "account": account,
+            "symbol": symbol,
+            "strategy": strategy or base.get("strategy") or "market_maker",
+            "params": params,
+        }
+        row = call(ctx, "bot.create", request, json_flag=json_flag)
+        if out.json:
+            out.document(row)
+        else:
+            out.write(f"created bot {row['name']} on {row['account']} {row['symbol']} ({row['strategy']})")
+
+    @app.command("list")
+    def list_(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
+        """One row per bot: state, symbol, mid, position, PnL, open orders, last error."""
+        render_rows(globals_of(ctx).output(json_flag), call(ctx, "bot.list", json_flag=json_flag))
+
+    @app.command()
+    def status(
+        ctx: typer.Context,
+        name: Annotated[str | None, typer.Argument(help="A bot for the detailed view.")] = None,
+        watch: Annotated[bool, typer.Option("--watch", help="Refresh until Ctrl-C.")] = False,
+        interval: Annotated[
+            float, typer.Option("--interval", min=0.2, help="Seconds between refreshes.")
+        ] = 1.0,
+        json_flag: JsonFlag = False,
+    ) -> None:
+        """All bots, or one bot in detail with its open orders."""
+        out = globals_of(ctx).output(json_flag)
+
+        def once() -> None:
+            if name is None:
+                render_rows(out, call(ctx, "bot.list", json_flag=json_flag))
+            else:
+                render_status(out, call(ctx, "bot.status", {"name": name}, json_flag=json_flag))
+
+        if not watch:
+            once()
+            return
+        try:
+            while True:
+                if out.tty and not out.json:
+                    out.stream.write("\x1b[H\x1b[2J")
+                once()
+                out.stream.flush()
+                time.sleep(interval)
+        except KeyboardInterrupt:
+            return
+
+    @app.command()
+    def start(
+        ctx: typer.Context, names: Names = None, all_: AllFlag = False, json_flag: JsonFlag = False
+    ) -> None:
+        """Start bots (connection check, leverage, countdown cancel, leftovers cancelled, then quoting)."""
+        outcomes = call(ctx, "bot.start", {"names": names or [], "all": all_}, json_flag=json_flag)
+        _outcomes(ctx, outcomes, json_flag)
+
+    @app.command()
+    def stop(
+        ctx: typer.Context,
+        names: Names = None,
+        all_: AllFlag = False,
+        flatten: Annotated[bool, typer.Option("--flatten", help="Also close the bot's position.")] = False,
+        json_flag: JsonFlag = False,
+    ) -> None:
+        """Stop bots: quoting stops, every order of the bot is cancelled and confirmed gone."""
+        params = {"names": names or [], "all": all_, "flatten": flatten}
+        _outcomes(ctx, call(ctx, "bot.stop", params, json_flag=json_flag), json_flag)
+
+    @app.command("set")
+    def set_(
+        ctx: typer.Context,
+        name: Annotated[str, typer.Argument(help="The bot.")],
+        assignments: Annotated[list[str], typer.Argument(help="key=value pairs.", show_default=False)],
+        json_flag: JsonFlag = False,
+    ) -> None:
+        """Change parameters; a running bot applies them at its next tick."""
+        out = globals_of(ctx).output(json_flag)
+        changes = parse_assignments(assignments, out)
+        result = call(ctx, "bot.set", {"name": name, "params": changes}, json_flag=json_flag)
+        if out.json:
+            out.document(result)
+        else:
+            out.write(
+                f"{name}: "
+                + ", ".join(f"{k}={result['params'][k]}" for k in changes)
+                + f" ({result['applies']})"
+            )
+
+    @app.command()
+    def export(
+        ctx: typer.Context, name: Annotated[str, typer.Argument(help="The bot.")], json_flag: JsonFlag = False
+    ) -> None:
+        """Print a bot's definition as TOML (usable with create --from)."""
+        out = globals_of(ctx).output(json_flag)
+        definition = call(ctx, "bot.export", {"name": name}, json_flag=json_flag)
+        if out.json:
+            out.document(definition)
+            return
+        import tomli_w
+
+        out.stream.write(tomli_w.dumps(definition))
+
+    @app.command()
+    def remove(
+        ctx: typer.Context, name: Annotated[str, typer.Argument(help="The bot.")], json_flag: JsonFlag = False
+    ) -> None:
+        """Delete a stopped bot's definition."""
+        out = globals_of(ctx).output(json_flag)
+        result = call(ctx, "bot.remove", {"name": name}, json_flag=json_flag)
+        out.document(result) if out.json else out.write(f"removed bot {name}")
+
+    @app.command()
+    def orders(
+        ctx: typer.Context, name: Annotated[str, typer.Argument(help="The bot.")], json_flag: JsonFlag = False
+    ) -> None:
+        """A bot's open orders."""
+        out = globals_of(ctx).output(json_flag)
+        rows = call(ctx, "bot.orders", {"name": name}, json_flag=json_flag)
+        if out.json:
+            out.document(rows)
+            return
+        out.table(
+            ["side", "level", "price", "qty", "age_s", "client_order_id"],
+            [[r["side"], r["level"], r["price"], r["qty"], r["age_s"], r["client_order_id"]] for r in rows],
+        )
+
+    @app.command()
+    def events(
+        ctx: typer.Context,
+        name: Annotated[str | None, typer.Argument(help="Only this bot's events.")] = None,
+        follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events.")] = False,
+        limit: Annotated[int, typer.Option("--limit", min=1, max=5000, help="How many recent events.")] = 50,
+        json_flag: JsonFlag = False,
+    ) -> None:
+        """Recent events (state changes, orders, fills, errors); --follow streams new ones."""
+        out = globals_of(ctx).output(json_flag)
+        params: dict[str, Any] = {"bot": name, "after": 0, "limit": limit}
+        result = call(ctx, "events.list", params, json_flag=json_flag)
+        if out.json and not follow:
+            out.document(result)
+            return
+        render_events(out, result["events"], header=True)
+        try:
+            while follow:
+                time.sleep(0.5)
+                params = {"bot": name, "after": result["last_seq"], "limit": 5000}
+                result = call(ctx, "events.list", params, json_flag=json_flag)
+                render_events(out, result["events"], header=False)
+                out.stream.flush()
+        except KeyboardInterrupt:
+            return
+
+
+def _outcomes(ctx: typer.Context, outcomes: list[dict[str, Any]], json_flag: bool) -> None:
+    out = globals_of(ctx).output(json_flag)
+    render_outcomes(out, outcomes)
+    if any(not o.get("ok") for o in outcomes):
+        raise typer.Exit(EXIT_FAILED)

@@ -1,0 +1,120 @@
+"""Rendering of bot documents: list rows, one bot's detail, per-bot outcomes, events."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from mmctl.cli.output import Output
+
+ROW_COLUMNS = [
+    "name",
+    "state",
+    "symbol",
+    "mid",
+    "position",
+    "unrealized_pnl",
+    "realized_pnl",
+    "open_orders",
+    "last_error",
+]
+
+
+def render_rows(out: Output, rows: list[dict[str, Any]]) -> None:
+    if out.json:
+        out.document(rows)
+        return
+    if not rows and out.tty:
+        out.write("no bots yet: create one with mmctl create NAME --account paper --symbol BTCUSDT")
+        return
+    out.table(ROW_COLUMNS, [[r.get(c) for c in ROW_COLUMNS] for r in rows])
+
+
+def render_status(out: Output, doc: dict[str, Any]) -> None:
+    if out.json:
+        out.document(doc)
+        return
+    quotes = doc.get("quotes", {})
+    pairs: list[tuple[str, Any]] = [
+        ("name", doc["name"]),
+        ("state", doc["state"]),
+        ("account", doc["account"]),
+        ("symbol", doc["symbol"]),
+        ("strategy", doc["strategy"]),
+        ("best bid / ask", f"{doc.get('best_bid') or '-'} / {doc.get('best_ask') or '-'}"),
+        ("mid", doc.get("mid")),
+        ("position", doc.get("position")),
+        ("entry price", doc.get("entry_price")),
+        ("unrealized pnl", doc.get("unrealized_pnl")),
+        ("realized pnl", doc.get("realized_pnl")),
+        ("fees paid", doc.get("fees_paid")),
+        ("fills", doc.get("fills")),
+        (
+            "quotes placed / cancelled / rejected",
+            f"{quotes.get('placed', 0)} / {quotes.get('cancelled', 0)} / {quotes.get('rejected', 0)}",
+        ),
+        ("wallet / available", f"{doc.get('wallet_balance', '-')} / {doc.get('available_balance', '-')}"),
+        ("leverage", doc.get("leverage")),
+        ("account position", doc.get("account_position")),
+        ("uptime s", doc.get("uptime_s")),
+        ("last tick age s", doc.get("last_tick_age_s")),
+        ("last error", doc.get("last_error")),
+    ]
+    if doc.get("venue_error"):
+        pairs.append(("venue", f"unreachable: {doc['venue_error']}"))
+    out.fields(pairs)
+    orders = doc.get("orders", [])
+    out.write()
+    if not orders and out.tty:
+        out.write("no open orders")
+        return
+    out.table(
+        ["side", "level", "price", "qty", "age_s"],
+        [[o["side"], o["level"], o["price"], o["qty"], o["age_s"]] for o in orders],
+    )
+
+
+def render_outcomes(out: Output, outcomes: list[dict[str, Any]]) -> None:
+    if out.json:
+        out.document(outcomes)
+        return
+    rows = []
+    for o in outcomes:
+        detail = o.get("error") or _detail(o)
+        rows.append([o.get("bot"), "ok" if o.get("ok") else "FAILED", o.get("state"), detail])
+    out.table(["bot", "result", "state", "detail"], rows)
+
+
+def _detail(o: dict[str, Any]) -> str:
+    parts = []
+    if "cancelled" in o:
+        parts.append(f"{o['cancelled']} order(s) cancelled")
+    flat = o.get("flatten")
+    if isinstance(flat, dict):
+        parts.append(
+            f"flatten: closed {flat.get('closed')}" + (f" ({flat['note']})" if flat.get("note") else "")
+        )
+    if o.get("note"):
+        parts.append(str(o["note"]))
+    return "; ".join(parts)
+
+
+def render_events(out: Output, events: list[dict[str, Any]], header: bool) -> None:
+    if out.json:
+        for e in events:
+            out.write(json.dumps(e, separators=(",", ":")))
+        return
+    rows = [[_time(e["ts_ms"]), e.get("bot") or "-", e["kind"], e["message"]] for e in events]
+    if out.tty:
+        for r in rows:
+            out.write(f"{r[0]}  {r[1]:<20} {r[2]:<7} {r[3]}")
+        return
+    if header:
+        out.write("time\tbot\tkind\tmessage")
+    for r in rows:
+        out.write("\t".join(str(v) for v in r))
+
+
+def _time(ts_ms: int) -> str:
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,93 @@
+"""Drives the paper venue from a market feed on the injected clock.
+
+For a `MarketFeed`, simulated time runs `speed` times faster than the clock from the moment the driver
+starts: simulated now = feed.start_ms + elapsed clock seconds × speed. The driver releases every event
+whose time has come, advances the venue to simulated now (so funding and countdowns fire even when no
+event arrives), and sleeps on the clock until the next event or timer is due, at most `MAX_SLEEP_S` of
+clock time at once. With a `ManualClock` the sequence of events is a pure function of how the clock is
+advanced. A `LiveFeed` is pushed through as its events arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from mmctl.clock import Clock
+from mmctl.exchange.paper.feed import LiveFeed, MarketEvent, MarketFeed
+from mmctl.exchange.paper.venue import PaperVenue
+from mmctl.model import BookTop
+
+log = logging.getLogger(__name__)
+
+MAX_SLEEP_S = 1.0  # clock seconds; bounds how late a newly armed countdown can fire
+MIN_SLEEP_S = 1e-6  # never spin: an event due "now" after float rounding waits a microsecond
+YIELD_EVERY = 2_000  # events released before letting other tasks run
+
+
+class FeedDriver:
+    """Runs one feed into one venue until cancelled or the feed fails."""
+
+    def __init__(
+        self, venue: PaperVenue, feed: MarketFeed | LiveFeed, clock: Clock, speed: float = 1.0
+    ) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.venue = venue
+        self.feed = feed
+        self.clock = clock
+        self.speed = speed
+        self.state = "idle"  # idle → running → finished (feed exhausted) | failed | stopped
+        self.error: str | None = None
+        self.events_released = 0
+        self._wall0 = clock.monotonic()  # simulated time starts when the driver is created
+
+    async def run(self) -> None:
+        self.state = "running"
+        try:
+            if isinstance(self.feed, LiveFeed):
+                await self._run_live(self.feed)
+            else:
+                await self._run_paced(self.feed)
+        except asyncio.CancelledError:
+            self.state = "stopped"
+            raise
+        except Exception as e:  # a broken feed must not take the daemon down: report it in health()
+            self.state = "failed"
+            self.error = f"{type(e).__name__}: {e}"
+            log.warning("paper market feed %s failed: %s", self.feed.name, self.error)
+
+    async def _run_paced(self, feed: MarketFeed) -> None:
+        events = feed.events()
+        wall0 = self._wall0
+        sim0 = feed.start_ms
+        pending: MarketEvent | None = next(events, None)
+        while True:
+            sim_now = sim0 + int((self.clock.monotonic() - wall0) * self.speed * 1000)
+            released = 0
+            while pending is not None and pending.ts_ms <= sim_now:
+                self._push(pending)
+                pending = next(events, None)
+                released += 1
+                if released % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+            if pending is None and self.state == "running":
+                self.state = "finished"
+            self.venue.advance_to(sim_now)
+            due = min(
+                self.venue.next_timer_ms, pending.ts_ms if pending is not None else self.venue.next_timer_ms
+            )
+            wait = (due - sim0) / 1000 / self.speed - (self.clock.monotonic() - wall0)
+            await self.clock.sleep(min(max(wait, MIN_SLEEP_S), MAX_SLEEP_S))
+
+    async def _run_live(self, feed: LiveFeed) -> None:
+        async for event in feed.stream():
+            self._push(event)
+        self.state = "finished"
+
+    def _push(self, event: MarketEvent) -> None:
+        if type(event) is BookTop:
+            self.venue.on_book(event)
+        else:
+            self.venue.on_trade(event)  # type: ignore[arg-type]
+        self.events_released += 1

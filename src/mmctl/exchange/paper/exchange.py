@@ -1,0 +1,255 @@
+"""`PaperExchange`: the async `Exchange` port over the synchronous paper venue and its market feed.
+
+The daemon's composition root builds one per paper account with `PaperExchange.from_settings`; nothing
+moves until `start()` launches the feed driver (idempotent; `close()` stops it). Tests and benchmarks may
+instead leave it stopped and drive `exchange.venue` directly (`on_book`, `on_trade`, `advance_to`).
+Every call yields to the event loop once, as real I/O would, and then acts on the venue at once.
+Venue time (`server_time_ms`, order and income timestamps) is the feed's simulated time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+
+from mmctl.clock import Clock, now_ms
+from mmctl.config.schema import PaperAccount
+from mmctl.errors import ConfigError, FilterRejected, MmctlError, UnknownSymbol
+from mmctl.exchange.base import Exchange
+from mmctl.exchange.paper.driver import FeedDriver
+from mmctl.exchange.paper.feed import LiveFeed, MarketFeed
+from mmctl.exchange.paper.markets import builtin_markets
+from mmctl.exchange.paper.replay import ReplayFeed
+from mmctl.exchange.paper.streams import BookFanout, BookWatch, UpdateFanout, UpdateSubscription
+from mmctl.exchange.paper.synthetic import SyntheticFeed, SyntheticParams
+from mmctl.exchange.paper.venue import PaperVenue
+from mmctl.model import (
+    Balance,
+    BookTop,
+    ExchangeHealth,
+    IncomeRow,
+    IncomeType,
+    MarketRules,
+    Order,
+    OrderRequest,
+    PlaceResult,
+    Position,
+)
+
+MAX_BATCH = 5  # Binance's batchOrders limit
+
+
+class PaperExchange:
+    """A paper account behind the `Exchange` port."""
+
+    def __init__(
+        self,
+        name: str,
+        venue: PaperVenue,
+        clock: Clock,
+        feed: MarketFeed | LiveFeed | None = None,
+        *,
+        speed: float = 1.0,
+    ) -> None:
+        self._name = name
+        self.venue = venue
+        self.clock = clock
+        self.feed = feed
+        self.speed = speed
+        self._updates = UpdateFanout()
+        self._books = BookFanout()
+        self.venue.add_listener(self._updates.publish)
+        self._driver: FeedDriver | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @classmethod
+    def from_settings(cls, name: str, settings: PaperAccount, clock: Clock) -> PaperExchange:
+        """Build the paper account `name` from its settings (raises `ConfigError` on bad settings)."""
+        markets = _markets(settings)
+        feed: MarketFeed
+        if settings.market == "replay":
+            feed = ReplayFeed.from_path(settings.replay_path, markets)
+        else:
+            feed = SyntheticFeed(
+                list(markets.values()), SyntheticParams.from_settings(settings), now_ms(clock)
+            )
+        venue = PaperVenue(
+            markets,
+            balance=settings.balance,
+            start_ms=feed.start_ms,
+            funding_rate=settings.funding_rate,
+            funding_interval_s=settings.funding_interval_s,
+        )
+        return cls(name, venue, clock, feed, speed=settings.speed)
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start feeding market data (no-op when running, closed or built without a feed)."""
+        if self._task is not None or self._closed or self.feed is None:
+            return
+        self._driver = FeedDriver(self.venue, self.feed, self.clock, self.speed)
+        self._task = asyncio.get_running_loop().create_task(
+            self._driver.run(), name=f"paper-feed-{self._name}"
+        )
+
+    async def close(self) -> None:
+        """Stop the feed and end every stream (idempotent). The venue's state stays readable."""
+        self._closed = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
+        self._updates.close()
+        self._books.close()
+
+    # --- port: markets and data ---------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def max_batch(self) -> int:
+        return MAX_BATCH
+
+    async def load_markets(self) -> Mapping[str, MarketRules]:
+        await asyncio.sleep(0)
+        return dict(self.venue.markets)
+
+    def market(self, symbol: str) -> MarketRules:
+        return self.venue.state(symbol).rules
+
+    def book(self, symbol: str) -> BookTop | None:
+        return self.venue.state(symbol).top
+
+    def watch_book(self, symbol: str) -> BookWatch:
+        st = self.venue.state(symbol)
+        if not self._books.has_watchers(st.symbol):
+            self.venue.set_book_hook(st.symbol, self._books.publish)
+        return self._books.watch(st.symbol, st.top)
+
+    def order_updates(self) -> UpdateSubscription:
+        return self._updates.subscribe()
+
+    # --- port: orders -------------------------------------------------------------------------------
+
+    async def place_orders(self, requests: Sequence[OrderRequest]) -> list[PlaceResult]:
+        await asyncio.sleep(0)
+        if len(requests) > MAX_BATCH:
+            raise FilterRejected(
+                f"a batch holds at most {MAX_BATCH} orders, got {len(requests)}; nothing was placed",
+                data={"field": "batch", "max_batch": MAX_BATCH},
+            )
+        results = []
+        for req in requests:
+            try:
+                results.append(PlaceResult(req, order=self.venue.place(req)))
+            except MmctlError as e:
+                results.append(PlaceResult(req, error=e))
+        return results
+
+    async def cancel_order(
+        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
+    ) -> Order:
+        await asyncio.sleep(0)
+        return self.venue.cancel(symbol, order_id, client_order_id)
+
+    async def cancel_all(self, symbol: str) -> list[Order]:
+        await asyncio.sleep(0)
+        return self.venue.cancel_all(symbol)
+
+    async def fetch_order(
+        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
+    ) -> Order:
+        await asyncio.sleep(0)
+        return self.venue.order(symbol, order_id, client_order_id)
+
+    async def open_orders(self, symbol: str | None = None) -> list[Order]:
+        await asyncio.sleep(0)
+        return self.venue.open_orders(symbol)
+
+    # --- port: account ------------------------------------------------------------------------------
+
+    async def positions(self) -> list[Position]:
+        await asyncio.sleep(0)
+        return self.venue.positions()
+
+    async def position(self, symbol: str) -> Position:
+        await asyncio.sleep(0)
+        return self.venue.position(symbol)
+
+    async def balance(self) -> Balance:
+        await asyncio.sleep(0)
+        return self.venue.balance()
+
+    async def leverage(self, symbol: str) -> int:
+        await asyncio.sleep(0)
+        return self.venue.leverage(symbol)
+
+    async def set_leverage(self, symbol: str, leverage: int) -> int:
+        await asyncio.sleep(0)
+        return self.venue.set_leverage(symbol, leverage)
+
+    async def income(
+        self,
+        since_ms: int,
+        *,
+        until_ms: int | None = None,
+        income_type: IncomeType | None = None,
+        symbol: str | None = None,
+        limit: int = 1000,
+    ) -> list[IncomeRow]:
+        await asyncio.sleep(0)
+        return self.venue.income(
+            since_ms, until_ms=until_ms, income_type=income_type, symbol=symbol, limit=limit
+        )
+
+    async def arm_countdown(self, symbol: str, timeout_s: float) -> None:
+        """Binance's countdownCancelAll in venue time; a timeout of 0 disarms, as `countdownTime=0` does."""
+        await asyncio.sleep(0)
+        self.venue.arm_countdown(symbol, int(timeout_s * 1000))
+
+    async def disarm_countdown(self, symbol: str) -> None:
+        await asyncio.sleep(0)
+        self.venue.disarm_countdown(symbol)
+
+    async def server_time_ms(self) -> int:
+        await asyncio.sleep(0)
+        return self.venue.now_ms
+
+    def health(self) -> ExchangeHealth:
+        detail = {"venue": "paper", "feed": self.feed.name if self.feed is not None else "none"}
+        if self._driver is not None:
+            detail["feed_state"] = self._driver.state
+            if self._driver.error:
+                detail["feed_error"] = self._driver.error
+        else:
+            detail["feed_state"] = "not started"
+        failed = self._driver is not None and self._driver.state == "failed"
+        return ExchangeHealth(
+            connected=not self._closed and not failed,
+            market_data_age_s=self._market_data_age_s(),
+            latency_ms=0.0,
+            detail=detail,
+        )
+
+    def _market_data_age_s(self) -> float | None:
+        times = [st.top.ts_ms for st in self.venue.symbol_states if st.top is not None]
+        times += [st.last_trade.ts_ms for st in self.venue.symbol_states if st.last_trade is not None]
+        if not times:
+            return None
+        return max(0, self.venue.now_ms - max(times)) / 1000
+
+
+def _markets(settings: PaperAccount) -> dict[str, MarketRules]:
+    try:
+        return builtin_markets(settings.maker_fee, settings.taker_fee, settings.symbols)
+    except UnknownSymbol as e:
+        raise ConfigError(f"paper account symbols: {e}") from None
+
+
+def _satisfies_port(exchange: PaperExchange) -> Exchange:
+    """Never called: makes mypy prove that `PaperExchange` implements the `Exchange` port."""
+    return exchange

@@ -1,0 +1,393 @@
+"""The paper venue: a synchronous, single-account simulation of Binance USDⓈ-M (no asyncio).
+
+Market data is pushed in with `on_book`, `on_trade` (or `on_event`) and time with `advance_to`; each
+carries venue time in ms, which only moves forward and fires funding and countdown timers on the way.
+Matching: a taker SELL trade at p fills our bids priced ≥ p (best price, then time priority) up to the
+trade's size, as maker at our price; symmetric for BUY trades and asks. A book whose ask ≤ our bid (or
+bid ≥ our ask) fills every crossed order in full as maker. Market orders, and limit orders that cross the
+book without post-only, fill in full as taker at the opposite top (the venue assumes the top has depth).
+Reduce-only orders fill at most the position and expire when there is nothing left to reduce.
+
+Order entry and account queries are plain methods used by the async `PaperExchange` adapter; order
+events go to listeners registered with `add_listener`. The hot path (an event that fills nothing) costs
+a dict lookup and two Decimal comparisons.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from decimal import Decimal
+
+from mmctl.errors import UnknownSymbol
+from mmctl.exchange.paper import entry
+from mmctl.exchange.paper.accounting import CTX, apply_fill, fee_for, funding_payment, reducible_qty
+from mmctl.exchange.paper.ledger import Wallet
+from mmctl.exchange.paper.margin import available_balance, balance_view, position_view
+from mmctl.exchange.paper.markets import SymbolIndex, default_leverage
+from mmctl.exchange.paper.orders import OrderStore, require_id, unknown_order
+from mmctl.exchange.paper.state import LiveOrder, SymbolState
+from mmctl.model import (
+    ZERO,
+    Balance,
+    BookTop,
+    Fill,
+    IncomeRow,
+    IncomeType,
+    MarketRules,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderUpdate,
+    Position,
+    Side,
+    Trade,
+)
+
+OrderListener = Callable[[OrderUpdate], None]
+
+
+class PaperVenue:
+    """One paper account on a simulated Binance USDⓈ-M venue."""
+
+    def __init__(
+        self,
+        markets: Mapping[str, MarketRules],
+        *,
+        balance: Decimal,
+        start_ms: int,
+        funding_rate: Decimal = Decimal("0.0001"),
+        funding_interval_s: int = 28_800,
+        asset: str = "USDT",
+    ) -> None:
+        self.index = SymbolIndex(markets.values())
+        self.markets: dict[str, MarketRules] = {r.symbol: r for r in markets.values()}
+        self._symbols = [SymbolState(r, default_leverage(r)) for r in self.markets.values()]
+        self._states: dict[str, SymbolState] = {}
+        for st in self._symbols:
+            self._states[st.symbol] = st
+            self._states[st.rules.id] = st
+        self.wallet = Wallet(balance, asset)
+        self.funding_rate = funding_rate
+        self._funding_interval_ms = funding_interval_s * 1000
+        self._next_funding_ms = (start_ms // self._funding_interval_ms + 1) * self._funding_interval_ms
+        self._next_timer_ms = self._next_funding_ms
+        self._now_ms = start_ms
+        self.orders = OrderStore()
+        self._trade_ids = itertools.count(1)
+        self._listeners: list[OrderListener] = []
+
+    # --- time and market data (the driver's side) -------------------------------------------------
+
+    @property
+    def now_ms(self) -> int:
+        return self._now_ms
+
+    @property
+    def next_timer_ms(self) -> int:
+        """When the next funding settlement or countdown expiry is due."""
+        return self._next_timer_ms
+
+    def advance_to(self, ts_ms: int) -> None:
+        """Move venue time forward to `ts_ms` (never back), firing due funding and countdowns in order."""
+        if ts_ms > self._now_ms:
+            if ts_ms >= self._next_timer_ms:
+                self._run_timers(ts_ms)
+            self._now_ms = ts_ms
+
+    def on_book(self, top: BookTop) -> None:
+        """A new top of book: fills our orders it crosses, then notifies the symbol's book hook."""
+        try:
+            st = self._states[top.symbol]
+        except KeyError:
+            raise self._unknown(top.symbol) from None
+        ts = top.ts_ms
+        if ts > self._now_ms:
+            if ts >= self._next_timer_ms:
+                self._run_timers(ts)
+            self._now_ms = ts
+        if top.symbol != st.symbol:
+            top = replace(top, symbol=st.symbol)
+        st.top = top
+        if top.ask <= st.best_bid or top.bid >= st.best_ask:
+            self._match_book(st, top)
+        hook = st.book_hook
+        if hook is not None:
+            hook(top)
+
+    def on_trade(self, trade: Trade) -> None:
+        """A public trade: fills our resting orders on the other side that it went through."""
+        try:
+            st = self._states[trade.symbol]
+        except KeyError:
+            raise self._unknown(trade.symbol) from None
+        ts = trade.ts_ms
+        if ts > self._now_ms:
+            if ts >= self._next_timer_ms:
+                self._run_timers(ts)
+            self._now_ms = ts
+        st.last_trade = trade
+        if trade.side is Side.SELL:
+            if trade.price <= st.best_bid:
+                self._match_trade(st, trade, st.bids)
+        elif trade.price >= st.best_ask:
+            self._match_trade(st, trade, st.asks)
+
+    def on_event(self, event: BookTop | Trade) -> None:
+        if type(event) is BookTop:
+            self.on_book(event)
+        else:
+            self.on_trade(event)  # type: ignore[arg-type]
+
+    def set_book_hook(self, symbol: str, hook: Callable[[BookTop], None] | None) -> None:
+        """Call `hook` with every new top of book of `symbol` (None removes it)."""
+        self.state(symbol).book_hook = hook
+
+    def add_listener(self, listener: OrderListener) -> None:
+        """Call `listener` with every order event (placement, fill, cancel, expiry), in order."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: OrderListener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    # --- orders -------------------------------------------------------------------------------------
+
+    def state(self, symbol: str) -> SymbolState:
+        st = self._states.get(symbol) if isinstance(symbol, str) else None
+        if st is None:
+            raise self._unknown(symbol)
+        return st
+
+    def place(self, req: OrderRequest) -> Order:
+        """Validate and place one order; returns its state after any immediate fill."""
+        entry.check_shape(req)
+        st = self.state(req.symbol)
+        fill_at = entry.check_rules(req, st)
+        entry.check_capacity(req, st, self.orders.open_client_ids)
+        price = fill_at if fill_at is not None else req.price
+        assert price is not None
+        entry.check_margin(req, st, price, available_balance(self.wallet, self._symbols))
+        order_id = self.orders.next_id()
+        cid = req.client_order_id or f"paper-{order_id}"
+        order = LiveOrder(
+            order_id,
+            cid,
+            st.symbol,
+            req.side,
+            req.type,
+            req.price,
+            req.qty,
+            post_only=req.post_only,
+            reduce_only=req.reduce_only,
+            seq=int(order_id),
+            ts_ms=self._now_ms,
+        )
+        self.orders.add(order)
+        if fill_at is None:
+            st.rest(order)
+        self._emit(OrderUpdate(order.snapshot()))
+        if fill_at is not None:
+            self._execute(st, order, order.qty, fill_at, maker=False)
+            if order.status.is_open:
+                self._finish(st, order, OrderStatus.EXPIRED)
+        return order.snapshot()
+
+    def cancel(self, symbol: str, order_id: str | None = None, client_order_id: str | None = None) -> Order:
+        st = self.state(symbol)
+        order = self._find_open(st, order_id, client_order_id)
+        self._finish(st, order, OrderStatus.CANCELED)
+        return order.snapshot()
+
+    def cancel_all(self, symbol: str) -> list[Order]:
+        return self._cancel_all(self.state(symbol))
+
+    def order(self, symbol: str, order_id: str | None = None, client_order_id: str | None = None) -> Order:
+        """An open or recently closed order by id or client id."""
+        st = self.state(symbol)
+        require_id(order_id, client_order_id)
+        found = self.orders.find(order_id, client_order_id)
+        if found is None or found.symbol != st.symbol:
+            raise unknown_order(st.symbol, order_id, client_order_id)
+        return found.snapshot()
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        if symbol is None:
+            return [o.snapshot() for o in self.orders.open.values()]
+        st = self.state(symbol)
+        return [o.snapshot() for o in self.orders.open.values() if o.symbol == st.symbol]
+
+    # --- countdown (dead-man's switch) ----------------------------------------------------------------
+
+    def arm_countdown(self, symbol: str, timeout_ms: int) -> None:
+        """Cancel all of `symbol`'s orders unless re-armed within `timeout_ms` (0 or less disarms)."""
+        st = self.state(symbol)
+        st.countdown_ms = self._now_ms + timeout_ms if timeout_ms > 0 else None
+        self._schedule_next_timer()
+
+    def disarm_countdown(self, symbol: str) -> None:
+        self.state(symbol).countdown_ms = None
+        self._schedule_next_timer()
+
+    # --- account ----------------------------------------------------------------------------------------
+
+    def position(self, symbol: str) -> Position:
+        return position_view(self.state(symbol))
+
+    def positions(self) -> list[Position]:
+        return [position_view(st) for st in self._symbols if st.position_qty]
+
+    def balance(self) -> Balance:
+        return balance_view(self.wallet, self._symbols)
+
+    def leverage(self, symbol: str) -> int:
+        return self.state(symbol).leverage
+
+    def set_leverage(self, symbol: str, leverage: int) -> int:
+        st = self.state(symbol)
+        entry.check_leverage(st, leverage, self.balance())
+        st.leverage = leverage
+        return leverage
+
+    def income(
+        self,
+        since_ms: int,
+        *,
+        until_ms: int | None = None,
+        income_type: IncomeType | None = None,
+        symbol: str | None = None,
+        limit: int = 1000,
+    ) -> list[IncomeRow]:
+        unified = self.state(symbol).symbol if symbol is not None else None
+        return self.wallet.income(
+            since_ms, until_ms=until_ms, income_type=income_type, symbol=unified, limit=limit
+        )
+
+    # --- internals ----------------------------------------------------------------------------------
+
+    @property
+    def symbol_states(self) -> list[SymbolState]:
+        return self._symbols
+
+    def _unknown(self, symbol: object) -> UnknownSymbol:
+        return self.index.unknown(symbol)
+
+    def _find_open(self, st: SymbolState, order_id: str | None, client_order_id: str | None) -> LiveOrder:
+        require_id(order_id, client_order_id)
+        order = self.orders.find_open(order_id, client_order_id)
+        if order is None or order.symbol != st.symbol:
+            raise unknown_order(st.symbol, order_id, client_order_id)
+        return order
+
+    def _match_trade(self, st: SymbolState, trade: Trade, orders: list[LiveOrder]) -> None:
+        left = trade.qty
+        price = trade.price
+        bids = orders is st.bids
+        while left > 0 and orders:
+            order = orders[0]
+            assert order.price is not None
+            if (order.price < price) if bids else (order.price > price):
+                break
+            left -= self._execute(st, order, min(left, order.remaining), order.price, maker=True)
+
+    def _match_book(self, st: SymbolState, top: BookTop) -> None:
+        while st.bids and top.ask <= st.best_bid:
+            order = st.bids[0]
+            self._execute(st, order, order.remaining, st.best_bid, maker=True)
+        while st.asks and top.bid >= st.best_ask:
+            order = st.asks[0]
+            self._execute(st, order, order.remaining, st.best_ask, maker=True)
+
+    def _execute(
+        self, st: SymbolState, order: LiveOrder, qty: Decimal, price: Decimal, *, maker: bool
+    ) -> Decimal:
+        """Fill `qty` of `order` at `price`: position, wallet, ledger, order state, event. Returns the qty."""
+        if order.reduce_only:
+            qty = min(qty, reducible_qty(st.position_qty, order.side))
+            if qty <= 0:
+                self._finish(st, order, OrderStatus.EXPIRED)
+                return ZERO
+        change = apply_fill(st.position_qty, st.entry_price, order.side, qty, price)
+        st.position_qty, st.entry_price = change.qty, change.entry_price
+        fee = fee_for(price, qty, st.rules.maker_fee if maker else st.rules.taker_fee)
+        trade_id = str(next(self._trade_ids))
+        ts = self._now_ms
+        self.wallet.credit(ts, st.symbol, IncomeType.REALIZED_PNL, change.realized_pnl, trade_id)
+        self.wallet.credit(ts, st.symbol, IncomeType.COMMISSION, -fee, trade_id)
+        st.on_partial_fill(order, qty)
+        order.filled += qty
+        order.cost = CTX.add(order.cost, qty * price)
+        order.updated_ms = ts
+        order.status = OrderStatus.FILLED if order.filled == order.qty else OrderStatus.PARTIALLY_FILLED
+        fill = Fill(
+            trade_id=trade_id,
+            order_id=order.id,
+            client_order_id=order.client_order_id,
+            symbol=st.symbol,
+            side=order.side,
+            price=price,
+            qty=qty,
+            fee=fee,
+            fee_asset=self.wallet.asset,
+            maker=maker,
+            realized_pnl=change.realized_pnl,
+            ts_ms=ts,
+        )
+        if order.status is OrderStatus.FILLED:
+            self._retire(st, order)
+        self._emit(OrderUpdate(order.snapshot(), fill))
+        self._expire_stale_reduce_only(st)
+        return qty
+
+    def _expire_stale_reduce_only(self, st: SymbolState) -> None:
+        for order in st.orders():
+            if order.reduce_only and reducible_qty(st.position_qty, order.side) == 0:
+                self._finish(st, order, OrderStatus.EXPIRED)
+
+    def _finish(self, st: SymbolState, order: LiveOrder, status: OrderStatus) -> None:
+        """End an open order as cancelled or expired, and tell the listeners."""
+        order.status = status
+        order.updated_ms = self._now_ms
+        self._retire(st, order)
+        self._emit(OrderUpdate(order.snapshot()))
+
+    def _retire(self, st: SymbolState, order: LiveOrder) -> None:
+        if order.resting:
+            st.unrest(order)
+        self.orders.close(order)
+
+    def _cancel_all(self, st: SymbolState) -> list[Order]:
+        cancelled = []
+        for order in st.orders():
+            self._finish(st, order, OrderStatus.CANCELED)
+            cancelled.append(order.snapshot())
+        return cancelled
+
+    def _emit(self, update: OrderUpdate) -> None:
+        for listener in self._listeners:
+            listener(update)
+
+    def _run_timers(self, until_ms: int) -> None:
+        while self._next_timer_ms <= until_ms:
+            due = self._next_timer_ms
+            self._now_ms = max(self._now_ms, due)
+            if due >= self._next_funding_ms:
+                self._settle_funding(due)
+                self._next_funding_ms += self._funding_interval_ms
+            for st in self._symbols:
+                if st.countdown_ms is not None and st.countdown_ms <= due:
+                    st.countdown_ms = None
+                    self._cancel_all(st)
+            self._schedule_next_timer()
+
+    def _settle_funding(self, ts_ms: int) -> None:
+        for st in self._symbols:
+            if st.position_qty:
+                mark = st.mark_price() or st.entry_price
+                amount = funding_payment(st.position_qty, mark, self.funding_rate)
+                self.wallet.credit(ts_ms, st.symbol, IncomeType.FUNDING_FEE, amount)
+
+    def _schedule_next_timer(self) -> None:
+        deadlines = [st.countdown_ms for st in self._symbols if st.countdown_ms is not None]
+        self._next_timer_ms = min([self._next_funding_ms, *deadlines])

@@ -1,0 +1,1 @@
+"""Tests of the Exchange port, the paper exchange and the failure-injecting wrapper."""
