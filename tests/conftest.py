@@ -86,7 +86,9 @@ class DaemonProc:
         if wait:
             wait_until(lambda: answers(self.socket) or self.proc.poll() is not None, what="daemon socket")
             if self.proc.poll() is not None:
-                raise AssertionError(f"daemon exited early: {self.proc.stdout.read() if self.proc.stdout else ''}")
+                raise AssertionError(
+                    f"daemon exited early: {self.proc.stdout.read() if self.proc.stdout else ''}"
+                )
         return self
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> tuple[int, str]:
@@ -102,7 +104,9 @@ class DaemonProc:
         out, _ = self.proc.communicate(timeout=timeout)
         return self.proc.returncode, out
 
-    def cli(self, *args: str, env: dict[str, str] | None = None, **kw: Any) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, env: dict[str, str] | None = None, **kw: Any
+    ) -> subprocess.CompletedProcess[str]:
         return run_cli("--socket", str(self.socket), *args, env=env, **kw)
 
     def call(self, method: str, params: Any = None) -> dict[str, Any]:
@@ -130,7 +134,9 @@ def short_tmp() -> Iterator[Path]:
 
 def make_daemon(root: Path, extra_config: str = "") -> DaemonProc:
     root.mkdir(parents=True, exist_ok=True)
-    d = DaemonProc(root=root, socket=root / "run" / "mmctl.sock", state_dir=root / "state", config=root / "c.toml")
+    d = DaemonProc(
+        root=root, socket=root / "run" / "mmctl.sock", state_dir=root / "state", config=root / "c.toml"
+    )
     write_config(d.config, d.socket, d.state_dir, extra_config)
     return d
 

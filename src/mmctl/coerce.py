@@ -66,7 +66,9 @@ def coerce(value: Any, hint: Any, where: str, error: type[MmctlError] = Validati
             raise error(f"{where}: expected a string, got {value!r}")
         return value
     if hint is type(None):
-        raise error(f"{where}: no value allowed")
+        if value is None:
+            return None
+        raise error(f"{where}: expected null, got {value!r}")
     raise error(f"{where}: unsupported setting type {hint!r}")  # pragma: no cover
 
 

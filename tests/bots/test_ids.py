@@ -45,7 +45,7 @@ def test_the_longest_possible_id_fits_binances_36_characters() -> None:
 @settings(max_examples=200)
 @given(bot=bot_names, side=st.sampled_from(Side), level=st.integers(0, MAX_LEVEL), seq=st.integers(0, 2**64))
 def test_every_id_is_venue_safe_and_parses_back(bot: str, side: Side, level: int, seq: int) -> None:
-    """Any valid bot, side, level and sequence give a Binance-safe id that parses to the same bot/side/level."""
+    """Any valid bot, side, level and sequence give a Binance-safe id that parses back to them."""
     client_id = make_id(bot, side, level, seq)
     assert BINANCE_CLIENT_ID.fullmatch(client_id)
     assert parse(client_id) == OwnId(bot, side, level)

@@ -28,7 +28,17 @@ def test_health_json_is_one_document_with_a_stable_shape(shared_daemon: DaemonPr
     r = shared_daemon.cli("health", "--json")
     assert r.returncode == 0
     doc = json.loads(r.stdout)
-    assert {"status", "checks", "version", "api", "pid", "uptime_s", "socket", "state_dir", "loop_lag_ms"} <= set(doc)
+    assert {
+        "status",
+        "checks",
+        "version",
+        "api",
+        "pid",
+        "uptime_s",
+        "socket",
+        "state_dir",
+        "loop_lag_ms",
+    } <= set(doc)
     assert doc["status"] == "ok"
     assert all({"name", "ok", "detail"} == set(c) for c in doc["checks"])
 

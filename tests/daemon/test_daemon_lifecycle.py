@@ -131,7 +131,9 @@ def _notify_roundtrip(d: DaemonProc, address: str) -> None:
         r.close()
 
 
-def test_sd_notify_ready_watchdog_stopping_on_a_path_socket(daemon_factory: Callable[..., DaemonProc]) -> None:
+def test_sd_notify_ready_watchdog_stopping_on_a_path_socket(
+    daemon_factory: Callable[..., DaemonProc],
+) -> None:
     d = daemon_factory()
     _notify_roundtrip(d, str(d.root / "notify.sock"))
 
@@ -141,7 +143,9 @@ def test_sd_notify_on_an_abstract_socket(daemon_factory: Callable[..., DaemonPro
     _notify_roundtrip(d, f"@mmctl-test-{os.getpid()}-{d.root.name}")
 
 
-def test_socket_path_too_long_is_a_clear_error(daemon_factory: Callable[..., DaemonProc], tmp_path: Path) -> None:
+def test_socket_path_too_long_is_a_clear_error(
+    daemon_factory: Callable[..., DaemonProc], tmp_path: Path
+) -> None:
     d = daemon_factory()
     long_sock = d.root / ("x" * 120) / "s.sock"
     d.config.write_text(f'[daemon]\nsocket = "{long_sock}"\nstate_dir = "{d.state_dir}"\n')

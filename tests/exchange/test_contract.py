@@ -30,6 +30,7 @@ from .harness import Venue, VenueFactory
 BTC = "BTC/USDT:USDT"
 BID, ASK = Decimal("60000.0"), Decimal("60000.1")
 QTY = Decimal("0.002")
+DEADLINE_S = 5.0
 
 
 def limit(
@@ -69,15 +70,17 @@ async def all_income(ex: Exchange) -> list[IncomeRow]:
 
 
 async def next_update(
-    stream: AsyncIterator[OrderUpdate], match: Callable[[OrderUpdate], bool], timeout: float = 5.0
+    stream: AsyncIterator[OrderUpdate], match: Callable[[OrderUpdate], bool]
 ) -> OrderUpdate:
+    """The next update that matches, within a deadline (the venue should deliver it at once)."""
+
     async def find() -> OrderUpdate:
         async for update in stream:
             if match(update):
                 return update
         raise AssertionError("order stream ended")
 
-    return await asyncio.wait_for(find(), timeout)
+    return await asyncio.wait_for(find(), DEADLINE_S)
 
 
 async def account_state(ex: Exchange) -> tuple[object, ...]:
@@ -294,7 +297,8 @@ async def test_bad_requests_raise_classified_errors_and_change_nothing(
         before = await account_state(ex)
         (result,) = await ex.place_orders([request_])
         assert isinstance(result.error, error)
-        assert str(result.error) and "\n" not in str(result.error)
+        assert str(result.error)
+        assert "\n" not in str(result.error)
         assert await account_state(ex) == before
 
 
@@ -323,11 +327,13 @@ async def test_fills_stream_to_every_order_update_subscriber(open_venue: VenueFa
         for stream in streams:
             first = await next_update(stream, lambda u: u.fill is not None)
             second = await next_update(stream, lambda u: u.fill is not None)
-            assert first.fill is not None and second.fill is not None
+            assert first.fill is not None
+            assert second.fill is not None
             assert (first.fill.qty, second.fill.qty) == (Decimal("0.003"), Decimal("0.001"))
             assert first.order.status is OrderStatus.PARTIALLY_FILLED
             assert second.order.status is OrderStatus.FILLED
-            assert second.fill.price == Decimal("59990.0") and second.fill.maker
+            assert second.fill.price == Decimal("59990.0")
+            assert second.fill.maker
             assert second.fill.client_order_id == "stream-1"
 
 
@@ -335,9 +341,10 @@ async def test_market_order_fills_as_taker_at_the_top(open_venue: VenueFactory) 
     """A market buy fills at the ask, pays the taker fee and opens a long at that price."""
     async with open_venue() as v:
         ex = await ready(v)
-        order = await ex.place_orders([market(Side.BUY, QTY, "mkt-1")])
-        assert order[0].order is not None and order[0].order.status is OrderStatus.FILLED
-        assert order[0].order.avg_price == ASK
+        (result,) = await ex.place_orders([market(Side.BUY, QTY, "mkt-1")])
+        assert result.order is not None
+        assert result.order.status is OrderStatus.FILLED
+        assert result.order.avg_price == ASK
         position = await ex.position(BTC)
         assert (position.qty, position.entry_price) == (QTY, ASK)
         fees = [r for r in await ex.income(0) if r.type == "COMMISSION"]
@@ -351,7 +358,7 @@ async def test_watch_book_conflates_to_the_latest_top(open_venue: VenueFactory) 
         watch = ex.watch_book(BTC)
         for i in range(1, 4):
             await v.driver.set_book(BTC, BID + i, ASK + i)
-        latest = await asyncio.wait_for(anext(watch), 5)
+        latest = await asyncio.wait_for(anext(watch), DEADLINE_S)
         assert latest.bid == BID + 3
         assert ex.book(BTC) == latest
 

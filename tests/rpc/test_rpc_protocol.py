@@ -110,7 +110,9 @@ def test_several_requests_on_one_connection_are_answered_in_order(shared_daemon:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(10)
         s.connect(str(shared_daemon.socket))
-        s.sendall(b"".join(f'{{"jsonrpc":"2.0","method":"daemon.version","id":{i}}}\n'.encode() for i in range(5)))
+        s.sendall(
+            b"".join(f'{{"jsonrpc":"2.0","method":"daemon.version","id":{i}}}\n'.encode() for i in range(5))
+        )
         ids = [json.loads(readline(s))["id"] for _ in range(5)]
     assert ids == [0, 1, 2, 3, 4]
 

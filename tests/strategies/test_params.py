@@ -120,6 +120,13 @@ def test_wrong_types_name_the_key_and_what_is_expected(
     assert e.value.data == {"field": field}
 
 
+def test_parameters_that_are_not_a_table_are_rejected() -> None:
+    """A list or string where a key/value table belongs is a ValidationError, not a crash."""
+    for bad in (["spread_bps", 5], "spread_bps=5"):
+        with pytest.raises(ValidationError, match="must be a table"):
+            parse_params(MarketMakerParams, bad)  # type: ignore[arg-type]
+
+
 def test_explicit_max_position_below_order_size_is_rejected() -> None:
     """A cross-field rule: an explicit max_position smaller than an explicit order_size is refused."""
     with pytest.raises(ValidationError) as e:

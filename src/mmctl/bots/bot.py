@@ -37,6 +37,8 @@ from mmctl.model import MarketRules, OrderRequest, OrderType, OrderUpdate, Side
 from mmctl.strategies import get_strategy
 from mmctl.strategies.params import StrategyParams, params_to_dict
 
+FLATTEN_SETTLE_S = 5.0  # how long stop --flatten waits for its fills to arrive on the order stream
+
 
 class BotState(StrEnum):
     CREATED = "created"
@@ -90,6 +92,7 @@ class Bot:
         self.last_tick_ms: int | None = None
         self.failures = 0
         self._wake = asyncio.Event()
+        self._fill_seen = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._helpers: list[asyncio.Task[None]] = []
         self._pending_params: StrategyParams | None = None
@@ -185,6 +188,7 @@ class Bot:
         fill = update.fill
         if fill is not None:
             self.inventory.apply(fill)
+            self._fill_seen.set()
             self.events.add(
                 self.name,
                 "fill",
@@ -284,10 +288,13 @@ class Bot:
             return {"bot": self.name, "state": self.state.value, "cancelled": 0, "note": "not running"}
         self._set_state(BotState.STOPPING)
         await self._stop_loop()
-        cancelled = await self._cancel_and_confirm()
-        result: dict[str, Any] = {"bot": self.name, "cancelled": cancelled}
-        if flatten:
-            result["flatten"] = await self._flatten()
+        try:
+            cancelled = await self._cancel_and_confirm()
+            result: dict[str, Any] = {"bot": self.name, "cancelled": cancelled}
+            if flatten:
+                result["flatten"] = await self._flatten()
+        finally:
+            await self._stop_helpers()
         if disarm:
             with contextlib.suppress(ExchangeError):
                 await self.exchange.disarm_countdown(self.definition.symbol)
@@ -296,20 +303,22 @@ class Bot:
         return result
 
     async def _stop_loop(self) -> None:
+        """Stop quoting; the order stream keeps running so fills during the stop are still booked."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self._stop_helpers()
+        await self._stop_helpers(keep_orders=True)
 
-    async def _stop_helpers(self) -> None:
-        for t in self._helpers:
+    async def _stop_helpers(self, keep_orders: bool = False) -> None:
+        stopping = [t for t in self._helpers if not (keep_orders and t.get_name().endswith("-orders"))]
+        for t in stopping:
             t.cancel()
-        for t in self._helpers:
+        for t in stopping:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
-        self._helpers = []
+        self._helpers = [t for t in self._helpers if t not in stopping]
 
     async def _cancel_and_confirm(self) -> int:
         """Cancel every open order carrying this bot's id prefix until the venue shows none."""
@@ -322,6 +331,9 @@ class Bot:
                 if not self.quoter.live:
                     return cancelled
                 cancelled += await self.quoter.cancel(list(self.quoter.live))
+                await self.quoter.resync()  # confirm on the venue, not from our own bookkeeping
+                if not self.quoter.live:
+                    return cancelled
             except ExchangeError as e:
                 last = e
             if self.clock.monotonic() >= deadline:
@@ -352,7 +364,20 @@ class Bot:
         if result.error is not None:
             return {"closed": "0", "error": str(result.error)}
         self.events.add(self.name, "order", f"flatten: {side} {qty} reduce-only market")
+        await self._settle_fills(result.order.filled if result.order else qty)
         return {"closed": str(qty), "side": side.value}
+
+    async def _settle_fills(self, closed: Decimal) -> None:
+        """Wait (briefly) for the order stream to book the flattening fills into the inventory."""
+        target = self.inventory.qty - closed if self.inventory.qty > 0 else self.inventory.qty + closed
+
+        async def settled() -> None:
+            while self.inventory.qty != target:
+                self._fill_seen.clear()
+                await self._fill_seen.wait()
+
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(settled(), FLATTEN_SETTLE_S)
 
     # --- status -------------------------------------------------------------------------------------------
 

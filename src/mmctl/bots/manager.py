@@ -225,10 +225,10 @@ class BotManager:
             }
         return {"ok": True, **result}
 
-    async def shutdown(self) -> None:
+    async def shutdown(self) -> list[dict[str, Any]]:
+        """Stop every bot that is quoting or may hold orders; one outcome per bot."""
         running = [b for b in self.bots.values() if b.state.active or b.state is BotState.ERROR]
-        if running:
-            await self.stop([b.name for b in running])
+        return await self.stop([b.name for b in running]) if running else []
 
     # --- views -----------------------------------------------------------------------------------------
 

@@ -57,7 +57,18 @@ async def start_bots(daemon: Daemon) -> Callable[[], Awaitable[None]]:
     )
 
     async def stop() -> None:
-        await manager.shutdown()
+        for outcome in await manager.shutdown():
+            if outcome.get("ok"):
+                log.info(
+                    "bot_stopped", bot=outcome["bot"], cancelled=outcome.get("cancelled"), open_orders_left=0
+                )
+            else:
+                log.error(
+                    "bot_stop_incomplete",
+                    bot=outcome["bot"],
+                    error=outcome.get("error"),
+                    orders=(outcome.get("data") or {}).get("orders"),
+                )
         for ex in accounts.values():
             await ex.close()
 

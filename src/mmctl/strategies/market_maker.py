@@ -10,7 +10,8 @@ Quote math (all distances in bps of the reference price `ref`, the book's mid or
   and the ask sits at `min_spread_bps`.
 - Sizes: level n's full size is `order_size × (1 + size_step)^n` rounded down to the step. The side that
   would add to the position shrinks by `(1 - inventory_skew × |r|)`, but never below the minimum size
-  (below), so minimum-size quotes keep their size; the reducing side keeps full sizes.
+  (defined with `order_size = 0` below), so minimum-size quotes keep their size; the reducing side keeps
+  full sizes.
 - Position limit: a side's total size never takes the position past `max_position` the other way: bids
   total at most `max_position - position`, asks at most `max_position + position` (so at or beyond the
   limit the adding side is empty, and the reducing side may at most carry the position to the opposite
@@ -134,7 +135,7 @@ def reference_price(params: MarketMakerParams, book: BookTop) -> Decimal:
 def sizing(params: MarketMakerParams, rules: MarketRules, reference: Decimal) -> Sizing:
     """Resolve the minimum size, the first level's size and the position limit at `reference`."""
     first_bps = max(params.spread_bps, params.min_spread_bps)
-    bids = [p for p in _ladder(Side.BUY, first_bps, params, reference, rules.tick_size) if p > 0]
+    bids = [p for p in _level_prices(Side.BUY, first_bps, params, reference, rules.tick_size) if p > 0]
     deepest = bids[-1] if bids else reference
     with localcontext(_UP):
         min_size = min_qty_for(deepest, rules).quantize(rules.step_size)
@@ -155,36 +156,39 @@ def quotes(params: MarketMakerParams, book: BookTop, position: Decimal, rules: M
         return []
     with localcontext(_DOWN):
         ratio = min(max(position / size.max_position, Decimal(-1)), Decimal(1))
-    return [
-        *_side_quotes(Side.BUY, ratio, params, ref, position, size, rules),
-        *_side_quotes(Side.SELL, -ratio, params, ref, position, size, rules),
-    ]
+        growth = 1 + params.size_step
+        full = [round_qty(size.first_size * growth**level, rules.step_size) for level in range(params.levels)]
+        bid_room, ask_room = size.max_position - position, size.max_position + position
+    ladder = _Ladder(params, rules, ref, size.min_size, full)
+    return [*ladder.side(Side.BUY, ratio, bid_room), *ladder.side(Side.SELL, -ratio, ask_room)]
 
 
-def _side_quotes(
-    side: Side,
-    lean: Decimal,
-    params: MarketMakerParams,
-    ref: Decimal,
-    position: Decimal,
-    size: Sizing,
-    rules: MarketRules,
-) -> list[Quote]:
-    """One side's quotes; `lean` > 0 when a fill on this side would add to the position."""
-    prices = _ladder(side, _first_distance(lean, params), params, ref, rules.tick_size)
-    out: list[Quote] = []
-    with localcontext(_DOWN):
-        shrink = 1 - params.inventory_skew * max(lean, Decimal(0))
-        room = size.max_position - side.sign * position
-        used = Decimal(0)
-        for level, price in enumerate(prices):
-            full = round_qty(size.first_size * (1 + params.size_step) ** level, rules.step_size)
-            wanted = min(full, max(round_qty(full * shrink, rules.step_size), size.min_size))
-            qty = round_qty(min(wanted, room - used, rules.max_qty), rules.step_size)
-            used += full
-            if price > 0 and qty > 0 and meets_minimums(price, qty, rules):
-                out.append(Quote(side, level, price.quantize(rules.tick_size), qty.quantize(rules.step_size)))
-    return out
+@dataclass(frozen=True, slots=True)
+class _Ladder:
+    """What both sides of one `quotes` call share."""
+
+    params: MarketMakerParams
+    rules: MarketRules
+    ref: Decimal
+    min_size: Decimal
+    full: list[Decimal]  # each level's full size, on the step grid
+
+    def side(self, side: Side, lean: Decimal, room: Decimal) -> list[Quote]:
+        """One side's quotes; `lean` > 0 when a fill on this side would add to the position, `room` is
+        how much this side may fill before the position passes the limit."""
+        params, rules, step = self.params, self.rules, self.rules.step_size
+        prices = _level_prices(side, _first_distance(lean, params), params, self.ref, rules.tick_size)
+        out: list[Quote] = []
+        with localcontext(_DOWN):
+            shrink = 1 - params.inventory_skew * max(lean, Decimal(0))
+            used = Decimal(0)
+            for level, (price, full) in enumerate(zip(prices, self.full, strict=True)):
+                wanted = min(full, max(round_qty(full * shrink, step), self.min_size))
+                qty = round_qty(min(wanted, room - used, rules.max_qty), step)
+                used += full
+                if price > 0 and qty > 0 and meets_minimums(price, qty, rules):
+                    out.append(Quote(side, level, price.quantize(rules.tick_size), qty.quantize(step)))
+        return out
 
 
 def _first_distance(lean: Decimal, params: MarketMakerParams) -> Decimal:
@@ -194,7 +198,7 @@ def _first_distance(lean: Decimal, params: MarketMakerParams) -> Decimal:
         return max(params.min_spread_bps, first * (1 + params.inventory_skew * lean))
 
 
-def _ladder(
+def _level_prices(
     side: Side, first_bps: Decimal, params: MarketMakerParams, ref: Decimal, tick: Decimal
 ) -> list[Decimal]:
     """Prices of every level, rounded away from the reference, each at least a tick beyond the last."""

@@ -127,6 +127,11 @@ def describe(cls: type[StrategyParams]) -> list[ParamInfo]:
 
 
 def _convert_all(cls: type[StrategyParams], values: Mapping[str, object]) -> dict[str, Any]:
+    if not isinstance(values, Mapping):
+        raise ValidationError(
+            f"parameters must be a table of name = value, got {type(values).__name__}",
+            data={"field": "params"},
+        )
     known = [info.name for info in describe(cls)]
     hints = typing.get_type_hints(cls)
     out: dict[str, Any] = {}

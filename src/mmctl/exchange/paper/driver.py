@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 
 from mmctl.clock import Clock
 from mmctl.exchange.paper.feed import LiveFeed, MarketEvent, MarketFeed
@@ -21,6 +22,7 @@ from mmctl.model import BookTop
 log = logging.getLogger(__name__)
 
 MAX_SLEEP_S = 1.0  # clock seconds; bounds how late a newly armed countdown can fire
+CLOCK_TOLERANCE_S = 1e-6  # float error of clock arithmetic: events due this close to now are released
 MIN_SLEEP_S = 1e-6  # never spin: an event due "now" after float rounding waits a microsecond
 YIELD_EVERY = 2_000  # events released before letting other tasks run
 
@@ -63,7 +65,8 @@ class FeedDriver:
         sim0 = feed.start_ms
         pending: MarketEvent | None = next(events, None)
         while True:
-            sim_now = sim0 + int((self.clock.monotonic() - wall0) * self.speed * 1000)
+            elapsed = self.clock.monotonic() - wall0 + CLOCK_TOLERANCE_S
+            sim_now = sim0 + math.floor(elapsed * self.speed * 1000)
             released = 0
             while pending is not None and pending.ts_ms <= sim_now:
                 self._push(pending)
@@ -77,7 +80,7 @@ class FeedDriver:
             due = min(
                 self.venue.next_timer_ms, pending.ts_ms if pending is not None else self.venue.next_timer_ms
             )
-            wait = (due - sim0) / 1000 / self.speed - (self.clock.monotonic() - wall0)
+            wait = (due - sim0) / 1000 / self.speed - (self.clock.monotonic() - wall0 + CLOCK_TOLERANCE_S)
             await self.clock.sleep(min(max(wait, MIN_SLEEP_S), MAX_SLEEP_S))
 
     async def _run_live(self, feed: LiveFeed) -> None:

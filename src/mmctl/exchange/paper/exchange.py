@@ -207,9 +207,10 @@ class PaperExchange:
         )
 
     async def arm_countdown(self, symbol: str, timeout_s: float) -> None:
-        """Binance's countdownCancelAll in venue time; a timeout of 0 disarms, as `countdownTime=0` does."""
+        """Binance's countdownCancelAll. `timeout_s` is in the caller's (clock) seconds, converted to venue
+        time with `speed`, since the switch watches the caller's liveness; 0 disarms (`countdownTime=0`)."""
         await asyncio.sleep(0)
-        self.venue.arm_countdown(symbol, int(timeout_s * 1000))
+        self.venue.arm_countdown(symbol, round(timeout_s * self.speed * 1000))
 
     async def disarm_countdown(self, symbol: str) -> None:
         await asyncio.sleep(0)

@@ -145,7 +145,9 @@ class PaperVenue:
         self.state(symbol).book_hook = hook
 
     def add_listener(self, listener: OrderListener) -> None:
-        """Call `listener` with every order event (placement, fill, cancel, expiry), in order."""
+        """Call `listener` with every order event (placement, fill, cancel, expiry), in order.
+
+        Listeners run inside matching: they must only record or queue, never call back into the venue."""
         self._listeners.append(listener)
 
     def remove_listener(self, listener: OrderListener) -> None:
