@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import PYTHON, DaemonProc, readline, run_cli
 
 

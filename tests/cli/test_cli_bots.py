@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.conftest import DaemonProc, rpc, run_cli, wait_until
 
 FAST_MARKET = "\n[accounts.paper]\nexchange = 'paper'\nspeed = 20.0\nseed = 7\n"

@@ -10,7 +10,7 @@ import pytest
 
 from mmctl.clock import ManualClock
 from mmctl.config.schema import PaperAccount
-from mmctl.errors import ConfigError
+from mmctl.errors import ConfigError, FilterRejected
 from mmctl.exchange.paper import MarketEvent, PaperExchange, PaperVenue
 from mmctl.model import BookTop, Fill, IncomeType, OrderRequest, OrderStatus, OrderType, Side
 
@@ -204,3 +204,13 @@ async def test_fees_come_from_the_account_settings() -> None:
         == (MAKER_FEE, TAKER_FEE)
         == (Decimal("0.0002"), Decimal("0.0005"))
     )
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), "10", True])
+async def test_bad_countdown_timeouts_are_refused(bad: object) -> None:
+    """Negative, non-finite and non-numeric countdown timeouts raise FilterRejected; 0 disarms."""
+    ex, _ = exchange()
+    with pytest.raises(FilterRejected, match="countdown"):
+        await ex.arm_countdown(BTC, bad)  # type: ignore[arg-type]
+    await ex.arm_countdown(BTC, 0)
+    assert ex.venue.state(BTC).countdown_ms is None

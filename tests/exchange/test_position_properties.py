@@ -13,8 +13,8 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmctl.exchange.paper.accounting import apply_fill
 from mmctl.model import Side
+from mmctl.pnl.position import apply_fill
 
 from .builders import BTC, book, limit, make_venue, trade
 

@@ -51,8 +51,9 @@ def min_qty_for(price: Decimal, rules: MarketRules) -> Decimal:
 def check_order(req: OrderRequest, rules: MarketRules, reference_price: Decimal | None = None) -> None:
     """Raise `FilterRejected` naming the broken rule if `req` breaks a market filter.
 
-    Market orders have no price; their notional is checked at `reference_price` when one is given
-    (reduce-only market orders are exempt from the notional minimum, as on Binance)."""
+    Market orders have no price; their notional is checked at `reference_price` when one is given.
+    Reduce-only orders are exempt from the notional minimum, as on Binance (-4164 says "unless you choose
+    reduce only"), so a small remainder of a position can always be closed."""
     if req.qty <= 0:
         raise FilterRejected(f"quantity must be positive, got {req.qty}", data={"field": "qty"})
     if not on_grid(req.qty, rules.step_size):

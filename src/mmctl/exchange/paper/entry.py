@@ -21,11 +21,11 @@ from mmctl.errors import (
     PostOnlyWouldCross,
     ReduceOnlyRejected,
 )
-from mmctl.exchange.paper.accounting import reducible_qty
 from mmctl.exchange.paper.margin import exposure, initial_margin
 from mmctl.exchange.paper.state import SymbolState
 from mmctl.exchange.rules import check_order
 from mmctl.model import ZERO, Balance, BookTop, OrderRequest, OrderType, Side
+from mmctl.pnl.position import reducible_qty
 
 CLIENT_ORDER_ID = re.compile(r"[.A-Za-z0-9:/_-]{1,36}")  # Binance's newClientOrderId rule
 

@@ -10,6 +10,7 @@ Venue time (`server_time_ms`, order and income timestamps) is the feed's simulat
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Mapping, Sequence
 
 from mmctl.clock import Clock, now_ms
@@ -210,6 +211,12 @@ class PaperExchange:
         """Binance's countdownCancelAll. `timeout_s` is in the caller's (clock) seconds, converted to venue
         time with `speed`, since the switch watches the caller's liveness; 0 disarms (`countdownTime=0`)."""
         await asyncio.sleep(0)
+        numeric = isinstance(timeout_s, int | float) and not isinstance(timeout_s, bool)
+        if not (numeric and math.isfinite(timeout_s) and timeout_s >= 0):
+            raise FilterRejected(
+                f"countdown timeout must be a finite number of seconds >= 0, got {timeout_s!r}",
+                data={"field": "timeout_s"},
+            )
         self.venue.arm_countdown(symbol, round(timeout_s * self.speed * 1000))
 
     async def disarm_countdown(self, symbol: str) -> None:

@@ -12,8 +12,8 @@ import bisect
 import itertools
 from decimal import Decimal
 
-from mmctl.exchange.paper.accounting import CTX
 from mmctl.model import IncomeRow, IncomeType
+from mmctl.pnl.position import CTX
 
 RETENTION_MS = 90 * 24 * 3600 * 1000
 MAX_PAGE = 1000  # Binance's largest `limit` for the income endpoint

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from mmctl.exchange.paper.accounting import CTX, money, unrealized_pnl
 from mmctl.exchange.paper.ledger import Wallet
 from mmctl.exchange.paper.state import SymbolState
 from mmctl.model import ZERO, Balance, Position, Side
+from mmctl.pnl.position import CTX, money, unrealized_pnl
 
 
 def exposure(st: SymbolState, side: Side | None = None, extra: Decimal = ZERO) -> Decimal:

@@ -13,8 +13,8 @@ import bisect
 from collections.abc import Callable
 from decimal import Decimal
 
-from mmctl.exchange.paper.accounting import CTX
 from mmctl.model import ZERO, BookTop, MarketRules, Order, OrderStatus, OrderType, Side, Trade
+from mmctl.pnl.position import CTX
 
 NO_BID = Decimal("-Infinity")
 NO_ASK = Decimal("Infinity")

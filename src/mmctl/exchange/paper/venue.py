@@ -22,7 +22,6 @@ from decimal import Decimal
 
 from mmctl.errors import UnknownSymbol
 from mmctl.exchange.paper import entry
-from mmctl.exchange.paper.accounting import CTX, apply_fill, fee_for, funding_payment, reducible_qty
 from mmctl.exchange.paper.ledger import Wallet
 from mmctl.exchange.paper.margin import available_balance, balance_view, position_view
 from mmctl.exchange.paper.markets import SymbolIndex, default_leverage
@@ -44,6 +43,7 @@ from mmctl.model import (
     Side,
     Trade,
 )
+from mmctl.pnl.position import CTX, apply_fill, fee_for, funding_payment, reducible_qty
 
 OrderListener = Callable[[OrderUpdate], None]
 
