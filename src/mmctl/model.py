@@ -257,6 +257,15 @@ class PlaceResult:
 
 
 @dataclass(frozen=True, slots=True)
+class CancelResult:
+    """The outcome of cancelling one order of a batch: exactly one of `order` and `error` is set."""
+
+    client_order_id: str
+    order: Order | None = None
+    error: Exception | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ExchangeHealth:
     """A venue connection's health: reachable, how old the freshest market data is, round-trip latency."""
 

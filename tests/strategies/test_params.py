@@ -25,7 +25,7 @@ def test_no_values_gives_the_documented_defaults() -> None:
     assert (p.order_size, p.size_step, p.reference) == (Decimal(0), Decimal(0), "mid")
     assert (p.inventory_skew, p.max_position, p.min_spread_bps) == (Decimal("0.5"), Decimal(0), Decimal(2))
     assert (p.refresh_tolerance_bps, p.max_order_age_s, p.leverage, p.quote_interval_ms) == (
-        Decimal(2),
+        Decimal(5),
         300,
         5,
         200,

@@ -20,6 +20,7 @@ from mmctl.bots.definition import BotDefinition
 from mmctl.bots.events import EventLog
 from mmctl.bots.inventory import Inventory
 from mmctl.bots.quoting import Quoter
+from mmctl.bots.router import OrderRouter
 from mmctl.clock import Clock, now_ms
 from mmctl.errors import (
     Action,
@@ -35,6 +36,7 @@ from mmctl.exchange.base import Exchange
 from mmctl.exchange.rules import round_qty
 from mmctl.model import MarketRules, OrderRequest, OrderType, OrderUpdate, Side
 from mmctl.strategies import get_strategy
+from mmctl.strategies.base import Quote
 from mmctl.strategies.params import StrategyParams, params_to_dict
 
 FLATTEN_SETTLE_S = 5.0  # how long stop --flatten waits for its fills to arrive on the order stream
@@ -56,7 +58,7 @@ class BotState(StrEnum):
 @dataclass(frozen=True, slots=True)
 class BotOptions:
     countdown_s: float = 120.0  # venue-side cancel-all if the daemon goes silent this long
-    countdown_refresh_s: float = 30.0
+    countdown_refresh_s: float = 50.0  # two refreshes fit in the window; each costs 10 weight on Binance
     heartbeat_s: float = 1.0
     max_failures: int = 5
     backoff_base_s: float = 0.5
@@ -76,8 +78,10 @@ class Bot:
         clock: Clock,
         events: EventLog,
         options: BotOptions | None = None,
+        router: OrderRouter | None = None,
     ) -> None:
         self.definition = definition
+        self.router = router or OrderRouter(exchange)
         self.exchange = exchange
         self.clock = clock
         self.events = events
@@ -97,6 +101,8 @@ class Bot:
         self._helpers: list[asyncio.Task[None]] = []
         self._pending_params: StrategyParams | None = None
         self._last_quote = -1e18
+        self._desired: list[Quote] = []
+        self._desired_for: tuple[object, ...] = ()
         self._countdown_at = -1e18
 
     @property
@@ -132,13 +138,11 @@ class Bot:
         self.quoter.stats = type(self.quoter.stats)()
         self.failures = 0
         self.started_ms = now_ms(self.clock)
+        await self.router.register(self.name, self._on_update)
         self._helpers = [
             asyncio.create_task(self._watch_book(), name=f"{self.name}-book"),
-            asyncio.create_task(self._watch_orders(), name=f"{self.name}-orders"),
             asyncio.create_task(self._heartbeat(), name=f"{self.name}-heartbeat"),
         ]
-        for _ in range(3):
-            await asyncio.sleep(0)  # let the streams subscribe before the first order goes out
         self._task = asyncio.create_task(self._run(), name=f"bot-{self.name}")
         self._set_state(BotState.RUNNING)
 
@@ -178,13 +182,8 @@ class Bot:
         async for _ in self.exchange.watch_book(self.definition.symbol):
             self._wake.set()
 
-    async def _watch_orders(self) -> None:
-        async for update in self.exchange.order_updates():
-            if self.quoter.owns(update.order.client_order_id):
-                self._on_update(update)
-
     def _on_update(self, update: OrderUpdate) -> None:
-        self.quoter.on_update(update)
+        relevant = self.quoter.on_update(update)
         fill = update.fill
         if fill is not None:
             self.inventory.apply(fill)
@@ -200,7 +199,8 @@ class Bot:
                 maker=fill.maker,
                 client_order_id=fill.client_order_id,
             )
-        self._wake.set()
+        if relevant:
+            self._wake.set()
 
     async def _heartbeat(self) -> None:
         while True:
@@ -230,19 +230,25 @@ class Bot:
             await self._fail(f"internal error: {type(e).__name__}: {e}")
 
     async def tick(self) -> None:
-        """Observe → strategy → diff → act; refresh the countdown when due."""
-        self._last_quote = self.clock.monotonic()
+        """Observe → strategy → diff → act; refresh the countdown when due. Only a tick that sends
+        requests counts toward the re-quote floor."""
+        started = self.clock.monotonic()
         self.last_tick_ms = now_ms(self.clock)
         book = self.exchange.book(self.definition.symbol)
         rules = self.rules
         if book is not None and rules is not None:
             params = self.params
-            desired = self.strategy.quotes(params, book, self.inventory.qty, rules)
-            await self.quoter.apply(
-                desired,
+            key = (book.bid, book.ask, book.bid_qty, book.ask_qty, self.inventory.qty, params)
+            if key != self._desired_for:  # the strategy is pure: same inputs, same quotes
+                self._desired = self.strategy.quotes(params, book, self.inventory.qty, rules)
+                self._desired_for = key
+            cancelled, placed = await self.quoter.apply(
+                self._desired,
                 tolerance_bps=params.refresh_tolerance_bps,
                 max_age_ms=params.max_order_age_s * 1000,
             )
+            if cancelled or placed:
+                self._last_quote = started
         if self.clock.monotonic() - self._countdown_at >= self.options.countdown_refresh_s:
             await self.exchange.arm_countdown(self.definition.symbol, self.options.countdown_s)
             self._countdown_at = self.clock.monotonic()
@@ -278,6 +284,8 @@ class Bot:
         except MmctlError as e:
             message = f"{message}; and orders may remain: {e.message}"
             self.last_error = message
+        finally:
+            await self.router.unregister(self.name)
         self._set_state(BotState.ERROR, message)
 
     # --- stop ---------------------------------------------------------------------------------------------
@@ -294,7 +302,7 @@ class Bot:
             if flatten:
                 result["flatten"] = await self._flatten()
         finally:
-            await self._stop_helpers()
+            await self.router.unregister(self.name)
         if disarm:
             with contextlib.suppress(ExchangeError):
                 await self.exchange.disarm_countdown(self.definition.symbol)
@@ -303,22 +311,21 @@ class Bot:
         return result
 
     async def _stop_loop(self) -> None:
-        """Stop quoting; the order stream keeps running so fills during the stop are still booked."""
+        """Stop quoting; the order events keep flowing so fills during the stop are still booked."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self._stop_helpers(keep_orders=True)
+        await self._stop_helpers()
 
-    async def _stop_helpers(self, keep_orders: bool = False) -> None:
-        stopping = [t for t in self._helpers if not (keep_orders and t.get_name().endswith("-orders"))]
-        for t in stopping:
+    async def _stop_helpers(self) -> None:
+        for t in self._helpers:
             t.cancel()
-        for t in stopping:
+        for t in self._helpers:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
-        self._helpers = [t for t in self._helpers if t not in stopping]
+        self._helpers = []
 
     async def _cancel_and_confirm(self) -> int:
         """Cancel every open order carrying this bot's id prefix until the venue shows none."""

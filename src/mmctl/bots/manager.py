@@ -18,6 +18,7 @@ from mmctl.bots.bot import Bot, BotOptions, BotState
 from mmctl.bots.definition import BotDefinition
 from mmctl.bots.events import EventLog
 from mmctl.bots.ids import validate_bot_name
+from mmctl.bots.router import OrderRouter
 from mmctl.clock import Clock, now_ms
 from mmctl.errors import (
     AlreadyExists,
@@ -55,6 +56,7 @@ class BotManager:
         self.events = events
         self.options = options or BotOptions()
         self.bots: dict[str, Bot] = {}
+        self._routers: dict[str, OrderRouter] = {}
 
     # --- loading and lookup -------------------------------------------------------------------------
 
@@ -68,13 +70,20 @@ class BotManager:
                     raise ValidationError(
                         f"file name says {name!r} but the definition says {definition.name!r}"
                     )
-                self.bots[name] = Bot(
-                    definition, self.exchange(definition.account), self.clock, self.events, self.options
-                )
+                self.bots[name] = self._new_bot(definition)
             except MmctlError as e:
                 problems.append(f"bot {name}: {e.message}")
                 self.events.add(name, "error", f"definition not loaded: {e.message}")
         return problems
+
+    def _new_bot(self, definition: BotDefinition) -> Bot:
+        """A bot wired to its account's shared exchange client and order-event router."""
+        account = definition.account
+        exchange = self.exchange(account)
+        router = self._routers.get(account)
+        if router is None:
+            router = self._routers[account] = OrderRouter(exchange)
+        return Bot(definition, exchange, self.clock, self.events, self.options, router)
 
     def exchange(self, account: str) -> Exchange:
         if account in self.accounts:
@@ -117,7 +126,7 @@ class BotManager:
             raise AlreadyExists(f"a bot named {name!r} already exists", data={"field": "name"})
         definition = BotDefinition(name, account, rules.symbol, strategy, parsed, now_ms(self.clock))
         self.store.save(name, definition.to_dict())
-        self.bots[name] = Bot(definition, exchange, self.clock, self.events, self.options)
+        self.bots[name] = self._new_bot(definition)
         self.events.add(name, "state", f"created on {account} {rules.symbol} ({strategy})", state="created")
         return self.bots[name].summary()
 

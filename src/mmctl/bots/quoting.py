@@ -9,19 +9,20 @@ single error handler.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 from mmctl.bots import ids
 from mmctl.bots.events import EventLog
-from mmctl.bots.orders import CANCEL_BATCH, LiveOrder, batches, live_orders, reconcile
+from mmctl.bots.orders import LiveOrder, batches, live_orders, reconcile
 from mmctl.clock import Clock, now_ms
 from mmctl.errors import OrderRejected, PostOnlyWouldCross, UnknownOrder
-from mmctl.exchange.base import Exchange
+from mmctl.exchange.base import MAX_CANCEL_BATCH, Exchange
 from mmctl.model import Order, OrderUpdate, Side
 from mmctl.strategies.base import Quote
+
+CLOSED_MEMORY = 512  # closed ids remembered to ignore late events about them
 
 
 @dataclass
@@ -53,7 +54,7 @@ class Quoter:
         self.stats = QuoteStats()
         self.needs_resync = True
         self._ids = ids.ClientIdGenerator(bot, now_ms(clock))
-        self._closed: set[str] = set()
+        self._closed: dict[str, None] = {}  # recently closed or cancelled ids, oldest first (bounded)
 
     def new_id(self, side: Side, level: int) -> str:
         """A fresh client order id of this bot."""
@@ -77,17 +78,20 @@ class Quoter:
             self.live[lo.client_order_id] = _with(lo, created_ms=created)
         self.needs_resync = False
 
-    def on_update(self, update: OrderUpdate) -> None:
-        """Apply an order-stream event for one of this bot's orders."""
+    def on_update(self, update: OrderUpdate) -> bool:
+        """Apply an order-stream event for one of this bot's orders. True when it changes what the bot
+        should quote: a fill, or an order closed that the bot did not cancel itself (countdown, manual)."""
         order = update.order
         cid = order.client_order_id
         if not order.status.is_open:
-            self.live.pop(cid, None)
-            self._closed.add(cid)
-            return
+            expected = cid in self._closed  # we cancelled it ourselves
+            was_live = self.live.pop(cid, None) is not None
+            self._remember_closed(cid)
+            return update.fill is not None or (was_live and not expected)
         current = self.live.get(cid)
         if current is not None and order.price is not None:
             self.live[cid] = _with(current, remaining=order.remaining, price=order.price)
+        return update.fill is not None
 
     # --- one quoting step ------------------------------------------------------------------------------
 
@@ -110,22 +114,30 @@ class Quoter:
         return cancelled, placed
 
     async def cancel(self, client_ids: list[str]) -> int:
-        """Cancel these orders (batches run concurrently); an order already gone counts as done."""
+        """Cancel these orders in venue-sized batches; an order already gone counts as done."""
         done = 0
-        for batch in batches(client_ids, CANCEL_BATCH):
-            results = await asyncio.gather(*(self._cancel_one(cid) for cid in batch), return_exceptions=True)
-            for cid, res in zip(batch, results, strict=True):
-                if isinstance(res, BaseException) and not isinstance(res, UnknownOrder):
+        for batch in batches(client_ids, MAX_CANCEL_BATCH):
+            for cid in batch:  # ours now: the stream's "canceled" events are expected, not news
+                self._remember_closed(cid)
+            try:
+                results = await self.exchange.cancel_orders(self.symbol, batch)
+            except Exception:
+                self.needs_resync = True
+                raise
+            for res in results:
+                if res.error is not None and not isinstance(res.error, UnknownOrder):
                     self.needs_resync = True
-                    raise res
-                self.live.pop(cid, None)
-                self._closed.add(cid)
+                    raise res.error
+                self.live.pop(res.client_order_id, None)
                 done += 1
         self.stats.cancelled += done
         return done
 
-    async def _cancel_one(self, cid: str) -> Order:
-        return await self.exchange.cancel_order(self.symbol, client_order_id=cid)
+    def _remember_closed(self, cid: str) -> None:
+        self._closed[cid] = None
+        if len(self._closed) > CLOSED_MEMORY:
+            for old in list(self._closed)[: CLOSED_MEMORY // 2]:
+                del self._closed[old]
 
     async def _place(self, quotes: list[Quote]) -> int:
         placed = 0

@@ -14,6 +14,7 @@ from typing import Protocol
 from mmctl.model import (
     Balance,
     BookTop,
+    CancelResult,
     ExchangeHealth,
     IncomeRow,
     IncomeType,
@@ -24,6 +25,9 @@ from mmctl.model import (
     PlaceResult,
     Position,
 )
+
+MAX_CANCEL_BATCH = 10
+"""Most orders one `cancel_orders` call takes (Binance's batch cancel limit)."""
 
 
 class Exchange(Protocol):
@@ -64,6 +68,12 @@ class Exchange(Protocol):
         self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
     ) -> Order:
         """Cancel one open order by venue id or client id; raises `UnknownOrder`."""
+        ...
+
+    async def cancel_orders(self, symbol: str, client_order_ids: Sequence[str]) -> list[CancelResult]:
+        """Cancel up to `MAX_CANCEL_BATCH` orders by client id in one request (Binance: DELETE
+        batchOrders); one result per id, in order (`UnknownOrder` for one already gone). A larger batch
+        raises `FilterRejected` and cancels nothing."""
         ...
 
     async def cancel_all(self, symbol: str) -> list[Order]:

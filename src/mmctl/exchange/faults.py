@@ -27,6 +27,7 @@ from mmctl.exchange.base import Exchange
 from mmctl.model import (
     Balance,
     BookTop,
+    CancelResult,
     ExchangeHealth,
     IncomeRow,
     IncomeType,
@@ -49,6 +50,7 @@ METHODS = frozenset(
         "watch_book",
         "place_orders",
         "cancel_order",
+        "cancel_orders",
         "cancel_all",
         "fetch_order",
         "open_orders",
@@ -193,6 +195,9 @@ class FaultyExchange:
             "cancel_order",
             lambda: self.inner.cancel_order(symbol, order_id=order_id, client_order_id=client_order_id),
         )
+
+    async def cancel_orders(self, symbol: str, client_order_ids: Sequence[str]) -> list[CancelResult]:
+        return await self._run("cancel_orders", lambda: self.inner.cancel_orders(symbol, client_order_ids))
 
     async def cancel_all(self, symbol: str) -> list[Order]:
         return await self._run("cancel_all", lambda: self.inner.cancel_all(symbol))

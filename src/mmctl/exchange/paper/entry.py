@@ -10,7 +10,7 @@ orders, or orders whose side is already covered by a larger opposite side) skip 
 from __future__ import annotations
 
 import re
-from collections.abc import Container
+from collections.abc import Callable, Container
 from decimal import Decimal
 
 from mmctl.errors import (
@@ -104,8 +104,11 @@ def check_capacity(req: OrderRequest, st: SymbolState, open_client_ids: Containe
         )
 
 
-def check_margin(req: OrderRequest, st: SymbolState, price: Decimal, available: Decimal) -> None:
-    """Leverage-bracket cap and initial margin for an order that adds exposure at `price`."""
+def check_margin(
+    req: OrderRequest, st: SymbolState, price: Decimal, available: Callable[[], Decimal]
+) -> None:
+    """Leverage-bracket cap and initial margin for an order that adds exposure at `price`.
+    `available` is computed only when the order needs margin (it walks every symbol)."""
     if req.reduce_only:
         return
     notional = req.qty * price
@@ -122,9 +125,10 @@ def check_margin(req: OrderRequest, st: SymbolState, price: Decimal, available: 
             data={"client_order_id": req.client_order_id, "notional_cap": str(cap)},
         )
     needed = after - before
-    if needed > available:
+    free = available()
+    if needed > free:
         raise InsufficientMargin(
-            f"order needs {needed:.8f} USDT initial margin, only {available:.8f} available",
+            f"order needs {needed:.8f} USDT initial margin, only {free:.8f} available",
             data={"client_order_id": req.client_order_id},
         )
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from mmctl.clock import Clock, now_ms
 from mmctl.config.schema import PaperAccount
 from mmctl.errors import ConfigError, FilterRejected, MmctlError, UnknownSymbol
-from mmctl.exchange.base import Exchange
+from mmctl.exchange.base import MAX_CANCEL_BATCH, Exchange
 from mmctl.exchange.paper.driver import FeedDriver
 from mmctl.exchange.paper.feed import LiveFeed, MarketFeed
 from mmctl.exchange.paper.markets import builtin_markets
@@ -27,6 +27,7 @@ from mmctl.exchange.paper.venue import PaperVenue
 from mmctl.model import (
     Balance,
     BookTop,
+    CancelResult,
     ExchangeHealth,
     IncomeRow,
     IncomeType,
@@ -156,6 +157,23 @@ class PaperExchange:
     ) -> Order:
         await asyncio.sleep(0)
         return self.venue.cancel(symbol, order_id, client_order_id)
+
+    async def cancel_orders(self, symbol: str, client_order_ids: Sequence[str]) -> list[CancelResult]:
+        await asyncio.sleep(0)
+        if len(client_order_ids) > MAX_CANCEL_BATCH:
+            raise FilterRejected(
+                f"a batch cancel holds at most {MAX_CANCEL_BATCH} orders, got {len(client_order_ids)}; "
+                "nothing was cancelled",
+                data={"field": "batch", "max_batch": MAX_CANCEL_BATCH},
+            )
+        self.venue.state(symbol)  # an unknown symbol fails the whole request, as on Binance
+        results = []
+        for cid in client_order_ids:
+            try:
+                results.append(CancelResult(cid, order=self.venue.cancel(symbol, None, cid)))
+            except MmctlError as e:
+                results.append(CancelResult(cid, error=e))
+        return results
 
     async def cancel_all(self, symbol: str) -> list[Order]:
         await asyncio.sleep(0)

@@ -170,7 +170,7 @@ class PaperVenue:
         entry.check_capacity(req, st, self.orders.open_client_ids)
         price = fill_at if fill_at is not None else req.price
         assert price is not None
-        entry.check_margin(req, st, price, available_balance(self.wallet, self._symbols))
+        entry.check_margin(req, st, price, lambda: available_balance(self.wallet, self._symbols))
         order_id = self.orders.next_id()
         cid = req.client_order_id or f"paper-{order_id}"
         order = LiveOrder(

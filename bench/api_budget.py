@@ -1,0 +1,159 @@
+"""API budget: what one market_maker bot at default parameters costs in Binance request weight.
+
+Runs one default bot on each of the six built-in symbols of a paper account on the synthetic market
+(default, realistic volatility: 60 % annualized, jumps off) for `MINUTES` of simulated time on a manual
+clock (no real waiting), counts every request the bots make, and converts them with Binance USD-M's
+published IP weights (developers.binance.com, "Request Weight"; the same costs ccxt 4.5's binanceusdm
+declares):
+
+    place 1 order      POST /fapi/v1/order            0 IP weight, 1 order (10 s and 1 min counters)
+    place 2..5 orders  POST /fapi/v1/batchOrders      5 IP weight, 5 on the 10 s counter, 1 on the 1 min
+    cancel 1 order     DELETE /fapi/v1/order          1
+    cancel 2..10       DELETE /fapi/v1/batchOrders    1
+    open orders        GET /fapi/v1/openOrders        1 (with a symbol)
+    countdown          POST /fapi/v1/countdownCancelAll 10
+    balance            GET /fapi/v3/account           5
+    leverage           GET /fapi/v1/symbolConfig       5   (set: POST /fapi/v1/leverage 1)
+    position           GET /fapi/v3/positionRisk       5
+
+Budget: one IP has 2400 weight per minute; 40 bots per IP need <= 60 weight per bot-minute.
+Last line: `weight_per_bot_minute=<n>`.
+
+Usage: python bench/api_budget.py [simulated-minutes]   (default 20)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections import Counter
+from collections.abc import Sequence
+
+from mmctl.bots.bot import Bot, BotOptions
+from mmctl.bots.definition import BotDefinition
+from mmctl.bots.events import EventLog
+from mmctl.bots.router import OrderRouter
+from mmctl.clock import ManualClock
+from mmctl.config.schema import PaperAccount
+from mmctl.exchange.paper.exchange import PaperExchange
+from mmctl.model import Balance, CancelResult, OrderRequest, PlaceResult, Position
+from mmctl.strategies.market_maker import MarketMakerParams
+from mmctl.strategies.params import parse_params
+
+IP_WEIGHT = {
+    "place_single": 0,
+    "place_batch": 5,
+    "cancel_single": 1,
+    "cancel_batch": 1,
+    "open_orders": 1,
+    "countdown": 10,
+    "balance": 5,
+    "leverage": 5,
+    "set_leverage": 1,
+    "position": 5,
+}
+
+
+class CountingExchange(PaperExchange):
+    """The paper exchange, counting requests as the Binance adapter would send them."""
+
+    requests: Counter[str]
+    orders_10s_counter: int
+
+    async def place_orders(self, requests: Sequence[OrderRequest]) -> list[PlaceResult]:
+        if len(requests) == 1:
+            self.requests["place_single"] += 1
+            self.orders_10s_counter += 1
+        elif requests:
+            self.requests["place_batch"] += 1
+            self.orders_10s_counter += 5
+        self.requests["orders_placed"] += len(requests)
+        return await super().place_orders(requests)
+
+    async def cancel_orders(self, symbol: str, client_order_ids: Sequence[str]) -> list[CancelResult]:
+        self.requests["cancel_single" if len(client_order_ids) == 1 else "cancel_batch"] += 1
+        self.requests["orders_cancelled"] += len(client_order_ids)
+        return await super().cancel_orders(symbol, client_order_ids)
+
+    async def open_orders(self, symbol: str | None = None) -> list:  # type: ignore[type-arg]
+        self.requests["open_orders"] += 1
+        return await super().open_orders(symbol)
+
+    async def arm_countdown(self, symbol: str, timeout_s: float) -> None:
+        self.requests["countdown"] += 1
+        await super().arm_countdown(symbol, timeout_s)
+
+    async def balance(self) -> Balance:
+        self.requests["balance"] += 1
+        return await super().balance()
+
+    async def leverage(self, symbol: str) -> int:
+        self.requests["leverage"] += 1
+        return await super().leverage(symbol)
+
+    async def set_leverage(self, symbol: str, leverage: int) -> int:
+        self.requests["set_leverage"] += 1
+        return await super().set_leverage(symbol, leverage)
+
+    async def position(self, symbol: str) -> Position:
+        self.requests["position"] += 1
+        return await super().position(symbol)
+
+
+async def run(minutes: float) -> tuple[Counter[str], int, int]:
+    clock = ManualClock()
+    base = PaperExchange.from_settings("bench", PaperAccount(seed=3), clock)
+    ex = CountingExchange("bench", base.venue, clock, base.feed)
+    ex.requests, ex.orders_10s_counter = Counter(), 0
+    await ex.load_markets()
+    await ex.start()
+    events = EventLog(clock)
+    router = OrderRouter(ex)
+    params = parse_params(MarketMakerParams, {})
+    symbols = sorted(ex.venue.markets)
+    bots = [
+        Bot(
+            BotDefinition(f"b{i}", "bench", s, "market_maker", params),
+            ex,
+            clock,
+            events,
+            BotOptions(),
+            router,
+        )
+        for i, s in enumerate(symbols)
+    ]
+    await step(clock, 2.0)  # the feed publishes a first book for every symbol
+    for bot in bots:
+        await bot.start()
+    await step(clock, minutes * 60)
+    fills = sum(b.inventory.fills for b in bots)
+    for bot in bots:
+        await bot.stop()
+    await ex.close()
+    return ex.requests, len(bots), fills
+
+
+async def step(clock: ManualClock, seconds: float, dt: float = 0.05) -> None:
+    for _ in range(round(seconds / dt)):
+        clock.advance(dt)
+        for _ in range(20):
+            await asyncio.sleep(0)
+
+
+def main() -> None:
+    minutes = float(sys.argv[1]) if len(sys.argv) > 1 else 20.0
+    requests, n_bots, fills = asyncio.run(run(minutes))
+    bot_minutes = n_bots * minutes
+    weight = sum(IP_WEIGHT.get(k, 0) * v for k, v in requests.items())
+    for key in sorted(requests):
+        per = requests[key] / bot_minutes
+        print(f"{key:18} {requests[key]:7d}  per bot-minute {per:7.2f}  weight {IP_WEIGHT.get(key, 0)}")
+    orders = (requests["orders_placed"] + requests["orders_cancelled"]) / bot_minutes
+    print(f"bots={n_bots} simulated_minutes={minutes:g} fills={fills}")
+    print(f"orders_placed_and_cancelled_per_bot_minute={orders:.1f}")
+    print(f"bots_per_ip_at_2400={2400 / (weight / bot_minutes):.0f}")
+    print(f"weight_per_bot_minute={weight / bot_minutes:.1f}")
+
+
+if __name__ == "__main__":
+    main()
