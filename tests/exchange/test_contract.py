@@ -22,7 +22,7 @@ from mmctl.errors import (
     UnknownOrder,
     UnknownSymbol,
 )
-from mmctl.exchange.base import Exchange
+from mmctl.exchange.base import MAX_CANCEL_BATCH, Exchange
 from mmctl.model import IncomeRow, OrderRequest, OrderStatus, OrderType, OrderUpdate, Side
 
 from .harness import Venue, VenueFactory
@@ -139,6 +139,30 @@ async def test_client_order_id_finds_and_cancels_its_order(open_venue: VenueFact
         cancelled = await ex.cancel_order(BTC, client_order_id="find-me")
         assert cancelled.status is OrderStatus.CANCELED
         assert (await ex.fetch_order(BTC, client_order_id="find-me")).status is OrderStatus.CANCELED
+
+
+async def test_batch_cancel_returns_one_result_per_id_in_order(open_venue: VenueFactory) -> None:
+    """cancel_orders cancels what it can; an id already gone gets UnknownOrder without spoiling the rest."""
+    async with open_venue() as v:
+        ex = await ready(v)
+        await ex.place_orders([limit(Side.BUY, "59990.0", "bc-1"), limit(Side.SELL, "60010.0", "bc-2")])
+        results = await ex.cancel_orders(BTC, ["bc-1", "bc-missing", "bc-2"])
+        assert [r.client_order_id for r in results] == ["bc-1", "bc-missing", "bc-2"]
+        assert results[0].order is not None
+        assert results[0].order.status is OrderStatus.CANCELED
+        assert isinstance(results[1].error, UnknownOrder)
+        assert results[2].order is not None
+        assert await ex.open_orders(BTC) == []
+
+
+async def test_batch_cancel_larger_than_the_limit_is_refused_whole(open_venue: VenueFactory) -> None:
+    """More than MAX_CANCEL_BATCH ids raises FilterRejected and cancels nothing."""
+    async with open_venue() as v:
+        ex = await ready(v)
+        await place_one(ex, limit(Side.BUY, "59990.0", "keep-me"))
+        with pytest.raises(FilterRejected):
+            await ex.cancel_orders(BTC, ["keep-me"] + [f"x-{i}" for i in range(MAX_CANCEL_BATCH)])
+        assert [o.client_order_id for o in await ex.open_orders(BTC)] == ["keep-me"]
 
 
 async def test_unknown_orders_raise_unknown_order(open_venue: VenueFactory) -> None:
