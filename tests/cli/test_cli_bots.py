@@ -242,3 +242,29 @@ def test_demo_plain_output_when_piped() -> None:
     assert r.returncode == 0, r.stderr
     assert "demo finished" in r.stdout
     assert "\x1b[" not in r.stdout
+
+
+def test_events_follow_streams_new_events_as_json_lines(fast_daemon: DaemonProc) -> None:
+    import subprocess
+    import sys
+    import threading
+
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "mmctl", "--socket", str(fast_daemon.socket), "events", "--follow", "--json"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(follower.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    try:
+        ok(fast_daemon, "create", "fol", "--account", "paper", "--symbol", "BTCUSDT")
+        wait_until(
+            lambda: any('"bot":"fol"' in line for line in lines), what="the create event on the follower"
+        )
+        event = json.loads(next(line for line in lines if '"bot":"fol"' in line))
+        assert event["kind"] == "state"
+        assert "created" in event["message"]
+    finally:
+        follower.terminate()
+        follower.wait(timeout=30)

@@ -89,6 +89,17 @@ def test_sighup_with_a_broken_config_keeps_running_and_says_why(daemon: DaemonPr
     assert "log.level" in out
 
 
+def test_sighup_applies_a_valid_config_change(daemon: DaemonProc) -> None:
+    daemon.config.write_text(daemon.config.read_text() + "\n[log]\nlevel = 'warning'\n")
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: rpc(daemon.socket, "daemon.version").get("result") is not None, what="daemon alive")
+    code, out = daemon.stop()
+    assert code == 0
+    assert "config_reloaded" in out
+    assert "daemon_stopping" not in out  # info lines are filtered once the level is warning
+
+
 def test_health_reports_paths_pid_and_loop_lag(daemon: DaemonProc) -> None:
     h = rpc(daemon.socket, "daemon.health")["result"]
     assert h["status"] == "ok"

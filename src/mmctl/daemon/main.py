@@ -176,9 +176,9 @@ class Daemon:
         ]
         if new.accounts != self.settings.accounts:
             needs_restart.append("accounts")
+        log.info("config_reloaded", source=new.source or None, needs_restart=needs_restart or None)
         daemon_logging.configure(new.log.level, new.log.format)
         self.settings = new
-        log.info("config_reloaded", source=new.source or None, needs_restart=needs_restart or None)
         self.notifier.notify("READY=1", "STATUS=config reloaded")
 
 
