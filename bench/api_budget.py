@@ -4,17 +4,17 @@ Runs one default bot on each of the six built-in symbols of a paper account on t
 (default, realistic volatility: 60 % annualized, jumps off) for `MINUTES` of simulated time on a manual
 clock (no real waiting), counts every request the bots make, and converts them with Binance USD-M's
 published IP weights (developers.binance.com, "Request Weight"; the same costs ccxt 4.5's binanceusdm
-declares):
+declares), as `mmctl.exchange.weights` tabulates them:
 
     place 1 order      POST /fapi/v1/order            0 IP weight, 1 order (10 s and 1 min counters)
     place 2..5 orders  POST /fapi/v1/batchOrders      5 IP weight, 5 on the 10 s counter, 1 on the 1 min
-    cancel 1 order     DELETE /fapi/v1/order          1
-    cancel 2..10       DELETE /fapi/v1/batchOrders    1
-    open orders        GET /fapi/v1/openOrders        1 (with a symbol)
-    countdown          POST /fapi/v1/countdownCancelAll 10
+    cancel 1..10       DELETE /fapi/v1/batchOrders    1
+    open orders        GET /fapi/v1/openOrders        1 (with a symbol; 40 without)
+    countdown          POST /fapi/v1/countdownCancelAll 10 (arm and disarm)
     balance            GET /fapi/v3/account           5
     leverage           GET /fapi/v1/symbolConfig       5   (set: POST /fapi/v1/leverage 1)
     position           GET /fapi/v3/positionRisk       5
+    load markets       GET /fapi/v1/exchangeInfo       1   (once per client)
 
 Budget: one IP has 2400 weight per minute; 40 bots per IP need <= 60 weight per bot-minute.
 Last line: `weight_per_bot_minute=<n>`.
@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from mmctl.bots.bot import Bot, BotOptions
 from mmctl.bots.definition import BotDefinition
@@ -36,22 +36,31 @@ from mmctl.bots.router import OrderRouter
 from mmctl.clock import ManualClock
 from mmctl.config.schema import PaperAccount
 from mmctl.exchange.paper.exchange import PaperExchange
-from mmctl.model import Balance, CancelResult, OrderRequest, PlaceResult, Position
+from mmctl.exchange.weights import Cost, cost
+from mmctl.model import Balance, CancelResult, MarketRules, OrderRequest, PlaceResult, Position
 from mmctl.strategies.market_maker import MarketMakerParams
 from mmctl.strategies.params import parse_params
 
-IP_WEIGHT = {
-    "place_single": 0,
-    "place_batch": 5,
-    "cancel_single": 1,
-    "cancel_batch": 1,
-    "open_orders": 1,
-    "countdown": 10,
-    "balance": 5,
-    "leverage": 5,
-    "set_leverage": 1,
-    "position": 5,
+REQUEST_COST: dict[str, Cost] = {
+    "place_single": cost("place_orders", 1),
+    "place_batch": cost("place_orders", 2),
+    "cancel_single": cost("cancel_orders", 1),
+    "cancel_batch": cost("cancel_orders", 2),
+    "open_orders": cost("open_orders"),
+    "open_orders_all": cost("open_orders", symbol_given=False),
+    "countdown": cost("arm_countdown"),
+    "disarm_countdown": cost("disarm_countdown"),
+    "balance": cost("balance"),
+    "leverage": cost("leverage"),
+    "set_leverage": cost("set_leverage"),
+    "position": cost("position"),
+    "load_markets": cost("load_markets"),
 }
+"""What each counted kind of request costs; the counts `orders_placed`/`orders_cancelled` cost nothing."""
+
+
+def weight_of(key: str) -> int:
+    return REQUEST_COST[key].weight if key in REQUEST_COST else 0
 
 
 class CountingExchange(PaperExchange):
@@ -59,45 +68,56 @@ class CountingExchange(PaperExchange):
 
     requests: Counter[str]
     orders_10s_counter: int
+    markets_loaded: bool = False
+
+    def count(self, key: str) -> None:
+        self.requests[key] += 1
+        self.orders_10s_counter += REQUEST_COST[key].orders_10s
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[PlaceResult]:
-        if len(requests) == 1:
-            self.requests["place_single"] += 1
-            self.orders_10s_counter += 1
-        elif requests:
-            self.requests["place_batch"] += 1
-            self.orders_10s_counter += 5
+        if requests:
+            self.count("place_single" if len(requests) == 1 else "place_batch")
         self.requests["orders_placed"] += len(requests)
         return await super().place_orders(requests)
 
     async def cancel_orders(self, symbol: str, client_order_ids: Sequence[str]) -> list[CancelResult]:
-        self.requests["cancel_single" if len(client_order_ids) == 1 else "cancel_batch"] += 1
+        self.count("cancel_single" if len(client_order_ids) == 1 else "cancel_batch")
         self.requests["orders_cancelled"] += len(client_order_ids)
         return await super().cancel_orders(symbol, client_order_ids)
 
     async def open_orders(self, symbol: str | None = None) -> list:  # type: ignore[type-arg]
-        self.requests["open_orders"] += 1
+        self.count("open_orders" if symbol is not None else "open_orders_all")
         return await super().open_orders(symbol)
 
     async def arm_countdown(self, symbol: str, timeout_s: float) -> None:
-        self.requests["countdown"] += 1
+        self.count("countdown")
         await super().arm_countdown(symbol, timeout_s)
 
     async def balance(self) -> Balance:
-        self.requests["balance"] += 1
+        self.count("balance")
         return await super().balance()
 
     async def leverage(self, symbol: str) -> int:
-        self.requests["leverage"] += 1
+        self.count("leverage")
         return await super().leverage(symbol)
 
     async def set_leverage(self, symbol: str, leverage: int) -> int:
-        self.requests["set_leverage"] += 1
+        self.count("set_leverage")
         return await super().set_leverage(symbol, leverage)
 
     async def position(self, symbol: str) -> Position:
-        self.requests["position"] += 1
+        self.count("position")
         return await super().position(symbol)
+
+    async def disarm_countdown(self, symbol: str) -> None:
+        self.count("disarm_countdown")
+        await super().disarm_countdown(symbol)
+
+    async def load_markets(self) -> Mapping[str, MarketRules]:
+        if not self.markets_loaded:  # the Binance adapter fetches exchangeInfo once
+            self.count("load_markets")
+            self.markets_loaded = True
+        return await super().load_markets()
 
 
 async def run(minutes: float) -> tuple[Counter[str], int, int]:
@@ -144,10 +164,10 @@ def main() -> None:
     minutes = float(sys.argv[1]) if len(sys.argv) > 1 else 20.0
     requests, n_bots, fills = asyncio.run(run(minutes))
     bot_minutes = n_bots * minutes
-    weight = sum(IP_WEIGHT.get(k, 0) * v for k, v in requests.items())
+    weight = sum(weight_of(k) * v for k, v in requests.items())
     for key in sorted(requests):
         per = requests[key] / bot_minutes
-        print(f"{key:18} {requests[key]:7d}  per bot-minute {per:7.2f}  weight {IP_WEIGHT.get(key, 0)}")
+        print(f"{key:18} {requests[key]:7d}  per bot-minute {per:7.2f}  weight {weight_of(key)}")
     orders = (requests["orders_placed"] + requests["orders_cancelled"]) / bot_minutes
     print(f"bots={n_bots} simulated_minutes={minutes:g} fills={fills}")
     print(f"orders_placed_and_cancelled_per_bot_minute={orders:.1f}")

@@ -37,7 +37,7 @@ from mmctl.exchange.rules import round_qty
 from mmctl.model import MarketRules, OrderRequest, OrderType, OrderUpdate, Side
 from mmctl.strategies import get_strategy
 from mmctl.strategies.base import Quote
-from mmctl.strategies.params import StrategyParams, params_to_dict
+from mmctl.strategies.params import StrategyParams
 
 FLATTEN_SETTLE_S = 5.0  # how long stop --flatten waits for its fills to arrive on the order stream
 
@@ -46,13 +46,15 @@ class BotState(StrEnum):
     CREATED = "created"
     STARTING = "starting"
     RUNNING = "running"
+    PAUSED = "paused"
     STOPPING = "stopping"
     STOPPED = "stopped"
     ERROR = "error"
 
     @property
     def active(self) -> bool:
-        return self in (BotState.STARTING, BotState.RUNNING, BotState.STOPPING)
+        """The bot's loop runs (quoting or paused): it must be stopped before it can be removed."""
+        return self in (BotState.STARTING, BotState.RUNNING, BotState.PAUSED, BotState.STOPPING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,10 @@ class Bot:
         self._desired: list[Quote] = []
         self._desired_for: tuple[object, ...] = ()
         self._countdown_at = -1e18
+        self._act = asyncio.Lock()  # one actor on the venue at a time: a tick, or a pause's cancel
+        self.hold: str | None = None  # why quotes are pulled while running (e.g. stale market data)
+        self.pause_reason: str | None = None
+        self.resume_at: float | None = None  # monotonic time of an automatic resume
 
     @property
     def name(self) -> str:
@@ -229,29 +235,70 @@ class Bot:
         except Exception as e:  # an unhandled error still stops safely
             await self._fail(f"internal error: {type(e).__name__}: {e}")
 
+    @property
+    def quoting(self) -> bool:
+        return self.state is BotState.RUNNING and self.hold is None
+
     async def tick(self) -> None:
-        """Observe → strategy → diff → act; refresh the countdown when due. Only a tick that sends
-        requests counts toward the re-quote floor."""
-        started = self.clock.monotonic()
-        self.last_tick_ms = now_ms(self.clock)
-        book = self.exchange.book(self.definition.symbol)
-        rules = self.rules
-        if book is not None and rules is not None:
-            params = self.params
-            key = (book.bid, book.ask, book.bid_qty, book.ask_qty, self.inventory.qty, params)
-            if key != self._desired_for:  # the strategy is pure: same inputs, same quotes
-                self._desired = self.strategy.quotes(params, book, self.inventory.qty, rules)
-                self._desired_for = key
+        """Observe → strategy → diff → act. While paused or on hold the desired set is empty, so the
+        diff cancels whatever is left. Only a tick that sends requests counts toward the re-quote floor."""
+        async with self._act:
+            started = self.clock.monotonic()
+            self.last_tick_ms = now_ms(self.clock)
+            if self.state is BotState.PAUSED and self.resume_at is not None and started >= self.resume_at:
+                self._resume("cooldown over: quoting again")
+            desired = self._desired_quotes() if self.quoting else []
+            if desired and started - self._countdown_at >= self.options.countdown_refresh_s:
+                await self.exchange.arm_countdown(self.definition.symbol, self.options.countdown_s)
+                self._countdown_at = self.clock.monotonic()  # armed before anything new is placed
             cancelled, placed = await self.quoter.apply(
-                self._desired,
-                tolerance_bps=params.refresh_tolerance_bps,
-                max_age_ms=params.max_order_age_s * 1000,
+                desired,
+                tolerance_bps=self.params.refresh_tolerance_bps,
+                max_age_ms=self.params.max_order_age_s * 1000,
             )
             if cancelled or placed:
                 self._last_quote = started
-        if self.clock.monotonic() - self._countdown_at >= self.options.countdown_refresh_s:
-            await self.exchange.arm_countdown(self.definition.symbol, self.options.countdown_s)
-            self._countdown_at = self.clock.monotonic()
+
+    def _desired_quotes(self) -> list[Quote]:
+        book = self.exchange.book(self.definition.symbol)
+        rules = self.rules
+        if book is None or rules is None:
+            return []
+        params = self.params
+        key = (book.bid, book.ask, book.bid_qty, book.ask_qty, self.inventory.qty, params)
+        if key != self._desired_for:  # the strategy is pure: same inputs, same quotes
+            self._desired = self.strategy.quotes(params, book, self.inventory.qty, rules)
+            self._desired_for = key
+        return self._desired
+
+    # --- pause / resume -----------------------------------------------------------------------------------
+
+    async def pause(self, reason: str = "paused by operator", until: float | None = None) -> dict[str, Any]:
+        """Stop quoting (orders cancelled and confirmed) but keep watching; `until` resumes automatically."""
+        if self.state not in (BotState.RUNNING, BotState.PAUSED):
+            raise InvalidState(f"bot {self.name} is {self.state.value}: only a running bot can be paused")
+        self.pause_reason, self.resume_at = reason, until
+        if self.state is not BotState.PAUSED:
+            self._set_state(BotState.PAUSED, reason)
+        async with self._act:
+            cancelled = await self._cancel_and_confirm()
+        return {"bot": self.name, "state": self.state.value, "cancelled": cancelled}
+
+    async def resume(self) -> dict[str, Any]:
+        if self.state is not BotState.PAUSED:
+            raise InvalidState(f"bot {self.name} is {self.state.value}: only a paused bot can be resumed")
+        self._resume("resumed by operator")
+        return {"bot": self.name, "state": self.state.value}
+
+    async def cancel_own_orders(self) -> int:
+        """Cancel (and confirm) every open order carrying this bot's id prefix, whatever the state."""
+        async with self._act:
+            return await self._cancel_and_confirm()
+
+    def _resume(self, message: str) -> None:
+        self.pause_reason, self.resume_at = None, None
+        self._set_state(BotState.RUNNING, message)
+        self._wake.set()
 
     async def _handle(self, error: MmctlError) -> None:
         """The one place a loop error is classified."""
@@ -385,71 +432,3 @@ class Bot:
 
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(settled(), FLATTEN_SETTLE_S)
-
-    # --- status -------------------------------------------------------------------------------------------
-
-    def summary(self) -> dict[str, Any]:
-        """The `mmctl list` row: no venue calls."""
-        book = self.exchange.book(self.definition.symbol)
-        mid = book.mid if book is not None else None
-        inv = self.inventory
-        return {
-            "name": self.name,
-            "state": self.state.value,
-            "account": self.definition.account,
-            "symbol": self.definition.symbol,
-            "strategy": self.definition.strategy,
-            "mid": _dec(mid),
-            "position": str(inv.qty),
-            "unrealized_pnl": str(inv.unrealized(mid)),
-            "realized_pnl": str(inv.realized_pnl),
-            "open_orders": len(self.quoter.live),
-            "last_error": self.last_error,
-        }
-
-    async def detail(self) -> dict[str, Any]:
-        """The `mmctl status NAME` document: the summary plus book, balances, leverage, counters, orders."""
-        doc = self.summary()
-        book = self.exchange.book(self.definition.symbol)
-        now = now_ms(self.clock)
-        inv = self.inventory
-        doc.update(
-            {
-                "best_bid": _dec(book.bid if book else None),
-                "best_ask": _dec(book.ask if book else None),
-                "entry_price": str(inv.entry_price) if inv.qty else None,
-                "fills": inv.fills,
-                "fees_paid": str(inv.fees),
-                "volume": str(inv.volume),
-                "uptime_s": round((now - self.started_ms) / 1000, 1)
-                if self.started_ms is not None and self.state is BotState.RUNNING
-                else None,
-                "last_tick_age_s": round((now - self.last_tick_ms) / 1000, 3) if self.last_tick_ms else None,
-                "quotes": self.quoter.stats.to_dict(),
-                "params": params_to_dict(self.params),
-                "orders": self.quoter.open_orders_view(),
-            }
-        )
-        doc.update(await self._venue_figures())
-        return doc
-
-    async def _venue_figures(self) -> dict[str, Any]:
-        """Account-level figures; the venue may be unreachable, which the document then says."""
-        symbol = self.definition.symbol
-        try:
-            balance = await self.exchange.balance()
-            position = await self.exchange.position(symbol)
-            leverage = await self.exchange.leverage(symbol)
-        except ExchangeError as e:
-            return {"venue_error": e.message}
-        return {
-            "wallet_balance": str(balance.wallet),
-            "available_balance": str(balance.available),
-            "leverage": leverage,
-            "account_position": str(position.qty),
-            "account_entry_price": str(position.entry_price) if position.qty else None,
-        }
-
-
-def _dec(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)

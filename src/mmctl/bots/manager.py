@@ -9,7 +9,7 @@ composition root. `shutdown` stops every running bot safely (orders cancelled an
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -19,6 +19,7 @@ from mmctl.bots.definition import BotDefinition
 from mmctl.bots.events import EventLog
 from mmctl.bots.ids import validate_bot_name
 from mmctl.bots.router import OrderRouter
+from mmctl.bots.status import detail, summary
 from mmctl.clock import Clock, now_ms
 from mmctl.errors import (
     AlreadyExists,
@@ -57,6 +58,7 @@ class BotManager:
         self.options = options or BotOptions()
         self.bots: dict[str, Bot] = {}
         self._routers: dict[str, OrderRouter] = {}
+        self.started_ms = now_ms(clock)  # portfolio income is counted from here
 
     # --- loading and lookup -------------------------------------------------------------------------
 
@@ -128,7 +130,7 @@ class BotManager:
         self.store.save(name, definition.to_dict())
         self.bots[name] = self._new_bot(definition)
         self.events.add(name, "state", f"created on {account} {rules.symbol} ({strategy})", state="created")
-        return self.bots[name].summary()
+        return summary(self.bots[name])
 
     async def _reference_price(self, exchange: Exchange, symbol: str) -> Decimal:
         book = exchange.book(symbol)
@@ -187,52 +189,64 @@ class BotManager:
             raise ValidationError("name at least one bot, or use --all", data={"field": "names"})
         return list(self.bots.values()) if all_bots else [self.bot(n) for n in dict.fromkeys(names)]
 
+    async def each(
+        self, bots: list[Bot], action: Callable[[Bot], Awaitable[dict[str, Any]]]
+    ) -> list[dict[str, Any]]:
+        """Run `action` on every bot concurrently; each reports its own outcome, failures included."""
+
+        async def one(bot: Bot) -> dict[str, Any]:
+            try:
+                result = await action(bot)
+            except MmctlError as e:
+                return {
+                    "bot": bot.name,
+                    "ok": False,
+                    "state": bot.state.value,
+                    "error": e.message,
+                    "code": e.code,
+                    "data": e.data or None,
+                }
+            return {"bot": bot.name, "ok": True, **result, "state": bot.state.value}
+
+        return list(await asyncio.gather(*(one(b) for b in bots)))
+
     async def start(self, names: list[str], all_bots: bool = False) -> list[dict[str, Any]]:
         bots = self.select(names, all_bots)
         if all_bots:
             bots = [b for b in bots if not b.state.active]
-        return list(await asyncio.gather(*(self._start_one(b) for b in bots)))
 
-    async def _start_one(self, bot: Bot) -> dict[str, Any]:
-        try:
+        async def start(bot: Bot) -> dict[str, Any]:
             await bot.start()
-        except MmctlError as e:
-            return {
-                "bot": bot.name,
-                "ok": False,
-                "state": bot.state.value,
-                "error": e.message,
-                "code": e.code,
-            }
-        return {"bot": bot.name, "ok": True, "state": bot.state.value}
+            return {}
+
+        return await self.each(bots, start)
 
     async def stop(
         self, names: list[str], all_bots: bool = False, flatten: bool = False
     ) -> list[dict[str, Any]]:
         bots = self.select(names, all_bots)
-        return list(await asyncio.gather(*(self._stop_one(b, flatten) for b in bots)))
 
-    async def _stop_one(self, bot: Bot, flatten: bool) -> dict[str, Any]:
-        others = [
+        async def stop(bot: Bot) -> dict[str, Any]:
+            return await bot.stop(flatten=flatten, disarm=not self.sharing_symbol(bot))
+
+        return await self.each(bots, stop)
+
+    async def pause(self, names: list[str], all_bots: bool = False) -> list[dict[str, Any]]:
+        return await self.each(self.select(names, all_bots), lambda bot: bot.pause())
+
+    async def resume(self, names: list[str], all_bots: bool = False) -> list[dict[str, Any]]:
+        return await self.each(self.select(names, all_bots), lambda bot: bot.resume())
+
+    def sharing_symbol(self, bot: Bot) -> list[Bot]:
+        """Other active bots quoting the same symbol on the same account."""
+        return [
             b
             for b in self.bots.values()
             if b is not bot
             and b.state.active
-            and b.exchange is bot.exchange
+            and b.definition.account == bot.definition.account
             and b.definition.symbol == bot.definition.symbol
         ]
-        try:
-            result = await bot.stop(flatten=flatten, disarm=not others)
-        except MmctlError as e:
-            return {
-                "bot": bot.name,
-                "ok": False,
-                "state": bot.state.value,
-                "error": e.message,
-                "code": e.code,
-                "data": e.data or None,
-            }
-        return {"ok": True, **result}
 
     async def shutdown(self) -> list[dict[str, Any]]:
         """Stop every bot that is quoting or may hold orders; one outcome per bot."""
@@ -242,10 +256,10 @@ class BotManager:
     # --- views -----------------------------------------------------------------------------------------
 
     def rows(self) -> list[dict[str, Any]]:
-        return [self.bots[n].summary() for n in sorted(self.bots)]
+        return [summary(self.bots[n]) for n in sorted(self.bots)]
 
     async def status(self, name: str) -> dict[str, Any]:
-        return await self.bot(name).detail()
+        return await detail(self.bot(name))
 
     def orders(self, name: str) -> list[dict[str, Any]]:
         return self.bot(name).quoter.open_orders_view()

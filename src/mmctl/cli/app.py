@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from mmctl import API_VERSION, __version__
-from mmctl.cli import bots_cmd, config_cmd, demo
+from mmctl.cli import bots_cmd, config_cmd, demo, fleet_cmd
 from mmctl.cli.context import Globals, JsonFlag, call, globals_of
 from mmctl.cli.output import Output
 from mmctl.errors import EXIT_FAILED, MmctlError
@@ -27,6 +27,7 @@ daemon_app = typer.Typer(help="Run the daemon.", no_args_is_help=True)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(daemon_app, name="daemon")
 bots_cmd.register(app)
+fleet_cmd.register(app)
 demo.register(app)
 
 

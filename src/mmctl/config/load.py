@@ -9,6 +9,7 @@ errors; nothing is silently ignored.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import typing
@@ -22,6 +23,7 @@ from mmctl.config.schema import (
     DaemonSettings,
     LogSettings,
     PaperAccount,
+    RiskSettings,
     Settings,
 )
 from mmctl.errors import ConfigError
@@ -91,9 +93,10 @@ def load_file(path: Path) -> Settings:
 def parse_settings(raw: dict[str, Any], source: str = "<config>") -> Settings:
     """Validate a parsed TOML document into `Settings`."""
     where = source
-    _check_keys(raw, {"daemon", "log", "accounts"}, "", where)
+    _check_keys(raw, {"daemon", "log", "accounts", "risk"}, "", where)
     daemon = _build(DaemonSettings, _table(raw, "daemon", where), "daemon", where)
     log = _build(LogSettings, _table(raw, "log", where), "log", where)
+    risk = _risk(_table(raw, "risk", where), where)
     accounts: dict[str, AccountSettings]
     if "accounts" in raw:
         accounts = {}
@@ -101,7 +104,23 @@ def parse_settings(raw: dict[str, Any], source: str = "<config>") -> Settings:
             accounts[name] = _account(name, table, where)
     else:
         accounts = Settings().accounts
-    return Settings(daemon=daemon, log=log, accounts=accounts, source=source if source != "<config>" else "")
+    return Settings(
+        daemon=daemon,
+        log=log,
+        accounts=accounts,
+        risk=risk,
+        source=source if source != "<config>" else "",
+    )
+
+
+def _risk(table: dict[str, Any], where: str) -> RiskSettings:
+    """The `[risk]` table; a NaN or infinite interval is refused (TOML allows `nan` and `inf`)."""
+    risk = _build(RiskSettings, table, "risk", where)
+    if not math.isfinite(risk.check_interval_s):
+        raise ConfigError(
+            f"{where}: risk.check_interval_s: expected a finite number, got {risk.check_interval_s!r}"
+        )
+    return risk
 
 
 def _account(name: str, table: Any, where: str) -> AccountSettings:

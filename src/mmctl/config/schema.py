@@ -64,6 +64,17 @@ class BinanceAccount:
     environment: Literal["live", "demo"] = "live"
 
 
+@dataclass(frozen=True, slots=True)
+class RiskSettings:
+    """Daemon-wide risk guards over every bot and account (mmctl.bots.risk); 0 turns a guard off."""
+
+    # Cap on the sum over symbols and accounts of the absolute net position notional, USDT.
+    max_total_notional: Decimal = bounded(Decimal(0), min=Decimal(0))
+    # Stop every bot when the net PnL of all bots since 00:00 UTC today reaches -daily_loss_limit, USDT.
+    daily_loss_limit: Decimal = bounded(Decimal(0), min=Decimal(0))
+    check_interval_s: float = bounded(1.0, min=0.1, max=3_600.0)  # how often the daemon checks them
+
+
 AccountSettings = PaperAccount | BinanceAccount
 
 
@@ -76,4 +87,5 @@ class Settings:
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     log: LogSettings = field(default_factory=LogSettings)
     accounts: dict[str, AccountSettings] = field(default_factory=default_accounts)
+    risk: RiskSettings = field(default_factory=RiskSettings)
     source: str = ""  # the file these settings came from ("" = built-in defaults)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from mmctl.bots import controls
 from mmctl.bots.manager import BotManager
+from mmctl.bots.portfolio import portfolio
 from mmctl.rpc.registry import MethodTable
 from mmctl.strategies import get_strategy
 from mmctl.strategies.params import describe
@@ -69,6 +71,43 @@ def register_bot_methods(table: MethodTable, manager: BotManager) -> None:
         """An account's balance and income totals by type since a time (ms)."""
         return await manager.account_summary(account, since_ms)
 
+    async def pause(names: list[str] | None = None, all: bool = False) -> list[dict[str, Any]]:
+        """Stop quoting (orders cancelled and confirmed) but keep watching."""
+        return await manager.pause(names or [], all)
+
+    async def resume(names: list[str] | None = None, all: bool = False) -> list[dict[str, Any]]:
+        """Quote again after a pause."""
+        return await manager.resume(names or [], all)
+
+    async def leverage(name: str, leverage: int | None = None) -> dict[str, Any]:
+        """Show the bot's symbol's leverage and maximum, or set it (validated against the brackets)."""
+        if leverage is None:
+            return await controls.leverage_info(manager, name)
+        return await controls.set_leverage(manager, name, leverage)
+
+    async def cancel_bots(names: list[str]) -> list[dict[str, Any]]:
+        """Pause these bots and cancel their orders."""
+        return await controls.cancel_bots(manager, names)
+
+    async def cancel_symbol(account: str, symbol: str) -> dict[str, Any]:
+        """Cancel every open order on a symbol of an account (manual ones too); pause its bots."""
+        return await controls.cancel_symbol(manager, account, symbol)
+
+    async def cancel_everything() -> list[dict[str, Any]]:
+        """cancel.symbol for every account and symbol with orders or bots."""
+        return await controls.cancel_everything(manager)
+
+    async def portfolio_view() -> dict[str, Any]:
+        """Balances and positions per account, figures per bot, and totals."""
+        return await portfolio(manager, manager.started_ms)
+
+    table.add("bot.pause", pause)
+    table.add("bot.resume", resume)
+    table.add("bot.leverage", leverage)
+    table.add("cancel.bots", cancel_bots)
+    table.add("cancel.symbol", cancel_symbol)
+    table.add("cancel.all", cancel_everything)
+    table.add("portfolio.get", portfolio_view)
     table.add("account.summary", account_summary)
     table.add("bot.create", create)
     table.add("bot.start", start)

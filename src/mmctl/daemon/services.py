@@ -94,7 +94,6 @@ def bot_checks(manager: BotManager) -> list[Check]:
         if bot.state.value == "error":
             checks.append(Check(f"bot:{bot.name}", False, f"error: {bot.last_error}"))
         elif bot.state.value == "running":
-            summary = bot.summary()
-            detail = f"running, {summary['open_orders']} open order(s)"
+            detail = f"running, {len(bot.quoter.live)} open order(s)"
             checks.append(Check(f"bot:{bot.name}", True, detail))
     return checks

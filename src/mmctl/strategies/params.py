@@ -22,6 +22,7 @@ from mmctl.coerce import coerce
 from mmctl.errors import ValidationError
 
 JsonValue = str | int | bool
+OnLoss = Literal["stop", "flatten"]  # what a loss or drawdown guard does when it trips
 P = TypeVar("P", bound="StrategyParams")
 
 _INT_TEXT = re.compile(r"[+-]?[0-9]+")
@@ -68,6 +69,52 @@ class StrategyParams:
     )
     quote_interval_ms: int = field(
         default=200, metadata=spec("the bot re-quotes at most this often", min=10, max=60_000)
+    )
+
+    # Risk guards (mmctl.bots.risk). 0 turns a guard off; only the stale-data guard is on by default.
+    max_loss: Decimal = field(
+        default=Decimal(0),
+        metadata=spec(
+            "stop when the bot's net PnL since start (realized + unrealized - fees) reaches -max_loss, "
+            "in quote currency; 0 = off",
+            min=Decimal(0),
+        ),
+    )
+    max_drawdown: Decimal = field(
+        default=Decimal(0),
+        metadata=spec(
+            "stop when net PnL since start falls this far below its peak, in quote currency; 0 = off",
+            min=Decimal(0),
+        ),
+    )
+    on_loss: OnLoss = field(
+        default="stop",
+        metadata=spec(
+            "what max_loss or max_drawdown does: stop (cancel the bot's orders) or flatten (also close "
+            "its position)"
+        ),
+    )
+    stale_data_s: int = field(
+        default=10,
+        metadata=spec(
+            "pull quotes while the book has not updated for this many seconds; 0 = off", min=0, max=3600
+        ),
+    )
+    max_move_bps: Decimal = field(
+        default=Decimal(0),
+        metadata=spec(
+            "circuit breaker: pause quoting when the mid moves more than this within move_window_s; 0 = off",
+            min=Decimal(0),
+            max=Decimal(10_000),
+        ),
+    )
+    move_window_s: int = field(
+        default=10,
+        metadata=spec("circuit breaker: seconds over which the mid's move is measured", min=1, max=3600),
+    )
+    cooldown_s: int = field(
+        default=60,
+        metadata=spec("circuit breaker: seconds quoting stays paused after a trip", min=1, max=86_400),
     )
 
     def __post_init__(self) -> None:

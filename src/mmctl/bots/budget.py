@@ -1,0 +1,305 @@
+"""A shared request budget for one Binance IP: sliding windows, strict priorities, no busy waiting.
+
+Binance counts request weight per IP per minute and new orders per account per 10 s and per minute;
+going over earns a 429 and then 418 IP bans (see the shared ccxt reference). Every bot of the daemon that
+talks to the venue through one IP must therefore draw from one budget. `RequestBudget.acquire(cost,
+priority)` returns once the request fits in all three windows:
+
+- Waiters are served strictly by priority (`Priority.CANCEL` < `REDUCE` < `PLACE` < `QUERY`), first come
+  first served within a priority. Only the head of the queue may be admitted, so when the budget is tight
+  cancels and reduce-only orders go first and no waiter is overtaken by a later one of its own priority.
+- A request larger than a whole window is admitted alone, once that window is empty (never deadlock).
+- `observe(...)` raises our estimate to the usage the venue reports in its headers (the max of both);
+  `penalize(retry_after_s)` admits nothing until then (429/418).
+- Waiters sleep on the injected `Clock`: one timer sleeps until the head can fit (the earliest window
+  expiry that frees enough, or the end of a penalty) and admits it then. Nothing polls.
+
+The windows slide (any 60 s / 10 s span), which is stricter than Binance's fixed calendar windows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from mmctl.clock import Clock
+from mmctl.exchange.weights import Cost
+
+MINUTE_S = 60.0
+TEN_S = 10.0
+_EPS = 1e-6  # clock float noise: an entry this close to its expiry has expired
+
+
+class Priority(IntEnum):
+    """Who goes first when the budget is tight (lower first)."""
+
+    CANCEL = 0  # cancels and the dead-man's switch: they take risk off
+    REDUCE = 1  # reduce-only orders: they take exposure off
+    PLACE = 2  # new quotes
+    QUERY = 3  # reads: balances, positions, reports
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetLimits:
+    """Binance USDⓈ-M's published limits, and the fraction of them we allow ourselves to use.
+
+    `use_fraction` defaults to 0.8 so we never run at the edge: our count cannot see requests made on the
+    same IP or account by anything else (the web UI, a manual script, ccxt's own time sync and market
+    loads), the usage headers lag behind requests still in flight, and Binance may change an endpoint's
+    weight without notice. A 429 costs far more (a back-off, then an IP ban) than the 20 % kept in hand.
+    """
+
+    weight_per_min: int = 2400
+    orders_per_10s: int = 300
+    orders_per_min: int = 1200
+    use_fraction: float = 0.8
+
+    def __post_init__(self) -> None:
+        for name in ("weight_per_min", "orders_per_10s", "orders_per_min"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not (isinstance(self.use_fraction, int | float) and 0 < self.use_fraction <= 1):
+            raise ValueError(f"use_fraction must be in (0, 1], got {self.use_fraction!r}")
+
+    @property
+    def weight_cap(self) -> int:
+        """Weight we allow ourselves per sliding minute."""
+        return _cap(self.weight_per_min, self.use_fraction)
+
+    @property
+    def orders_10s_cap(self) -> int:
+        return _cap(self.orders_per_10s, self.use_fraction)
+
+    @property
+    def orders_1m_cap(self) -> int:
+        return _cap(self.orders_per_min, self.use_fraction)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "weight_per_min": self.weight_per_min,
+            "orders_per_10s": self.orders_per_10s,
+            "orders_per_min": self.orders_per_min,
+            "use_fraction": self.use_fraction,
+            "weight_cap": self.weight_cap,
+            "orders_10s_cap": self.orders_10s_cap,
+            "orders_1m_cap": self.orders_1m_cap,
+        }
+
+
+def _cap(limit: int, fraction: float) -> int:
+    return max(1, math.floor(limit * fraction))
+
+
+class SlidingWindow:
+    """Amounts used in the last `span` seconds (monotonic clock), with their running total."""
+
+    def __init__(self, span: float, cap: int) -> None:
+        self.span = span
+        self.cap = cap
+        self.total = 0
+        self._entries: deque[tuple[float, int]] = deque()
+
+    def expire(self, now: float) -> None:
+        entries = self._entries
+        while entries and entries[0][0] + self.span <= now + _EPS:
+            self.total -= entries.popleft()[1]
+
+    def add(self, now: float, amount: int) -> None:
+        if amount <= 0:
+            return
+        self.total += amount
+        if self._entries and self._entries[-1][0] == now:
+            amount += self._entries.pop()[1]
+        self._entries.append((now, amount))
+
+    def fits(self, amount: int) -> bool:
+        """Whether `amount` more fits; an amount above the cap fits only into an empty window."""
+        return amount <= 0 or self.total + amount <= self.cap or self.total == 0
+
+    def fits_at(self, amount: int) -> float:
+        """The earliest time (monotonic) at which `amount` fits, assuming nothing else is added."""
+        need = self.total if amount > self.cap else self.total + amount - self.cap
+        freed = 0
+        for at, used in self._entries:
+            freed += used
+            if freed >= need:
+                return at + self.span
+        return -math.inf  # already fits
+
+
+@dataclass(eq=False)
+class _Waiter:
+    cost: Cost
+    priority: Priority
+    future: asyncio.Future[None] = field(repr=False)
+
+
+class RequestBudget:
+    """The request budget of one venue IP (and its accounts' order counters), shared by every client."""
+
+    def __init__(self, clock: Clock, limits: BudgetLimits | None = None) -> None:
+        self.clock = clock
+        self.limits = limits if limits is not None else BudgetLimits()
+        self._weight = SlidingWindow(MINUTE_S, self.limits.weight_cap)
+        self._orders_10s = SlidingWindow(TEN_S, self.limits.orders_10s_cap)
+        self._orders_1m = SlidingWindow(MINUTE_S, self.limits.orders_1m_cap)
+        self._queues: dict[Priority, deque[_Waiter]] = {p: deque() for p in Priority}
+        self._blocked_until = -math.inf
+        self._timer: asyncio.Task[None] | None = None
+        self._timer_at = math.nan
+        self.admitted = 0
+        self.queued = 0
+        self.penalties = 0
+
+    # --- the public surface -------------------------------------------------------------------------
+
+    async def acquire(self, cost: Cost, priority: Priority = Priority.QUERY) -> None:
+        """Wait until a request of `cost` fits, then charge it. A free cost (no request) returns at once.
+
+        If the caller is cancelled while waiting, nothing is charged; if it is cancelled in the instant
+        after admission, the charge stays (an over-estimate, which is the safe side)."""
+        if cost.free:
+            return
+        now = self._now()
+        self._expire(now)
+        if not self._has_waiters() and now >= self._blocked_until and self._fits(cost):
+            self._charge(now, cost)
+            return
+        waiter = _Waiter(cost, priority, asyncio.get_running_loop().create_future())
+        self._queues[priority].append(waiter)
+        self.queued += 1
+        self._dispatch()
+        try:
+            await waiter.future
+        except asyncio.CancelledError:
+            if waiter.future.cancelled():
+                self._forget(waiter)
+            raise
+
+    def observe(
+        self,
+        used_weight_1m: int | None = None,
+        order_count_10s: int | None = None,
+        order_count_1m: int | None = None,
+    ) -> None:
+        """Raise our estimate to the venue's reported usage (X-MBX-USED-WEIGHT-1M, X-MBX-ORDER-COUNT-10S
+        / -1M); a figure below our estimate changes nothing. The excess is recorded as used now, so it
+        ages out one window later (Binance's fixed windows reset sooner: the safe side)."""
+        now = self._now()
+        self._expire(now)
+        for window, reported in (
+            (self._weight, used_weight_1m),
+            (self._orders_10s, order_count_10s),
+            (self._orders_1m, order_count_1m),
+        ):
+            if reported is not None and reported > window.total:
+                window.add(now, reported - window.total)
+
+    def penalize(self, retry_after_s: float) -> None:
+        """Admit nothing for `retry_after_s` seconds (a 429 or 418 with its Retry-After)."""
+        if not (isinstance(retry_after_s, int | float) and math.isfinite(retry_after_s)):
+            raise ValueError(f"retry_after_s must be a finite number, got {retry_after_s!r}")
+        self.penalties += 1
+        self._blocked_until = max(self._blocked_until, self._now() + max(0.0, retry_after_s))
+        if self._has_waiters():
+            self._dispatch()
+
+    def usage(self) -> dict[str, Any]:
+        """A JSON-safe snapshot: use in each window, the limits, waiters per priority, any penalty."""
+        now = self._now()
+        self._expire(now)
+        return {
+            "weight_1m": self._weight.total,
+            "orders_10s": self._orders_10s.total,
+            "orders_1m": self._orders_1m.total,
+            "limits": self.limits.to_dict(),
+            "waiting": {p.name.lower(): self._waiting(p) for p in Priority},
+            "blocked_for_s": round(max(0.0, self._blocked_until - now), 6),
+            "admitted": self.admitted,
+            "queued": self.queued,
+            "penalties": self.penalties,
+        }
+
+    # --- machinery ----------------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return self.clock.monotonic()
+
+    def _windows(self, cost: Cost) -> tuple[tuple[SlidingWindow, int], ...]:
+        return (
+            (self._weight, cost.weight),
+            (self._orders_10s, cost.orders_10s),
+            (self._orders_1m, cost.orders_1m),
+        )
+
+    def _expire(self, now: float) -> None:
+        for window in (self._weight, self._orders_10s, self._orders_1m):
+            window.expire(now)
+
+    def _fits(self, cost: Cost) -> bool:
+        return all(window.fits(amount) for window, amount in self._windows(cost))
+
+    def _charge(self, now: float, cost: Cost) -> None:
+        for window, amount in self._windows(cost):
+            window.add(now, amount)
+        self.admitted += 1
+
+    def _has_waiters(self) -> bool:
+        return any(self._queues.values())
+
+    def _waiting(self, priority: Priority) -> int:
+        return sum(1 for w in self._queues[priority] if not w.future.done())
+
+    def _head(self) -> _Waiter | None:
+        for queue in self._queues.values():  # in priority order
+            while queue and queue[0].future.done():  # cancelled while queued
+                queue.popleft()
+            if queue:
+                return queue[0]
+        return None
+
+    def _forget(self, waiter: _Waiter) -> None:
+        with contextlib.suppress(ValueError):
+            self._queues[waiter.priority].remove(waiter)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Admit waiters from the head while they fit, then sleep until the head can fit."""
+        now = self._now()
+        self._expire(now)
+        head = self._head()
+        while head is not None and now >= self._blocked_until and self._fits(head.cost):
+            self._queues[head.priority].popleft()
+            self._charge(now, head.cost)
+            head.future.set_result(None)
+            head = self._head()
+        self._arm_timer(now, head)
+
+    def _arm_timer(self, now: float, head: _Waiter | None) -> None:
+        if head is None:
+            self._cancel_timer()
+            return
+        wake_at = max(self._blocked_until, *(w.fits_at(amount) for w, amount in self._windows(head.cost)))
+        if self._timer is not None and self._timer_at == wake_at:
+            return
+        self._cancel_timer()
+        self._timer_at = wake_at
+        self._timer = asyncio.get_running_loop().create_task(
+            self._wake(wake_at - now), name="request-budget-timer"
+        )
+
+    def _cancel_timer(self) -> None:
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+
+    async def _wake(self, delay: float) -> None:
+        await self.clock.sleep(delay)
+        self._timer = None
+        self._dispatch()

@@ -1,0 +1,185 @@
+"""Fleet commands: pause, resume, leverage, cancel-all (the panic button) and portfolio."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from mmctl.cli.context import JsonFlag, call, globals_of
+from mmctl.cli.output import Output, fail
+from mmctl.cli.render import render_outcomes
+from mmctl.errors import EXIT_FAILED, ValidationError
+
+Names = Annotated[list[str] | None, typer.Argument(help="Bot names.", show_default=False)]
+AllFlag = Annotated[bool, typer.Option("--all", help="Every bot.")]
+
+
+def _outcomes(out: Output, outcomes: list[dict[str, Any]]) -> None:
+    render_outcomes(out, outcomes)
+    if any(not o.get("ok") for o in outcomes):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def pause(
+        ctx: typer.Context, names: Names = None, all_: AllFlag = False, json_flag: JsonFlag = False
+    ) -> None:
+        """Stop quoting (orders cancelled and confirmed) but keep watching market data and risk."""
+        out = globals_of(ctx).output(json_flag)
+        _outcomes(out, call(ctx, "bot.pause", {"names": names or [], "all": all_}, json_flag=json_flag))
+
+    @app.command()
+    def resume(
+        ctx: typer.Context, names: Names = None, all_: AllFlag = False, json_flag: JsonFlag = False
+    ) -> None:
+        """Quote again after a pause."""
+        out = globals_of(ctx).output(json_flag)
+        _outcomes(out, call(ctx, "bot.resume", {"names": names or [], "all": all_}, json_flag=json_flag))
+
+    @app.command()
+    def leverage(
+        ctx: typer.Context,
+        name: Annotated[str, typer.Argument(help="The bot.")],
+        value: Annotated[int | None, typer.Argument(help="New leverage (1..the symbol's maximum).")] = None,
+        json_flag: JsonFlag = False,
+    ) -> None:
+        """Show the bot's symbol's leverage and maximum, or set it."""
+        out = globals_of(ctx).output(json_flag)
+        params: dict[str, Any] = {"name": name} if value is None else {"name": name, "leverage": value}
+        info = call(ctx, "bot.leverage", params, json_flag=json_flag)
+        if out.json:
+            out.document(info)
+            return
+        pairs: list[tuple[str, Any]] = [
+            ("symbol", f"{info['symbol']} on {info['account']}"),
+            (
+                "leverage",
+                f"{info['leverage']}x" + (f" (was {info['previous']}x)" if "previous" in info else ""),
+            ),
+            ("maximum", f"{info['max_leverage']}x"),
+            ("notional cap at this leverage", info["notional_cap"]),
+            ("position notional", info["position_notional"]),
+        ]
+        if info.get("note"):
+            pairs.append(("note", info["note"]))
+        out.fields(pairs)
+
+    @app.command("cancel-all")
+    def cancel_all(
+        ctx: typer.Context,
+        names: Names = None,
+        symbol: Annotated[str | None, typer.Option("--symbol", help="Every order on this symbol...")] = None,
+        account: Annotated[str | None, typer.Option("--account", help="...of this account.")] = None,
+        all_: Annotated[bool, typer.Option("--all", help="Every order on every account and symbol.")] = False,
+        yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+        json_flag: JsonFlag = False,
+    ) -> None:
+        """The panic button: pause bots and cancel orders (by bot, by symbol of an account, or everything)."""
+        out = globals_of(ctx).output(json_flag)
+        forms = sum([bool(names), symbol is not None or account is not None, all_])
+        if forms != 1:
+            fail(ValidationError("give bot names, or --symbol S --account A, or --all (exactly one)"), out)
+        if names:
+            _outcomes(out, call(ctx, "cancel.bots", {"names": names}, json_flag=json_flag))
+            return
+        if not all_ and (symbol is None or account is None):
+            fail(
+                ValidationError("--symbol and --account go together (e.g. --symbol BTCUSDT --account main)"),
+                out,
+            )
+        what = "EVERY open order on every account" if all_ else f"every open order on {account} {symbol}"
+        _confirm(out, what, yes)
+        if all_:
+            results = call(ctx, "cancel.all", {}, json_flag=json_flag)
+        else:
+            results = [
+                call(ctx, "cancel.symbol", {"account": account, "symbol": symbol}, json_flag=json_flag)
+            ]
+        _render_cancelled(out, results)
+
+    @app.command()
+    def portfolio(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
+        """Capital, exposure and PnL across accounts and bots."""
+        out = globals_of(ctx).output(json_flag)
+        doc = call(ctx, "portfolio.get", {}, json_flag=json_flag)
+        if out.json:
+            out.document(doc)
+            return
+        _render_portfolio(out, doc)
+
+
+def _confirm(out: Output, what: str, yes: bool) -> None:
+    if yes or not sys.stdin.isatty():
+        return
+    if not typer.confirm(f"Cancel {what} (bots there are paused)?", default=False):
+        out.write("nothing cancelled")
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _render_cancelled(out: Output, results: list[dict[str, Any]]) -> None:
+    if out.json:
+        out.document(results)
+        return
+    rows = [
+        [r["account"], o["symbol"], o["side"], o["price"], o["qty"], o["client_order_id"]]
+        for r in results
+        for o in r["cancelled"]
+    ]
+    out.table(["account", "symbol", "side", "price", "qty", "client_order_id"], rows)
+    paused = [b for r in results for b in r["paused"]]
+    if out.tty:
+        out.write(f"{len(rows)} order(s) cancelled; paused: {', '.join(paused) or 'no bots'}")
+    failed = [f for r in results for f in r.get("failed", [])]
+    for f in failed:
+        sys.stderr.write(f"mmctl: error: bot {f['bot']}: {f['error']}\n")
+    remaining = sum(len(r.get("remaining", [])) for r in results)
+    if remaining:
+        sys.stderr.write(f"mmctl: error: {remaining} order(s) still open after cancel-all; run it again\n")
+    if failed or remaining:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _render_portfolio(out: Output, doc: dict[str, Any]) -> None:
+    accounts = doc["accounts"]
+    out.table(
+        ["account", "wallet", "available", "margin_used", "unrealized_pnl"],
+        [
+            [
+                a["account"],
+                a.get("wallet_balance"),
+                a.get("available_balance"),
+                a.get("margin_used"),
+                a.get("unrealized_pnl", a.get("error")),
+            ]
+            for a in accounts
+        ],
+    )
+    out.write()
+    out.table(
+        ["account", "symbol", "net_position", "notional"],
+        [
+            [a["account"], p["symbol"], p["qty"], p["notional"]]
+            for a in accounts
+            for p in a.get("positions", [])
+        ],
+    )
+    out.write()
+    columns = [
+        "bot",
+        "account",
+        "symbol",
+        "state",
+        "position",
+        "notional",
+        "realized_pnl",
+        "fees",
+        "unrealized_pnl",
+        "net_pnl",
+    ]
+    out.table(columns, [[b[c] for c in columns] for b in doc["bots"]])
+    t = doc["totals"]
+    out.write()
+    out.fields([("total " + k.replace("_", " "), v) for k, v in t.items()])

@@ -1,0 +1,123 @@
+"""What one call of each `Exchange` port method costs on Binance USDⓈ-M, as data.
+
+Binance limits each IP to a request weight per minute and each account to a number of new orders per
+10 seconds and per minute (developers.binance.com, "Request Weight"; the same costs ccxt 4.5's
+binanceusdm declares). `cost(method, n_requests, symbol_given)` gives the `Cost` of one port call as the
+Binance adapter issues it, so the request budget, benchmarks and reports all read the same table:
+
+    method            endpoint                          weight  orders 10 s  orders 1 min
+    place_orders 1    POST /fapi/v1/order                    0            1             1
+    place_orders 2-5  POST /fapi/v1/batchOrders              5            5             1
+    cancel_order      DELETE /fapi/v1/order                  1
+    cancel_orders     DELETE /fapi/v1/batchOrders            1
+    cancel_all        DELETE /fapi/v1/allOpenOrders          1
+    open_orders       GET /fapi/v1/openOrders                1 with a symbol, 40 without
+    fetch_order       GET /fapi/v1/order                     1
+    balance           GET /fapi/v3/account                   5
+    positions         GET /fapi/v3/positionRisk              5   (position: the same)
+    leverage          GET /fapi/v1/symbolConfig              5
+    set_leverage      POST /fapi/v1/leverage                 1
+    income            GET /fapi/v1/income                   30
+    arm/disarm_countdown POST /fapi/v1/countdownCancelAll   10
+    server_time_ms    GET /fapi/v1/time                      1
+    load_markets      GET /fapi/v1/exchangeInfo              1   (once)
+    market, book, health, name, max_batch, watch_book, order_updates, close: no REST request, 0
+
+Cancels do not count as orders. Core module: stdlib and `mmctl.model` only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+BATCH_ORDERS_MAX = 5
+"""Most orders one POST /fapi/v1/batchOrders takes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """What one request uses: IP weight (1 min window) and new orders on the 10 s and 1 min counters."""
+
+    weight: int = 0
+    orders_10s: int = 0
+    orders_1m: int = 0
+
+    def __post_init__(self) -> None:
+        if min(self.weight, self.orders_10s, self.orders_1m) < 0:
+            raise ValueError(f"a cost cannot be negative: {self}")
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(
+            self.weight + other.weight, self.orders_10s + other.orders_10s, self.orders_1m + other.orders_1m
+        )
+
+    @property
+    def free(self) -> bool:
+        """True when the call sends no request at all."""
+        return self.weight == 0 and self.orders_10s == 0 and self.orders_1m == 0
+
+
+FREE = Cost()
+
+PLACE_SINGLE = Cost(weight=0, orders_10s=1, orders_1m=1)
+"""POST /fapi/v1/order."""
+PLACE_BATCH = Cost(weight=5, orders_10s=5, orders_1m=1)
+"""POST /fapi/v1/batchOrders (2..5 orders)."""
+OPEN_ORDERS_ALL = Cost(weight=40)
+"""GET /fapi/v1/openOrders without a symbol."""
+
+FIXED: dict[str, Cost] = {
+    "cancel_order": Cost(1),
+    "cancel_orders": Cost(1),
+    "cancel_all": Cost(1),
+    "open_orders": Cost(1),
+    "fetch_order": Cost(1),
+    "balance": Cost(5),
+    "positions": Cost(5),
+    "position": Cost(5),
+    "leverage": Cost(5),
+    "set_leverage": Cost(1),
+    "income": Cost(30),
+    "arm_countdown": Cost(10),
+    "disarm_countdown": Cost(10),
+    "server_time_ms": Cost(1),
+    "load_markets": Cost(1),
+    "market": FREE,
+    "book": FREE,
+    "health": FREE,
+    "name": FREE,
+    "max_batch": FREE,
+    "watch_book": FREE,
+    "order_updates": FREE,
+    "close": FREE,
+}
+"""The cost of every port method whose cost does not depend on its arguments (place_orders does)."""
+
+METHODS = frozenset({*FIXED, "place_orders"})
+"""Every `Exchange` port method and property this table prices."""
+
+
+def cost(method: str, n_requests: int = 1, symbol_given: bool = True) -> Cost:
+    """The cost of one call of the port method `method`.
+
+    `n_requests` is the number of orders in a `place_orders` batch (0 sends nothing; above
+    `BATCH_ORDERS_MAX` the adapter rejects the batch unsent, but it is priced as one batch so a budget
+    never under-counts). `symbol_given` matters for `open_orders` only. Raises `ValueError` for a name
+    that is not a port method.
+    """
+    if method == "place_orders":
+        return _place_cost(n_requests)
+    if method == "open_orders" and not symbol_given:
+        return OPEN_ORDERS_ALL
+    try:
+        return FIXED[method]
+    except KeyError:
+        raise ValueError(f"not an Exchange port method: {method!r}") from None
+
+
+def _place_cost(n_requests: int) -> Cost:
+    if n_requests < 0:
+        raise ValueError(f"n_requests must be >= 0, got {n_requests}")
+    if n_requests == 0:
+        return FREE
+    return PLACE_SINGLE if n_requests == 1 else PLACE_BATCH
