@@ -6,6 +6,7 @@ path, or a parameter name) and are raised as the caller's error class.
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from decimal import Decimal, InvalidOperation
@@ -56,8 +57,8 @@ def coerce(value: Any, hint: Any, where: str, error: type[MmctlError] = Validati
             raise error(f"{where}: expected an integer, got {value!r}")
         return value
     if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise error(f"{where}: expected a number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise error(f"{where}: expected a finite number, got {value!r}")
         return float(value)
     if hint is Decimal:
         return to_decimal(value, where, error)

@@ -165,7 +165,7 @@ def test_sigterm_with_running_bots_cancels_every_order_before_exit(fast_daemon: 
     ("args", "code", "message"),
     [
         (["create", "Bad_Name", "--account", "paper", "--symbol", "BTCUSDT"], 2, "bot name"),
-        (["create", "x", "--account", "nope", "--symbol", "BTCUSDT"], 1, "no account named 'nope'"),
+        (["create", "x", "--account", "nope", "--symbol", "BTCUSDT"], 2, "no account named 'nope'"),
         (["create", "x", "--account", "paper", "--symbol", "FOOUSDT"], 2, "FOOUSDT"),
         (
             ["create", "x", "--account", "paper", "--symbol", "BTCUSDT", "--strategy", "magic"],

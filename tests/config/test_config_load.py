@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from mmctl.config.load import find_config, load_file, load_settings, parse_settings
-from mmctl.config.schema import BinanceAccount, DaemonSettings, LogSettings, PaperAccount, Settings
+from mmctl.config.schema import (
+    BinanceAccount,
+    DaemonSettings,
+    LogSettings,
+    PaperAccount,
+    RiskSettings,
+    Settings,
+)
 from mmctl.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
@@ -24,7 +31,7 @@ def test_the_example_config_is_exactly_the_built_in_defaults() -> None:
     assert loaded.accounts == defaults.accounts
 
 
-@pytest.mark.parametrize("cls", [DaemonSettings, LogSettings, PaperAccount, BinanceAccount])
+@pytest.mark.parametrize("cls", [DaemonSettings, LogSettings, PaperAccount, BinanceAccount, RiskSettings])
 def test_every_setting_is_documented_in_the_example(cls: type) -> None:
     text = EXAMPLE.read_text()
     for f in dataclasses.fields(cls):
@@ -70,3 +77,9 @@ def test_missing_explicit_or_env_config_is_an_error_not_a_silent_default(tmp_pat
         find_config(tmp_path / "nope.toml", {})
     with pytest.raises(ConfigError, match="MMCTL_CONFIG"):
         find_config(None, {"MMCTL_CONFIG": str(tmp_path / "nope.toml")})
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_non_finite_numbers_are_refused(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"daemon\.shutdown_timeout_s"):
+        parse_settings(tomllib.loads(f"[daemon]\nshutdown_timeout_s = {value}\n"), "x.toml")

@@ -163,3 +163,45 @@ def test_socket_path_too_long_is_a_clear_error(
     code, out = d.start(wait=False).exited()
     assert code == 1
     assert "too long" in out
+
+
+def test_a_failing_service_at_start_is_one_log_line_and_exit_1(
+    daemon_factory: Callable[..., DaemonProc],
+) -> None:
+    d = daemon_factory(
+        "\n[accounts.paper]\nexchange = 'paper'\nmarket = 'replay'\nreplay_path = '/nonexistent'\n"
+    )
+    code, out = d.start(wait=False).exited()
+    assert code == 1
+    assert "daemon_start_failed" in out
+    assert "Traceback" not in out
+    assert not d.socket.exists()
+
+
+def test_an_unbindable_socket_is_one_log_line_and_exit_1(daemon_factory: Callable[..., DaemonProc]) -> None:
+    d = daemon_factory()
+    d.config.write_text(f'[daemon]\nsocket = "/proc/nope/x.sock"\nstate_dir = "{d.state_dir}"\n')
+    code, out = d.start(wait=False).exited()
+    assert code == 1
+    assert "daemon_start_refused" in out
+    assert "Traceback" not in out
+
+
+def test_a_client_that_never_reads_does_not_block_shutdown(daemon: DaemonProc) -> None:
+    hog = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    hog.connect(str(daemon.socket))
+    hog.setblocking(False)
+    request = b'{"jsonrpc":"2.0","method":"daemon.methods","id":1}\n' * 200
+    sent = 0
+    try:
+        for _ in range(200):
+            try:
+                sent += hog.send(request)
+            except BlockingIOError:
+                break
+        assert rpc(daemon.socket, "daemon.version")["result"]["api"] == 1
+        code, _ = daemon.stop(timeout=60)
+        assert code == 0
+    finally:
+        hog.close()
+    assert sent > 0

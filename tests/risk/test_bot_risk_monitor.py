@@ -1,4 +1,4 @@
-"""Per-bot risk guards (mmctl.bots.risk.BotRiskMonitor): each fires in a constructed scenario and not before."""
+"""Per-bot risk guards (mmctl.bots.risk.BotRiskMonitor): each fires in its scenario, and not before."""
 
 from __future__ import annotations
 
@@ -307,7 +307,7 @@ def test_loss_guards_trip_exactly_when_the_rules_say(
     pnls: list[Decimal], max_loss: Decimal, max_drawdown: Decimal
 ) -> None:
     """The first halt comes at the first check where pnl <= -max_loss or peak - pnl >= max_drawdown."""
-    m = monitor(max_loss=max_loss, max_drawdown=max_drawdown)
+    m = monitor(max_loss=str(max_loss), max_drawdown=str(max_drawdown))
     peak = Decimal(0)
     for i, pnl in enumerate(pnls):
         peak = max(peak, pnl)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from mmctl.errors import ValidationError
 from mmctl.strategies.market_maker import MarketMakerParams
-from mmctl.strategies.params import describe, params_to_dict, parse_params, update_params
+from mmctl.strategies.params import StrategyParams, describe, params_to_dict, parse_params, update_params
 
 
 def test_no_values_gives_the_documented_defaults() -> None:
@@ -193,7 +193,8 @@ def test_describe_lists_every_parameter_with_type_default_bounds_and_doc() -> No
     names = [i.name for i in infos]
     assert sorted(names) == sorted(f.name for f in dataclasses.fields(MarketMakerParams))
     assert names[0] == "spread_bps"
-    assert names[-1] == "quote_interval_ms"
+    shared = [f.name for f in dataclasses.fields(StrategyParams)]
+    assert names[-len(shared) :] == shared  # the shared (execution and risk) parameters come last
     by_name = {i.name: i for i in infos}
     assert by_name["levels"].type == "integer"
     assert (by_name["levels"].default, by_name["levels"].min, by_name["levels"].max) == (3, "1", "20")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -83,7 +83,7 @@ class Bot:
         router: OrderRouter | None = None,
     ) -> None:
         self.definition = definition
-        self.router = router or OrderRouter(exchange)
+        self.router = router or OrderRouter(exchange, clock)
         self.exchange = exchange
         self.clock = clock
         self.events = events
@@ -107,9 +107,11 @@ class Bot:
         self._desired_for: tuple[object, ...] = ()
         self._countdown_at = -1e18
         self._act = asyncio.Lock()  # one actor on the venue at a time: a tick, or a pause's cancel
+        self._lifecycle = asyncio.Lock()  # start, stop, pause and resume never interleave
         self.hold: str | None = None  # why quotes are pulled while running (e.g. stale market data)
         self.pause_reason: str | None = None
         self.resume_at: float | None = None  # monotonic time of an automatic resume
+        self._recover = False  # order events may have been missed: recover fills at the next tick
 
     @property
     def name(self) -> str:
@@ -131,6 +133,10 @@ class Bot:
     # --- start -------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        async with self._lifecycle:
+            await self._start()
+
+    async def _start(self) -> None:
         if self.state.active:
             raise InvalidState(f"bot {self.name} is already {self.state.value}")
         self._set_state(BotState.STARTING)
@@ -140,11 +146,15 @@ class Bot:
         except MmctlError as e:
             await self._abort_start(e)
             raise
+        except Exception as e:  # never stay in "starting"
+            error = MmctlError(f"start failed: {type(e).__name__}: {e}")
+            await self._abort_start(error)
+            raise error from e
         self.inventory.reset_session()
         self.quoter.stats = type(self.quoter.stats)()
         self.failures = 0
         self.started_ms = now_ms(self.clock)
-        await self.router.register(self.name, self._on_update)
+        await self.router.register(self.name, self._on_update, self._on_gap)
         self._helpers = [
             asyncio.create_task(self._watch_book(), name=f"{self.name}-book"),
             asyncio.create_task(self._heartbeat(), name=f"{self.name}-heartbeat"),
@@ -192,6 +202,11 @@ class Bot:
         relevant = self.quoter.on_update(update)
         fill = update.fill
         if fill is not None:
+            qty = self.quoter.unbooked(update.order, fill.qty)
+            if qty <= 0:
+                return  # already booked (recovered from the venue after a gap)
+            if qty != fill.qty:
+                fill = replace(fill, qty=qty)
             self.inventory.apply(fill)
             self._fill_seen.set()
             self.events.add(
@@ -207,6 +222,27 @@ class Bot:
             )
         if relevant:
             self._wake.set()
+
+    def _on_gap(self, reason: str) -> None:
+        self.events.add(self.name, "error", f"order events may have been missed ({reason}); recovering")
+        self._recover = True
+        self.quoter.needs_resync = True
+        self._wake.set()
+
+    async def _recover_fills(self) -> None:
+        rules = self.rules or self.exchange.market(self.definition.symbol)
+        for fill in await self.quoter.recover_fills(rules.maker_fee):
+            self.inventory.apply(fill)
+            self.events.add(
+                self.name,
+                "fill",
+                f"{fill.side} {fill.qty} @ {fill.price} (recovered after a gap)",
+                price=str(fill.price),
+                qty=str(fill.qty),
+                side=fill.side.value,
+                recovered=True,
+            )
+        self._recover = False
 
     async def _heartbeat(self) -> None:
         while True:
@@ -247,6 +283,8 @@ class Bot:
             self.last_tick_ms = now_ms(self.clock)
             if self.state is BotState.PAUSED and self.resume_at is not None and started >= self.resume_at:
                 self._resume("cooldown over: quoting again")
+            if self._recover:
+                await self._recover_fills()
             desired = self._desired_quotes() if self.quoting else []
             if desired and started - self._countdown_at >= self.options.countdown_refresh_s:
                 await self.exchange.arm_countdown(self.definition.symbol, self.options.countdown_s)
@@ -275,6 +313,10 @@ class Bot:
 
     async def pause(self, reason: str = "paused by operator", until: float | None = None) -> dict[str, Any]:
         """Stop quoting (orders cancelled and confirmed) but keep watching; `until` resumes automatically."""
+        async with self._lifecycle:
+            return await self._pause(reason, until)
+
+    async def _pause(self, reason: str, until: float | None) -> dict[str, Any]:
         if self.state not in (BotState.RUNNING, BotState.PAUSED):
             raise InvalidState(f"bot {self.name} is {self.state.value}: only a running bot can be paused")
         self.pause_reason, self.resume_at = reason, until
@@ -285,6 +327,10 @@ class Bot:
         return {"bot": self.name, "state": self.state.value, "cancelled": cancelled}
 
     async def resume(self) -> dict[str, Any]:
+        async with self._lifecycle:
+            return self._resume_now()
+
+    def _resume_now(self) -> dict[str, Any]:
         if self.state is not BotState.PAUSED:
             raise InvalidState(f"bot {self.name} is {self.state.value}: only a paused bot can be resumed")
         self._resume("resumed by operator")
@@ -307,19 +353,29 @@ class Bot:
             self.failures += 1
             if self.failures >= self.options.max_failures:
                 raise FatalBotError(f"{self.failures} consecutive failures, last: {error.message}")
-            delay = min(self.options.backoff_base_s * 2 ** (self.failures - 1), self.options.backoff_max_s)
-            if isinstance(error, RateLimited) and error.retry_after_s:
-                delay = max(delay, error.retry_after_s)
+            delay = self._backoff(error)
             self.events.add(self.name, "retry", f"{error.message}; retrying in {delay:g} s", code=error.code)
             self.quoter.needs_resync = True
             await self.clock.sleep(delay)
             self._wake.set()
         elif error.action is Action.GIVE_UP:
+            # a whole request was refused (per-order rejections never get here): count it and back off,
+            # or a persistent refusal would spin the loop against the venue's rate limits
+            self.failures += 1
+            if self.failures >= self.options.max_failures:
+                raise FatalBotError(f"{self.failures} refused requests in a row, last: {error.message}")
             self.events.add(self.name, "reject", error.message, code=error.code)
             self.quoter.needs_resync = True
+            await self.clock.sleep(self._backoff(error))
             self._wake.set()
         else:
             raise FatalBotError(error.message)
+
+    def _backoff(self, error: MmctlError) -> float:
+        delay = min(self.options.backoff_base_s * 2 ** (self.failures - 1), self.options.backoff_max_s)
+        if isinstance(error, RateLimited) and error.retry_after_s:
+            delay = max(delay, float(error.retry_after_s))
+        return float(delay)
 
     async def _fail(self, message: str) -> None:
         """Safe stop into the error state: cancel and confirm, then record why."""
@@ -328,28 +384,36 @@ class Bot:
         await self._stop_helpers()
         try:
             await self._cancel_and_confirm()
-        except MmctlError as e:
+            await self.router.unregister(self.name)
+        except MmctlError as e:  # orders may remain: keep booking their fills; `stop` retries the cancel
             message = f"{message}; and orders may remain: {e.message}"
             self.last_error = message
-        finally:
-            await self.router.unregister(self.name)
         self._set_state(BotState.ERROR, message)
 
     # --- stop ---------------------------------------------------------------------------------------------
 
     async def stop(self, *, flatten: bool = False, disarm: bool = True) -> dict[str, Any]:
-        """Stop quoting, cancel every order of this bot and confirm none remain; optionally flatten."""
+        """Stop quoting, cancel every order of this bot and confirm none remain; optionally flatten.
+        If orders cannot be confirmed gone, the bot ends in `error` saying so (and keeps booking fills)."""
+        async with self._lifecycle:
+            return await self._stop(flatten, disarm)
+
+    async def _stop(self, flatten: bool, disarm: bool) -> dict[str, Any]:
         if self.state in (BotState.CREATED, BotState.STOPPED) and not flatten:
             return {"bot": self.name, "state": self.state.value, "cancelled": 0, "note": "not running"}
         self._set_state(BotState.STOPPING)
         await self._stop_loop()
+        await self.router.register(self.name, self._on_update, self._on_gap)  # fills during the stop count
         try:
             cancelled = await self._cancel_and_confirm()
             result: dict[str, Any] = {"bot": self.name, "cancelled": cancelled}
             if flatten:
                 result["flatten"] = await self._flatten()
-        finally:
-            await self.router.unregister(self.name)
+        except MmctlError as e:
+            self.last_error = e.message
+            self._set_state(BotState.ERROR, f"stop incomplete: {e.message}")
+            raise
+        await self.router.unregister(self.name)
         if disarm:
             with contextlib.suppress(ExchangeError):
                 await self.exchange.disarm_countdown(self.definition.symbol)
@@ -360,7 +424,8 @@ class Bot:
     async def _stop_loop(self) -> None:
         """Stop quoting; the order events keep flowing so fills during the stop are still booked."""
         if self._task is not None:
-            self._task.cancel()
+            async with self._act:  # let an in-flight tick finish its requests: none is cut half-way
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
@@ -417,9 +482,10 @@ class Bot:
         (result,) = await self.exchange.place_orders([request])
         if result.error is not None:
             return {"closed": "0", "error": str(result.error)}
-        self.events.add(self.name, "order", f"flatten: {side} {qty} reduce-only market")
-        await self._settle_fills(result.order.filled if result.order else qty)
-        return {"closed": str(qty), "side": side.value}
+        filled = result.order.filled if result.order is not None else qty
+        self.events.add(self.name, "order", f"flatten: {side} {filled} of {qty} reduce-only market")
+        await self._settle_fills(filled)
+        return {"closed": str(filled), "side": side.value}
 
     async def _settle_fills(self, closed: Decimal) -> None:
         """Wait (briefly) for the order stream to book the flattening fills into the inventory."""

@@ -124,13 +124,15 @@ class SlidingWindow:
 
     def fits_at(self, amount: int) -> float:
         """The earliest time (monotonic) at which `amount` fits, assuming nothing else is added."""
+        if self.fits(amount):
+            return -math.inf
         need = self.total if amount > self.cap else self.total + amount - self.cap
         freed = 0
         for at, used in self._entries:
             freed += used
             if freed >= need:
                 return at + self.span
-        return -math.inf  # already fits
+        return -math.inf  # unreachable: everything expires eventually
 
 
 @dataclass(eq=False)
@@ -279,9 +281,9 @@ class RequestBudget:
             self._charge(now, head.cost)
             head.future.set_result(None)
             head = self._head()
-        self._arm_timer(now, head)
+        self._arm_timer(head)
 
-    def _arm_timer(self, now: float, head: _Waiter | None) -> None:
+    def _arm_timer(self, head: _Waiter | None) -> None:
         if head is None:
             self._cancel_timer()
             return
@@ -290,16 +292,14 @@ class RequestBudget:
             return
         self._cancel_timer()
         self._timer_at = wake_at
-        self._timer = asyncio.get_running_loop().create_task(
-            self._wake(wake_at - now), name="request-budget-timer"
-        )
+        self._timer = asyncio.get_running_loop().create_task(self._wake(wake_at), name="request-budget-timer")
 
     def _cancel_timer(self) -> None:
         timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
 
-    async def _wake(self, delay: float) -> None:
-        await self.clock.sleep(delay)
+    async def _wake(self, wake_at: float) -> None:
+        await self.clock.sleep(wake_at - self._now())  # measured when the sleep starts, not when armed
         self._timer = None
         self._dispatch()

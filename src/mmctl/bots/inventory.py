@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from mmctl.model import ZERO, Fill
-from mmctl.pnl.position import apply_fill, money, unrealized_pnl
+from mmctl.pnl.position import CTX, apply_fill, money, unrealized_pnl
 
 
 @dataclass
@@ -26,10 +26,10 @@ class Inventory:
     def apply(self, fill: Fill) -> None:
         change = apply_fill(self.qty, self.entry_price, fill.side, fill.qty, fill.price)
         self.qty, self.entry_price = change.qty, change.entry_price
-        self.realized_pnl += change.realized_pnl
-        self.fees += fill.fee
+        self.realized_pnl = CTX.add(self.realized_pnl, change.realized_pnl)
+        self.fees = CTX.add(self.fees, fill.fee)
         self.fills += 1
-        self.volume += money(fill.price * fill.qty)
+        self.volume = CTX.add(self.volume, money(CTX.multiply(fill.price, fill.qty)))
 
     def unrealized(self, mark: Decimal | None) -> Decimal:
         if mark is None or self.qty == 0:

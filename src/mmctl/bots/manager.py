@@ -9,6 +9,7 @@ composition root. `shutdown` stops every running bot safely (orders cancelled an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
@@ -57,7 +58,7 @@ class BotManager:
         self.events = events
         self.options = options or BotOptions()
         self.bots: dict[str, Bot] = {}
-        self._routers: dict[str, OrderRouter] = {}
+        self.routers: dict[str, OrderRouter] = {}  # one order-event subscription per account
         self.started_ms = now_ms(clock)  # portfolio income is counted from here
 
     # --- loading and lookup -------------------------------------------------------------------------
@@ -82,9 +83,9 @@ class BotManager:
         """A bot wired to its account's shared exchange client and order-event router."""
         account = definition.account
         exchange = self.exchange(account)
-        router = self._routers.get(account)
+        router = self.routers.get(account)
         if router is None:
-            router = self._routers[account] = OrderRouter(exchange)
+            router = self.routers[account] = OrderRouter(exchange, self.clock)
         return Bot(definition, exchange, self.clock, self.events, self.options, router)
 
     def exchange(self, account: str) -> Exchange:
@@ -93,7 +94,9 @@ class BotManager:
         if account in self.unavailable:
             raise InvalidState(f"account {account!r} is not available: {self.unavailable[account]}")
         known = ", ".join(sorted([*self.accounts, *self.unavailable])) or "none"
-        raise NotFound(f"no account named {account!r} (configured: {known})", data={"field": "account"})
+        raise ValidationError(
+            f"no account named {account!r} (configured: {known})", data={"field": "account"}
+        )
 
     def bot(self, name: str) -> Bot:
         try:
@@ -119,11 +122,6 @@ class BotManager:
         except UnknownSymbol as e:
             raise ValidationError(f"{e.message} on account {account!r}", data={"field": "symbol"}) from None
         strat.check_against_market(parsed, rules, await self._reference_price(exchange, rules.symbol))
-        if parsed.leverage > rules.max_leverage:
-            raise ValidationError(
-                f"leverage: {parsed.leverage} is above {rules.symbol}'s maximum of {rules.max_leverage}",
-                data={"field": "leverage"},
-            )
         if name in self.bots:  # created concurrently while we waited for the book
             raise AlreadyExists(f"a bot named {name!r} already exists", data={"field": "name"})
         definition = BotDefinition(name, account, rules.symbol, strategy, parsed, now_ms(self.clock))
@@ -196,7 +194,8 @@ class BotManager:
 
         async def one(bot: Bot) -> dict[str, Any]:
             try:
-                result = await action(bot)
+                # shielded: an RPC timeout must not cut a start or a stop half-way
+                result = await asyncio.shield(action(bot))
             except MmctlError as e:
                 return {
                     "bot": bot.name,
@@ -227,26 +226,29 @@ class BotManager:
         bots = self.select(names, all_bots)
 
         async def stop(bot: Bot) -> dict[str, Any]:
-            return await bot.stop(flatten=flatten, disarm=not self.sharing_symbol(bot))
+            return await bot.stop(flatten=flatten, disarm=False)
 
-        return await self.each(bots, stop)
+        outcomes = await self.each(bots, stop)
+        await self._disarm_idle_countdowns({(b.definition.account, b.definition.symbol) for b in bots})
+        return outcomes
+
+    async def _disarm_idle_countdowns(self, pairs: set[tuple[str, str]]) -> None:
+        """Disarm the venue's countdown on every (account, symbol) no active bot quotes any more, so it
+        cannot later cancel orders an operator places by hand."""
+        for account, symbol in sorted(pairs):
+            if any(
+                b.state.active and b.definition.account == account and b.definition.symbol == symbol
+                for b in self.bots.values()
+            ):
+                continue
+            with contextlib.suppress(MmctlError):
+                await self.exchange(account).disarm_countdown(symbol)
 
     async def pause(self, names: list[str], all_bots: bool = False) -> list[dict[str, Any]]:
         return await self.each(self.select(names, all_bots), lambda bot: bot.pause())
 
     async def resume(self, names: list[str], all_bots: bool = False) -> list[dict[str, Any]]:
         return await self.each(self.select(names, all_bots), lambda bot: bot.resume())
-
-    def sharing_symbol(self, bot: Bot) -> list[Bot]:
-        """Other active bots quoting the same symbol on the same account."""
-        return [
-            b
-            for b in self.bots.values()
-            if b is not bot
-            and b.state.active
-            and b.definition.account == bot.definition.account
-            and b.definition.symbol == bot.definition.symbol
-        ]
 
     async def shutdown(self) -> list[dict[str, Any]]:
         """Stop every bot that is quoting or may hold orders; one outcome per bot."""

@@ -19,7 +19,8 @@ from mmctl.bots.orders import LiveOrder, batches, live_orders, reconcile
 from mmctl.clock import Clock, now_ms
 from mmctl.errors import OrderRejected, PostOnlyWouldCross, UnknownOrder
 from mmctl.exchange.base import MAX_CANCEL_BATCH, Exchange
-from mmctl.model import Order, OrderUpdate, Side
+from mmctl.model import ZERO, Fill, Order, OrderUpdate, Side
+from mmctl.pnl.position import money
 from mmctl.strategies.base import Quote
 
 CLOSED_MEMORY = 512  # closed ids remembered to ignore late events about them
@@ -54,6 +55,7 @@ class Quoter:
         self.stats = QuoteStats()
         self.needs_resync = True
         self._ids = ids.ClientIdGenerator(bot, now_ms(clock))
+        self._filled: dict[str, Decimal] = {}  # cumulative filled quantity booked per order
         self._closed: dict[str, None] = {}  # recently closed or cancelled ids, oldest first (bounded)
 
     def new_id(self, side: Side, level: int) -> str:
@@ -138,6 +140,16 @@ class Quoter:
         if len(self._closed) > CLOSED_MEMORY:
             for old in list(self._closed)[: CLOSED_MEMORY // 2]:
                 del self._closed[old]
+                self._filled.pop(old, None)
+
+    def unbooked(self, order: Order, fill_qty: Decimal) -> Decimal:
+        """How much of a fill event is new: the order's cumulative fill beyond what was booked (a fill
+        already recovered from the venue after a gap is not booked twice)."""
+        booked = self._filled.get(order.client_order_id, ZERO)
+        if order.filled <= booked:
+            return ZERO
+        self._filled[order.client_order_id] = order.filled
+        return min(fill_qty, order.filled - booked)
 
     async def _place(self, quotes: list[Quote]) -> int:
         placed = 0
@@ -176,6 +188,43 @@ class Quoter:
             price=str(quote.price),
             qty=str(quote.qty),
         )
+
+    async def recover_fills(self, maker_fee: Decimal) -> list[Fill]:
+        """After a gap in the order stream: ask the venue for every order we believed open and return
+        the fills we missed (the venue's average price; the fee estimated at the maker rate)."""
+        missed: list[Fill] = []
+        now = now_ms(self.clock)
+        for cid, lo in list(self.live.items()):
+            try:
+                order = await self.exchange.fetch_order(self.symbol, client_order_id=cid)
+            except UnknownOrder:
+                continue
+            gap = order.filled - self._filled.get(cid, ZERO)
+            if gap > 0:
+                self._filled[cid] = order.filled
+                price = order.avg_price or order.price or lo.price
+                missed.append(
+                    Fill(
+                        f"recovered:{cid}:{order.filled}",
+                        order.id,
+                        cid,
+                        order.symbol,
+                        order.side,
+                        price,
+                        gap,
+                        money(price * gap * maker_fee),
+                        "USDT",
+                        True,
+                        ZERO,
+                        now,
+                    )
+                )
+            if order.status.is_open:
+                self.live[cid] = _with(lo, remaining=order.remaining)
+            else:
+                self.live.pop(cid, None)
+                self._remember_closed(cid)
+        return missed
 
     def open_orders_view(self) -> list[dict[str, Any]]:
         now = now_ms(self.clock)

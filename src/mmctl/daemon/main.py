@@ -14,6 +14,7 @@ import os
 import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -93,9 +94,9 @@ class Daemon:
         try:
             lock.acquire()
             sock = bind_socket(self.socket_path)
-        except MmctlError as e:
+        except (MmctlError, OSError) as e:
             lock.release()
-            log.error("daemon_start_refused", error=str(e))
+            log.error("daemon_start_refused", error=_one_line(e))
             return 1
         server = RpcServer(
             self.table,
@@ -104,7 +105,12 @@ class Daemon:
             request_timeout_s=self.settings.daemon.request_timeout_s,
         )
         try:
-            await self._start_services()
+            try:
+                await self._start_services()
+            except Exception as e:
+                log.error("daemon_start_failed", error=_one_line(e))
+                await self._stop_services()
+                return 1
             await server.start(sock)
             self._install_signals()
             self._tasks.append(asyncio.create_task(self.lag.run(), name="loop-lag"))
@@ -167,7 +173,7 @@ class Daemon:
             new = load_settings(self.config_path, self.env)
         except MmctlError as e:
             log.error("config_reload_failed", error=str(e), kept="previous configuration")
-            self.notifier.status("config reload failed; previous configuration kept")
+            self.notifier.notify("READY=1", "STATUS=config reload failed; previous configuration kept")
             return
         needs_restart = [
             key
@@ -178,8 +184,14 @@ class Daemon:
             needs_restart.append("accounts")
         log.info("config_reloaded", source=new.source or None, needs_restart=needs_restart or None)
         daemon_logging.configure(new.log.level, new.log.format)
-        self.settings = new
+        # what needs a restart stays as it runs, so health and methods report what is in effect
+        self.settings = replace(new, daemon=self.settings.daemon, accounts=self.settings.accounts)
         self.notifier.notify("READY=1", "STATUS=config reloaded")
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e) if isinstance(e, MmctlError) else f"{type(e).__name__}: {e}"
+    return " ".join(text.split())
 
 
 def run_daemon(config: str | None, socket_override: str | None) -> int:

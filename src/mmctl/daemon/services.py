@@ -89,7 +89,14 @@ def account_checks(accounts: dict[str, Exchange], unavailable: dict[str, str]) -
 
 
 def bot_checks(manager: BotManager) -> list[Check]:
-    checks = []
+    checks = [
+        Check(
+            f"order_stream:{account}",
+            router.healthy,
+            "subscribed" if router.healthy else str(router.last_error),
+        )
+        for account, router in sorted(manager.routers.items())
+    ]
     for bot in manager.bots.values():
         if bot.state.value == "error":
             checks.append(Check(f"bot:{bot.name}", False, f"error: {bot.last_error}"))

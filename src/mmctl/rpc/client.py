@@ -105,7 +105,10 @@ class Client:
             raise Timeout(f"timed out connecting to {self.path}") from None
         except OSError as e:
             s.close()
-            raise DaemonUnreachable(f"cannot connect to {self.path}: {e.strerror}") from None
+            reason = e.strerror or str(e)
+            raise DaemonUnreachable(
+                f"cannot connect to {self.path}: {reason} (check --socket / $MMCTL_SOCKET)"
+            ) from None
         self._sock = s
         return s
 

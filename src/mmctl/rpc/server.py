@@ -72,10 +72,10 @@ class RpcServer:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), timeout_s)
         for w in list(self._writers):
-            w.close()
+            w.transport.abort()  # a client that stops reading must not hold shutdown hostage
         for w in list(self._writers):
             with contextlib.suppress(Exception):
-                await w.wait_closed()
+                await asyncio.wait_for(w.wait_closed(), 1.0)
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if len(self._writers) >= self.max_connections or self._closing:
@@ -84,7 +84,7 @@ class RpcServer:
         self._writers.add(writer)
         try:
             await self._serve(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         finally:
             self._writers.discard(writer)
@@ -123,7 +123,7 @@ class RpcServer:
                 self._end()
             if reply is not None:
                 writer.write(self._encode(reply))
-                await writer.drain()
+                await asyncio.wait_for(writer.drain(), self.idle_timeout_s)  # a client that never reads
 
     def _begin(self) -> None:
         self._in_flight += 1
