@@ -78,7 +78,7 @@ def to_decimal(value: Any, where: str, error: type[MmctlError] = ValidationError
     if isinstance(value, bool):
         raise error(f"{where}: expected a decimal number, got {value!r}")
     try:
-        if isinstance(value, int | str):
+        if isinstance(value, Decimal | int | str):
             d = Decimal(value)
         elif isinstance(value, float):
             d = Decimal(repr(value))

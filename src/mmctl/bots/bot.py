@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
@@ -19,7 +20,9 @@ from typing import Any
 from mmctl.bots.definition import BotDefinition
 from mmctl.bots.events import EventLog
 from mmctl.bots.inventory import Inventory
+from mmctl.bots.market_data import MarketDataHub
 from mmctl.bots.quoting import Quoter
+from mmctl.bots.risk import BotRiskMonitor, RiskAction, RiskVerdict
 from mmctl.bots.router import OrderRouter
 from mmctl.clock import Clock, now_ms
 from mmctl.errors import (
@@ -72,6 +75,14 @@ class FatalBotError(Exception):
     """Raised inside the loop to end it in the error state."""
 
 
+class RiskHalt(Exception):
+    """Raised inside the loop when a loss guard trips: stop (and maybe flatten) safely."""
+
+    def __init__(self, verdict: RiskVerdict) -> None:
+        super().__init__(verdict.reason)
+        self.verdict = verdict
+
+
 class Bot:
     def __init__(
         self,
@@ -81,9 +92,11 @@ class Bot:
         events: EventLog,
         options: BotOptions | None = None,
         router: OrderRouter | None = None,
+        market_data: MarketDataHub | None = None,
     ) -> None:
         self.definition = definition
         self.router = router or OrderRouter(exchange, clock)
+        self.market_data = market_data or MarketDataHub(exchange, clock)
         self.exchange = exchange
         self.clock = clock
         self.events = events
@@ -93,6 +106,8 @@ class Bot:
         self.last_error: str | None = None
         self.inventory = Inventory()
         self.quoter = Quoter(definition.name, definition.symbol, exchange, clock, events)
+        self.risk = BotRiskMonitor(definition.params)
+        self.on_stopped: Callable[[Bot], Awaitable[None]] | None = None  # the manager tidies up after us
         self.rules: MarketRules | None = None
         self.started_ms: int | None = None
         self.last_tick_ms: int | None = None
@@ -128,6 +143,7 @@ class Bot:
     def update_definition(self, definition: BotDefinition) -> None:
         """New parameters: a running bot picks them up at its next tick."""
         self.definition = definition
+        self.risk.update_params(definition.params)
         self._wake.set()
 
     # --- start -------------------------------------------------------------------------------------------
@@ -151,6 +167,7 @@ class Bot:
             await self._abort_start(error)
             raise error from e
         self.inventory.reset_session()
+        self.risk.reset(self.clock.monotonic())
         self.quoter.stats = type(self.quoter.stats)()
         self.failures = 0
         self.started_ms = now_ms(self.clock)
@@ -195,8 +212,19 @@ class Bot:
     # --- the loop ----------------------------------------------------------------------------------------
 
     async def _watch_book(self) -> None:
-        async for _ in self.exchange.watch_book(self.definition.symbol):
-            self._wake.set()
+        """Book updates from the account's shared subscription; resubscribe if the stream fails (the
+        stale-data guard pulls quotes meanwhile)."""
+        while True:
+            try:
+                async with self.market_data.subscribe(self.definition.symbol) as books:
+                    async for top in books:
+                        self.risk.on_book(top.mid, self.clock.monotonic())
+                        self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                self.events.add(self.name, "error", f"market data stream failed: {e}; resubscribing")
+            await self.clock.sleep(1.0)
 
     def _on_update(self, update: OrderUpdate) -> None:
         relevant = self.quoter.on_update(update)
@@ -266,6 +294,8 @@ class Bot:
                     await self._handle(e)
         except FatalBotError as e:
             await self._fail(str(e))
+        except RiskHalt as e:
+            await self._halt(e.verdict)
         except asyncio.CancelledError:
             raise
         except Exception as e:  # an unhandled error still stops safely
@@ -285,6 +315,7 @@ class Bot:
                 self._resume("cooldown over: quoting again")
             if self._recover:
                 await self._recover_fills()
+            self._apply_risk(self.risk.check(started, self.inventory.net(self._mark())))
             desired = self._desired_quotes() if self.quoting else []
             if desired and started - self._countdown_at >= self.options.countdown_refresh_s:
                 await self.exchange.arm_countdown(self.definition.symbol, self.options.countdown_s)
@@ -296,6 +327,58 @@ class Bot:
             )
             if cancelled or placed:
                 self._last_quote = started
+
+    @property
+    def countdown_armed_at(self) -> float:
+        """When the venue's countdown cancel was last armed (the clock's monotonic time)."""
+        return self._countdown_at
+
+    def tick_age_s(self) -> float | None:
+        return (
+            None if self.last_tick_ms is None else max(0.0, (now_ms(self.clock) - self.last_tick_ms) / 1000)
+        )
+
+    def _mark(self) -> Decimal | None:
+        book = self.exchange.book(self.definition.symbol)
+        return book.mid if book is not None else None
+
+    def _apply_risk(self, verdict: RiskVerdict) -> None:
+        """Turn a guard's verdict into quoting state; loss guards end the loop (RiskHalt)."""
+        if verdict.halts:
+            raise RiskHalt(verdict)
+        if verdict.action is RiskAction.PAUSE:
+            if self.state is BotState.RUNNING:
+                self.pause_reason, self.resume_at = f"risk: {verdict.reason}", verdict.until_s
+                self._set_state(BotState.PAUSED, self.pause_reason)
+                self.events.add(self.name, "risk", verdict.reason, **verdict.data)
+            return
+        hold = f"risk: {verdict.reason}" if verdict.action is RiskAction.PULL else None
+        if hold != self.hold:
+            message = verdict.reason if hold else "market data fresh again: quoting"
+            self.events.add(self.name, "risk", message, **verdict.data)
+            self.hold = hold
+
+    async def _halt(self, verdict: RiskVerdict) -> None:
+        """A loss guard tripped: cancel and confirm, flatten if asked, end stopped with the reason."""
+        message = f"risk: {verdict.reason}"
+        self.last_error = message
+        self.events.add(self.name, "risk", verdict.reason, action=verdict.action.value, **verdict.data)
+        await self._stop_helpers()
+        try:
+            await self._cancel_and_confirm()
+            if verdict.action is RiskAction.FLATTEN:
+                await self._flatten()
+            await self.router.unregister(self.name)
+            self._set_state(BotState.STOPPED, message)
+        except MmctlError as e:
+            self.last_error = f"{message}; and orders may remain: {e.message}"
+            self._set_state(BotState.ERROR, self.last_error)
+        await self._stopped()
+
+    async def _stopped(self) -> None:
+        if self.on_stopped is not None:
+            with contextlib.suppress(Exception):
+                await self.on_stopped(self)
 
     def _desired_quotes(self) -> list[Quote]:
         book = self.exchange.book(self.definition.symbol)
@@ -389,6 +472,7 @@ class Bot:
             message = f"{message}; and orders may remain: {e.message}"
             self.last_error = message
         self._set_state(BotState.ERROR, message)
+        await self._stopped()
 
     # --- stop ---------------------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ follower (`mmctl events --follow`) asks for "everything after N" and never misse
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,7 @@ class EventLog:
         self.clock = clock
         self._events: deque[Event] = deque(maxlen=capacity)
         self._seq = 0
+        self.listeners: list[Callable[[Event], None]] = []  # e.g. the daemon's log
 
     @property
     def last_seq(self) -> int:
@@ -47,6 +49,8 @@ class EventLog:
         self._seq += 1
         event = Event(self._seq, now_ms(self.clock), bot, kind, message, data)
         self._events.append(event)
+        for listener in self.listeners:
+            listener(event)
         return event
 
     def since(self, after_seq: int = 0, bot: str | None = None, limit: int = 200) -> list[Event]:

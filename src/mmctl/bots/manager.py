@@ -18,10 +18,14 @@ from typing import Any
 from mmctl.bots.bot import Bot, BotOptions, BotState
 from mmctl.bots.definition import BotDefinition
 from mmctl.bots.events import EventLog
+from mmctl.bots.fleet_guard import FleetGuard
 from mmctl.bots.ids import validate_bot_name
+from mmctl.bots.market_data import MarketDataHub
+from mmctl.bots.risk import FleetLimits
 from mmctl.bots.router import OrderRouter
 from mmctl.bots.status import detail, summary
 from mmctl.clock import Clock, now_ms
+from mmctl.config.schema import RiskSettings
 from mmctl.errors import (
     AlreadyExists,
     InvalidState,
@@ -50,6 +54,7 @@ class BotManager:
         *,
         unavailable: Mapping[str, str] | None = None,
         options: BotOptions | None = None,
+        risk: FleetLimits | None = None,
     ) -> None:
         self.accounts = dict(accounts)
         self.unavailable = dict(unavailable or {})
@@ -59,7 +64,9 @@ class BotManager:
         self.options = options or BotOptions()
         self.bots: dict[str, Bot] = {}
         self.routers: dict[str, OrderRouter] = {}  # one order-event subscription per account
+        self.market_data: dict[str, MarketDataHub] = {}  # one book subscription per account and symbol
         self.started_ms = now_ms(clock)  # portfolio income is counted from here
+        self.fleet = FleetGuard(self, risk or RiskSettings())
 
     # --- loading and lookup -------------------------------------------------------------------------
 
@@ -86,7 +93,16 @@ class BotManager:
         router = self.routers.get(account)
         if router is None:
             router = self.routers[account] = OrderRouter(exchange, self.clock)
-        return Bot(definition, exchange, self.clock, self.events, self.options, router)
+        hub = self.market_data.get(account)
+        if hub is None:
+            hub = self.market_data[account] = MarketDataHub(exchange, self.clock)
+        bot = Bot(definition, exchange, self.clock, self.events, self.options, router, hub)
+        bot.on_stopped = self._after_stop
+        return bot
+
+    async def _after_stop(self, bot: Bot) -> None:
+        """A bot stopped on its own (error, risk): disarm its symbol's countdown if nobody quotes it."""
+        await self._disarm_idle_countdowns({(bot.definition.account, bot.definition.symbol)})
 
     def exchange(self, account: str) -> Exchange:
         if account in self.accounts:
@@ -213,6 +229,12 @@ class BotManager:
         bots = self.select(names, all_bots)
         if all_bots:
             bots = [b for b in bots if not b.state.active]
+        if self.fleet.halt is not None:
+            raise InvalidState(
+                f"daemon-wide risk halt: {self.fleet.halt.reason}; starts are refused until it clears "
+                "(see [risk] in the config)",
+                data=dict(self.fleet.halt.data),
+            )
 
         async def start(bot: Bot) -> dict[str, Any]:
             await bot.start()

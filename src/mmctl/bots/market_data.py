@@ -58,8 +58,8 @@ class BookSubscription:
 
     async def aclose(self) -> None:
         """Unsubscribe (idempotent); the upstream stops when this was its last subscriber."""
-        self._latest = None
         self._end(None)
+        self._latest, self._error = None, None
         await self._hub._unsubscribe(self)
 
     async def __aenter__(self) -> BookSubscription:

@@ -11,6 +11,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from mmctl.bots.budgeted import BudgetedExchange
 from mmctl.clock import now_ms
 from mmctl.errors import ExchangeError
 from mmctl.exchange.base import Exchange
@@ -83,6 +84,7 @@ async def account_figures(name: str, ex: Exchange, since_ms: int, today_ms: int)
         ],
         "income_since_start": since_start,
         "income_today": today,
+        "budget": ex.budget.usage() if isinstance(ex, BudgetedExchange) else None,
     }
 
 

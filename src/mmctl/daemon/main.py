@@ -61,6 +61,7 @@ class Daemon:
         self._stoppers: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.manager: Any = None  # the bot manager, once the bots service has started
+        self.reload_hooks: list[Callable[[Settings], None]] = []  # apply what can change live
 
     # --- queries used by RPC methods -------------------------------------------------------------
 
@@ -186,6 +187,8 @@ class Daemon:
         daemon_logging.configure(new.log.level, new.log.format)
         # what needs a restart stays as it runs, so health and methods report what is in effect
         self.settings = replace(new, daemon=self.settings.daemon, accounts=self.settings.accounts)
+        for hook in self.reload_hooks:
+            hook(self.settings)
         self.notifier.notify("READY=1", "STATUS=config reloaded")
 
 

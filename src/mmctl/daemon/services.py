@@ -7,24 +7,25 @@ exchange; `binanceusdm` accounts are listed as unavailable until the Binance ada
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import structlog
 
-from mmctl.bots.events import EventLog
+from mmctl.bots.budget import RequestBudget
+from mmctl.bots.budgeted import BudgetedExchange
+from mmctl.bots.events import Event, EventLog
 from mmctl.bots.manager import BotManager
 from mmctl.clock import SystemClock
 from mmctl.config.schema import PaperAccount
 from mmctl.daemon.bot_methods import register_bot_methods
-from mmctl.daemon.health import Check
+from mmctl.daemon.checks import account_checks, bot_checks, market_data_checks
 from mmctl.daemon.main import Daemon
 from mmctl.exchange.base import Exchange
 from mmctl.exchange.paper.exchange import PaperExchange
 from mmctl.store.toml_files import TomlDefinitionStore
 
 log = structlog.get_logger("mmctl.daemon")
-
-STALE_TICK_S = 30.0
 
 
 async def start_bots(daemon: Daemon) -> Callable[[], Awaitable[None]]:
@@ -39,17 +40,27 @@ async def start_bots(daemon: Daemon) -> Callable[[], Awaitable[None]]:
             await ex.load_markets()
             await ex.start()
             paper.append(ex)
-            accounts[name] = ex
+            # one request budget per account: the paper venue enforces Binance's published limits
+            accounts[name] = BudgetedExchange(ex, RequestBudget(clock))
         else:
             unavailable[name] = "the Binance adapter is not in this version of mmctl yet"
     events = EventLog(clock)
+    events.listeners.append(log_event)
     manager = BotManager(
-        accounts, TomlDefinitionStore(daemon.state_dir / "bots"), clock, events, unavailable=unavailable
+        accounts,
+        TomlDefinitionStore(daemon.state_dir / "bots"),
+        clock,
+        events,
+        unavailable=unavailable,
+        risk=daemon.settings.risk,
     )
+    daemon.reload_hooks.append(lambda settings: manager.fleet.monitor.update_settings(settings.risk))
+    guard = asyncio.create_task(run_fleet_guard(manager, lambda: daemon.settings.risk.check_interval_s))
     for problem in manager.load():
         log.error("bot_definition_invalid", problem=problem)
     register_bot_methods(daemon.table, manager)
     daemon.check_providers.append(lambda: account_checks(accounts, unavailable))
+    daemon.check_providers.append(lambda: market_data_checks(manager))
     daemon.check_providers.append(lambda: bot_checks(manager))
     daemon.manager = manager
     log.info(
@@ -57,6 +68,7 @@ async def start_bots(daemon: Daemon) -> Callable[[], Awaitable[None]]:
     )
 
     async def stop() -> None:
+        guard.cancel()
         for outcome in await manager.shutdown():
             if outcome.get("ok"):
                 log.info(
@@ -69,38 +81,26 @@ async def start_bots(daemon: Daemon) -> Callable[[], Awaitable[None]]:
                     error=outcome.get("error"),
                     orders=(outcome.get("data") or {}).get("orders"),
                 )
-        for ex in accounts.values():
+        for ex in paper:
             await ex.close()
 
     return stop
 
 
-def account_checks(accounts: dict[str, Exchange], unavailable: dict[str, str]) -> list[Check]:
-    checks = []
-    for name, ex in sorted(accounts.items()):
-        h = ex.health()
-        age = f", market data {h.market_data_age_s:.1f} s old" if h.market_data_age_s is not None else ""
-        checks.append(
-            Check(f"account:{name}", h.connected, ("connected" if h.connected else "disconnected") + age)
-        )
-    for name, why in sorted(unavailable.items()):
-        checks.append(Check(f"account:{name}", False, why))
-    return checks
+LOGGED_KINDS = {"risk": "warning", "error": "error", "reject": "info"}
 
 
-def bot_checks(manager: BotManager) -> list[Check]:
-    checks = [
-        Check(
-            f"order_stream:{account}",
-            router.healthy,
-            "subscribed" if router.healthy else str(router.last_error),
-        )
-        for account, router in sorted(manager.routers.items())
-    ]
-    for bot in manager.bots.values():
-        if bot.state.value == "error":
-            checks.append(Check(f"bot:{bot.name}", False, f"error: {bot.last_error}"))
-        elif bot.state.value == "running":
-            detail = f"running, {len(bot.quoter.live)} open order(s)"
-            checks.append(Check(f"bot:{bot.name}", True, detail))
-    return checks
+def log_event(event: Event) -> None:
+    """Risk triggers, errors and rejections also go to the daemon's log, with their numbers."""
+    level = LOGGED_KINDS.get(event.kind)
+    if level is not None:
+        getattr(log, level)(f"bot_{event.kind}", bot=event.bot, message=event.message, **event.data)
+
+
+async def run_fleet_guard(manager: BotManager, interval_s: Callable[[], float]) -> None:
+    while True:
+        await asyncio.sleep(interval_s())
+        try:
+            await manager.fleet.check()
+        except Exception:
+            log.exception("fleet_risk_check_failed")
