@@ -102,9 +102,8 @@ def main() -> None:
     p99 = rtts[min(len(rtts) - 1, int(len(rtts) * 0.99))]
     per_bot = (full - one) / max(1, n - 1)
     print(f"rss_kb: no bots running {base}, one {one}, all {full}; status calls {len(rtts)}")
-    print(
-        f"bots={n} cpu_pct={cpu_pct:.1f} rss_mb={full / 1024:.1f} per_bot_kb={per_bot:.0f} rpc_p99_ms={p99:.1f}"
-    )
+    figures = f"cpu_pct={cpu_pct:.1f} rss_mb={full / 1024:.1f} per_bot_kb={per_bot:.0f} rpc_p99_ms={p99:.1f}"
+    print(f"bots={n} {figures}")
 
 
 if __name__ == "__main__":
