@@ -83,3 +83,18 @@ def test_missing_explicit_or_env_config_is_an_error_not_a_silent_default(tmp_pat
 def test_non_finite_numbers_are_refused(value: str) -> None:
     with pytest.raises(ConfigError, match=r"daemon\.shutdown_timeout_s"):
         parse_settings(tomllib.loads(f"[daemon]\nshutdown_timeout_s = {value}\n"), "x.toml")
+
+
+def test_a_replay_account_needs_an_existing_replay_path(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"accounts\.r\.replay_path"):
+        parse_settings(tomllib.loads('[accounts.r]\nexchange = "paper"\nmarket = "replay"\n'), "x.toml")
+    with pytest.raises(ConfigError, match="existing file"):
+        parse_settings(
+            tomllib.loads(
+                f'[accounts.r]\nexchange = "paper"\nmarket = "replay"\nreplay_path = "{tmp_path / "no"}"\n'
+            )
+        )
+    ok = parse_settings(
+        tomllib.loads(f'[accounts.r]\nexchange = "paper"\nmarket = "replay"\nreplay_path = "{tmp_path}"\n')
+    )
+    assert isinstance(ok.accounts["r"], PaperAccount)

@@ -168,9 +168,11 @@ def test_socket_path_too_long_is_a_clear_error(
 def test_a_failing_service_at_start_is_one_log_line_and_exit_1(
     daemon_factory: Callable[..., DaemonProc],
 ) -> None:
-    d = daemon_factory(
-        "\n[accounts.paper]\nexchange = 'paper'\nmarket = 'replay'\nreplay_path = '/nonexistent'\n"
-    )
+    d = daemon_factory()
+    bad = d.root / "BTCUSDT-bookTicker-2024-01-01.csv"
+    bad.write_text("this is not,a book ticker\n")
+    replay = f"\n[accounts.paper]\nexchange = 'paper'\nmarket = 'replay'\nreplay_path = '{bad}'\n"
+    d.config.write_text(d.config.read_text() + replay)
     code, out = d.start(wait=False).exited()
     assert code == 1
     assert "daemon_start_failed" in out

@@ -134,7 +134,16 @@ def _account(name: str, table: Any, where: str) -> AccountSettings:
         raise ConfigError(
             f"{where}: {path}.exchange: expected one of {', '.join(map(repr, ACCOUNT_TYPES))}, got {kind!r}"
         )
-    return _build(ACCOUNT_TYPES[kind], table, path, where)
+    account = _build(ACCOUNT_TYPES[kind], table, path, where)
+    if isinstance(account, PaperAccount) and account.market == "replay":
+        replay = Path(account.replay_path).expanduser() if account.replay_path else None
+        if replay is None or not replay.exists():
+            shown = account.replay_path or "(empty)"
+            raise ConfigError(
+                f"{where}: {path}.replay_path: market = 'replay' needs an existing file or directory of "
+                f"Binance CSVs, got {shown}"
+            )
+    return account
 
 
 def _valid_name(name: str) -> bool:
