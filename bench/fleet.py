@@ -2,6 +2,9 @@
 second per symbol. Reports the daemon's CPU share and resident memory, the memory each extra bot costs,
 and the p99 of `bot.status` RPC round trips while the fleet runs.
 
+The bots are spread over paper accounts of 40: one account's request budget (Binance's limits) fits
+about that many default bots, see bench/api_budget.py.
+
 Usage: python bench/fleet.py [bots] [seconds]   (defaults 200, 20)
 Last line: `bots=<n> cpu_pct=<n> rss_mb=<n> per_bot_kb=<n> rpc_p99_ms=<n>`.
 Budgets (DESIGN.md §7): per extra bot <= 1 MB (1024 kB); RPC p99 <= 50 ms.
@@ -22,6 +25,7 @@ from mmctl.rpc.client import Client
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "DOGEUSDT"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+BOTS_PER_ACCOUNT = 40
 
 
 def rss_kb(pid: int) -> int:
@@ -59,9 +63,14 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 20.0
     root = Path(tempfile.mkdtemp(prefix="mmf"))
+    accounts = [f"p{k}" for k in range((n + BOTS_PER_ACCOUNT - 1) // BOTS_PER_ACCOUNT)]
+    tables = "".join(
+        f'[accounts.{a}]\nexchange = "paper"\nbalance = "10000000"\nbook_interval_ms = 1000\nseed = {k}\n'
+        for k, a in enumerate(accounts)
+    )
     (root / "c.toml").write_text(
         f'[daemon]\nsocket = "{root / "s.sock"}"\nstate_dir = "{root / "state"}"\n[log]\nlevel = "warning"\n'
-        '[accounts.paper]\nexchange = "paper"\nbalance = "10000000"\nbook_interval_ms = 1000\n'
+        + tables
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "mmctl", "daemon", "run", "--config", str(root / "c.toml")],
@@ -74,7 +83,12 @@ def main() -> None:
                 params = {"levels": "3", "spread_bps": str(8 + i % 17)}
                 client.call(
                     "bot.create",
-                    {"name": f"f{i}", "account": "paper", "symbol": SYMBOLS[i % 6], "params": params},
+                    {
+                        "name": f"f{i}",
+                        "account": accounts[i // BOTS_PER_ACCOUNT],
+                        "symbol": SYMBOLS[i % 6],
+                        "params": params,
+                    },
                 )
             base = settle(proc.pid)
             client.call("bot.start", {"names": ["f0"]})

@@ -235,15 +235,20 @@ def test_a_losing_run_stops_the_bot_with_no_orders(on_loss: str) -> None:
     scenario(body)
 
 
+async def fleet_with_a_long_btc_position(r: Rig) -> None:
+    """Twenty quoting bots; a taker sweep fills the best BTC bid on account a."""
+    await twenty_bots(r)
+    await r.manager.start([], all_bots=True)
+    await r.run(0.5)
+    bid = max(o.price for o in r.papers["a"].venue.open_orders("BTCUSDT") if o.side is Side.BUY)  # type: ignore[type-var]
+    r.papers["a"].venue.on_trade(Trade("BTC/USDT:USDT", bid, Decimal(1), Side.SELL, now_ms(r.clock)))
+    await r.run(0.3)
+
+
 def test_the_daemon_wide_notional_limit_stops_every_bot_and_refuses_starts() -> None:
     async def body(r: Rig) -> None:
         m = r.manager
-        await twenty_bots(r)
-        await m.start([], all_bots=True)
-        await r.run(0.5)
-        bid = max(o.price for o in r.papers["a"].venue.open_orders("BTCUSDT") if o.side is Side.BUY)  # type: ignore[type-var]
-        r.papers["a"].venue.on_trade(Trade("BTC/USDT:USDT", bid, Decimal(1), Side.SELL, now_ms(r.clock)))
-        await r.run(0.3)
+        await fleet_with_a_long_btc_position(r)
         verdict = await m.fleet.check()
         assert verdict.halts
         assert {b.state for b in m.bots.values()} == {BotState.STOPPED}
@@ -258,12 +263,7 @@ def test_the_daemon_wide_notional_limit_stops_every_bot_and_refuses_starts() -> 
 def test_the_daily_loss_limit_stops_every_bot() -> None:
     async def body(r: Rig) -> None:
         m = r.manager
-        await twenty_bots(r)
-        await m.start([], all_bots=True)
-        await r.run(0.5)
-        bid = max(o.price for o in r.papers["a"].venue.open_orders("BTCUSDT") if o.side is Side.BUY)  # type: ignore[type-var]
-        r.papers["a"].venue.on_trade(Trade("BTC/USDT:USDT", bid, Decimal(1), Side.SELL, now_ms(r.clock)))
-        await r.run(0.3)
+        await fleet_with_a_long_btc_position(r)
         r.books("BTC/USDT:USDT", "45000")
         verdict = await m.fleet.check()
         assert verdict.halts
@@ -276,12 +276,7 @@ def test_the_daily_loss_limit_stops_every_bot() -> None:
 def test_yesterdays_loss_does_not_count_against_todays_limit() -> None:
     async def body(r: Rig) -> None:
         m = r.manager
-        await twenty_bots(r)
-        await m.start([], all_bots=True)
-        await r.run(0.5)
-        bid = max(o.price for o in r.papers["a"].venue.open_orders("BTCUSDT") if o.side is Side.BUY)  # type: ignore[type-var]
-        r.papers["a"].venue.on_trade(Trade("BTC/USDT:USDT", bid, Decimal(1), Side.SELL, now_ms(r.clock)))
-        await r.run(0.3)
+        await fleet_with_a_long_btc_position(r)
         r.books("BTC/USDT:USDT", "45000")
         assert m.fleet.daily_net() < -1
         r.clock.advance(86_400 - (r.clock.time() % 86_400) + 1)  # just past 00:00 UTC

@@ -17,6 +17,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from mmctl.bots.account import AccountShared
 from mmctl.bots.definition import BotDefinition
 from mmctl.bots.events import EventLog
 from mmctl.bots.inventory import Inventory
@@ -33,7 +34,6 @@ from mmctl.errors import (
     MmctlError,
     RateLimited,
     StopIncomplete,
-    VenueUnavailable,
 )
 from mmctl.exchange.base import Exchange
 from mmctl.exchange.rules import round_qty
@@ -93,10 +93,12 @@ class Bot:
         options: BotOptions | None = None,
         router: OrderRouter | None = None,
         market_data: MarketDataHub | None = None,
+        account: AccountShared | None = None,
     ) -> None:
         self.definition = definition
         self.router = router or OrderRouter(exchange, clock)
         self.market_data = market_data or MarketDataHub(exchange, clock)
+        self.account = account or AccountShared(exchange, clock, definition.account)
         self.exchange = exchange
         self.clock = clock
         self.events = events
@@ -120,7 +122,6 @@ class Bot:
         self._last_quote = -1e18
         self._desired: list[Quote] = []
         self._desired_for: tuple[object, ...] = ()
-        self._countdown_at = -1e18
         self._act = asyncio.Lock()  # one actor on the venue at a time: a tick, or a pause's cancel
         self._lifecycle = asyncio.Lock()  # start, stop, pause and resume never interleave
         self.hold: str | None = None  # why quotes are pulled while running (e.g. stale market data)
@@ -181,12 +182,7 @@ class Bot:
 
     async def _prepare(self) -> None:
         symbol = self.definition.symbol
-        try:
-            await self.exchange.balance()
-        except ExchangeError as e:
-            raise VenueUnavailable(
-                f"cannot reach account {self.definition.account!r}: {e.message}", data={"code": e.code}
-            ) from None
+        await self.account.check_reachable()
         await self.exchange.load_markets()
         self.rules = self.exchange.market(symbol)
         leverage = self.params.leverage
@@ -195,15 +191,13 @@ class Bot:
                 f"leverage {leverage} is above {symbol}'s maximum of {self.rules.max_leverage}",
                 data={"field": "leverage"},
             )
-        if await self.exchange.leverage(symbol) != leverage:
-            await self.exchange.set_leverage(symbol, leverage)
+        await self.account.ensure_leverage(symbol, leverage)
         await self.quoter.resync()
         leftovers = list(self.quoter.live)
         if leftovers:
             await self.quoter.cancel(leftovers)
             self.events.add(self.name, "cancel", f"cancelled {len(leftovers)} leftover order(s)")
-        await self.exchange.arm_countdown(symbol, self.options.countdown_s)
-        self._countdown_at = self.clock.monotonic()
+        await self.account.keep_countdown(symbol, self.options.countdown_s, self.options.countdown_refresh_s)
 
     async def _abort_start(self, error: MmctlError) -> None:
         self.last_error = error.message
@@ -317,9 +311,10 @@ class Bot:
                 await self._recover_fills()
             self._apply_risk(self.risk.check(started, self.inventory.net(self._mark())))
             desired = self._desired_quotes() if self.quoting else []
-            if desired and started - self._countdown_at >= self.options.countdown_refresh_s:
-                await self.exchange.arm_countdown(self.definition.symbol, self.options.countdown_s)
-                self._countdown_at = self.clock.monotonic()  # armed before anything new is placed
+            if desired:  # armed (shared by the symbol's bots) before anything new is placed
+                await self.account.keep_countdown(
+                    self.definition.symbol, self.options.countdown_s, self.options.countdown_refresh_s
+                )
             cancelled, placed = await self.quoter.apply(
                 desired,
                 tolerance_bps=self.params.refresh_tolerance_bps,
@@ -328,10 +323,9 @@ class Bot:
             if cancelled or placed:
                 self._last_quote = started
 
-    @property
-    def countdown_armed_at(self) -> float:
-        """When the venue's countdown cancel was last armed (the clock's monotonic time)."""
-        return self._countdown_at
+    def countdown_age_s(self) -> float | None:
+        """Seconds since the venue's countdown cancel for this bot's symbol was last armed."""
+        return self.account.countdown_age_s(self.definition.symbol)
 
     def tick_age_s(self) -> float | None:
         return (
@@ -500,7 +494,7 @@ class Bot:
         await self.router.unregister(self.name)
         if disarm:
             with contextlib.suppress(ExchangeError):
-                await self.exchange.disarm_countdown(self.definition.symbol)
+                await self.account.disarm_countdown(self.definition.symbol)
         self._set_state(BotState.STOPPED)
         result["state"] = self.state.value
         return result

@@ -83,6 +83,7 @@ async def set_leverage(manager: BotManager, name: str, leverage: int) -> dict[st
         )
     before = await ex.leverage(symbol)
     await ex.set_leverage(symbol, leverage)
+    manager.account(bot.definition.account).note_leverage(symbol, leverage)
     for other in [bot, *(manager.bots[n] for n in _shared(manager, bot))]:
         _store_leverage(manager, other, leverage)
     manager.events.add(name, "info", f"leverage {before}x → {leverage}x on {bot.definition.account} {symbol}")

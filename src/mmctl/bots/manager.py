@@ -15,6 +15,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from mmctl.bots.account import AccountShared
 from mmctl.bots.bot import Bot, BotOptions, BotState
 from mmctl.bots.definition import BotDefinition
 from mmctl.bots.events import EventLog
@@ -65,6 +66,7 @@ class BotManager:
         self.bots: dict[str, Bot] = {}
         self.routers: dict[str, OrderRouter] = {}  # one order-event subscription per account
         self.market_data: dict[str, MarketDataHub] = {}  # one book subscription per account and symbol
+        self.shared: dict[str, AccountShared] = {}  # reachability, leverage and countdowns per account
         self.started_ms = now_ms(clock)  # portfolio income is counted from here
         self.fleet = FleetGuard(self, risk or RiskSettings())
 
@@ -96,13 +98,21 @@ class BotManager:
         hub = self.market_data.get(account)
         if hub is None:
             hub = self.market_data[account] = MarketDataHub(exchange, self.clock)
-        bot = Bot(definition, exchange, self.clock, self.events, self.options, router, hub)
+        bot = Bot(
+            definition, exchange, self.clock, self.events, self.options, router, hub, self.account(account)
+        )
         bot.on_stopped = self._after_stop
         return bot
 
     async def _after_stop(self, bot: Bot) -> None:
         """A bot stopped on its own (error, risk): disarm its symbol's countdown if nobody quotes it."""
         await self._disarm_idle_countdowns({(bot.definition.account, bot.definition.symbol)})
+
+    def account(self, account: str) -> AccountShared:
+        shared = self.shared.get(account)
+        if shared is None:
+            shared = self.shared[account] = AccountShared(self.exchange(account), self.clock, account)
+        return shared
 
     def exchange(self, account: str) -> Exchange:
         if account in self.accounts:
@@ -264,7 +274,7 @@ class BotManager:
             ):
                 continue
             with contextlib.suppress(MmctlError):
-                await self.exchange(account).disarm_countdown(symbol)
+                await self.account(account).disarm_countdown(symbol)
 
     async def pause(self, names: list[str], all_bots: bool = False) -> list[dict[str, Any]]:
         return await self.each(self.select(names, all_bots), lambda bot: bot.pause())

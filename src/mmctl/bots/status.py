@@ -66,9 +66,9 @@ async def _venue_figures(bot: Bot) -> dict[str, Any]:
     """Account-level figures; the venue may be unreachable, which the document then says."""
     symbol = bot.definition.symbol
     try:
-        balance = await bot.exchange.balance()
-        position = await bot.exchange.position(symbol)
-        leverage = await bot.exchange.leverage(symbol)
+        balance = await bot.account.balance()
+        position = await bot.account.position(symbol)
+        leverage = await bot.account.leverage(symbol)
     except ExchangeError as e:
         return {"venue_error": e.message}
     return {

@@ -83,8 +83,9 @@ def running_bot_check(bot: Bot, now: float) -> Check:
     tick_age = bot.tick_age_s()
     if tick_age is None or tick_age > STALE_TICK_S:
         problems.append("not ticking" if tick_age is None else f"last tick {tick_age:.0f} s ago")
-    countdown_age = now - bot.countdown_armed_at
-    if bot.quoter.live and countdown_age > 2 * bot.options.countdown_refresh_s:
-        problems.append(f"countdown cancel last refreshed {countdown_age:.0f} s ago")
+    countdown_age = bot.countdown_age_s()
+    if bot.quoter.live and (countdown_age is None or countdown_age > 2 * bot.options.countdown_refresh_s):
+        age = "never" if countdown_age is None else f"{countdown_age:.0f} s ago"
+        problems.append(f"countdown cancel last refreshed {age}")
     detail = f"running, {len(bot.quoter.live)} open order(s)"
     return Check(f"bot:{bot.name}", not problems, "; ".join([detail, *problems]))

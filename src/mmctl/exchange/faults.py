@@ -17,27 +17,15 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from mmctl.clock import Clock, SystemClock
 from mmctl.errors import TransientError
 from mmctl.exchange.base import Exchange
-from mmctl.model import (
-    Balance,
-    BookTop,
-    CancelResult,
-    ExchangeHealth,
-    IncomeRow,
-    IncomeType,
-    MarketRules,
-    Order,
-    OrderRequest,
-    OrderUpdate,
-    PlaceResult,
-    Position,
-)
+from mmctl.exchange.forwarding import ForwardingExchange
+from mmctl.model import ExchangeHealth
 
 T = TypeVar("T")
 ErrorSpec = BaseException | type[BaseException]
@@ -85,11 +73,11 @@ class _Fault:
         return True
 
 
-class FaultyExchange:
+class FaultyExchange(ForwardingExchange):
     """Wraps an `Exchange` and injects errors, latency and ambiguous submits on demand."""
 
     def __init__(self, inner: Exchange, clock: Clock | None = None) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.calls: Counter[str] = Counter()
         self._faults: dict[str, _Fault] = {}
@@ -140,7 +128,8 @@ class FaultyExchange:
             if fault is not None and fault.take():
                 raise _instance(fault.error, method)
 
-    async def _run(self, method: str, call: Callable[[], Awaitable[T]]) -> T:
+    async def _call(self, method: str, call: Callable[[], Awaitable[T]], **_request: object) -> T:
+        """Delay, fault, perform, then maybe lose the response; the request's size and kind do not matter."""
         seconds = self._delays.get(method, self._delays.get(ALL, 0.0))
         if seconds > 0:
             await self.clock.sleep(seconds)
@@ -161,100 +150,10 @@ class FaultyExchange:
                 return
             yield item
 
-    # --- the port -------------------------------------------------------------------------------------
+    def _sync(self, method: str) -> None:
+        self._check(method)
 
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def max_batch(self) -> int:
-        return self.inner.max_batch
-
-    async def load_markets(self) -> Mapping[str, MarketRules]:
-        return await self._run("load_markets", self.inner.load_markets)
-
-    def market(self, symbol: str) -> MarketRules:
-        self._check("market")
-        return self.inner.market(symbol)
-
-    def book(self, symbol: str) -> BookTop | None:
-        self._check("book")
-        return self.inner.book(symbol)
-
-    def watch_book(self, symbol: str) -> AsyncIterator[BookTop]:
-        return self._stream("watch_book", self.inner.watch_book(symbol))
-
-    async def place_orders(self, requests: Sequence[OrderRequest]) -> list[PlaceResult]:
-        return await self._run("place_orders", lambda: self.inner.place_orders(requests))
-
-    async def cancel_order(
-        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
-    ) -> Order:
-        return await self._run(
-            "cancel_order",
-            lambda: self.inner.cancel_order(symbol, order_id=order_id, client_order_id=client_order_id),
-        )
-
-    async def cancel_orders(self, symbol: str, client_order_ids: Sequence[str]) -> list[CancelResult]:
-        return await self._run("cancel_orders", lambda: self.inner.cancel_orders(symbol, client_order_ids))
-
-    async def cancel_all(self, symbol: str) -> list[Order]:
-        return await self._run("cancel_all", lambda: self.inner.cancel_all(symbol))
-
-    async def fetch_order(
-        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
-    ) -> Order:
-        return await self._run(
-            "fetch_order",
-            lambda: self.inner.fetch_order(symbol, order_id=order_id, client_order_id=client_order_id),
-        )
-
-    async def open_orders(self, symbol: str | None = None) -> list[Order]:
-        return await self._run("open_orders", lambda: self.inner.open_orders(symbol))
-
-    async def positions(self) -> list[Position]:
-        return await self._run("positions", self.inner.positions)
-
-    async def position(self, symbol: str) -> Position:
-        return await self._run("position", lambda: self.inner.position(symbol))
-
-    async def balance(self) -> Balance:
-        return await self._run("balance", self.inner.balance)
-
-    async def leverage(self, symbol: str) -> int:
-        return await self._run("leverage", lambda: self.inner.leverage(symbol))
-
-    async def set_leverage(self, symbol: str, leverage: int) -> int:
-        return await self._run("set_leverage", lambda: self.inner.set_leverage(symbol, leverage))
-
-    async def income(
-        self,
-        since_ms: int,
-        *,
-        until_ms: int | None = None,
-        income_type: IncomeType | None = None,
-        symbol: str | None = None,
-        limit: int = 1000,
-    ) -> list[IncomeRow]:
-        return await self._run(
-            "income",
-            lambda: self.inner.income(
-                since_ms, until_ms=until_ms, income_type=income_type, symbol=symbol, limit=limit
-            ),
-        )
-
-    def order_updates(self) -> AsyncIterator[OrderUpdate]:
-        return self._stream("order_updates", self.inner.order_updates())
-
-    async def arm_countdown(self, symbol: str, timeout_s: float) -> None:
-        await self._run("arm_countdown", lambda: self.inner.arm_countdown(symbol, timeout_s))
-
-    async def disarm_countdown(self, symbol: str) -> None:
-        await self._run("disarm_countdown", lambda: self.inner.disarm_countdown(symbol))
-
-    async def server_time_ms(self) -> int:
-        return await self._run("server_time_ms", self.inner.server_time_ms)
+    # --- the port: `ForwardingExchange` forwards the rest through the hooks above ----------------------
 
     def health(self) -> ExchangeHealth:
         self.calls["health"] += 1
@@ -262,9 +161,6 @@ class FaultyExchange:
         if self.failing("health"):
             return replace(health, connected=False, detail={**health.detail, "fault": "injected"})
         return health
-
-    async def close(self) -> None:
-        await self.inner.close()
 
 
 def _names(methods: Sequence[str]) -> list[str]:
@@ -280,8 +176,3 @@ def _instance(error: ErrorSpec, method: str) -> BaseException:
     if isinstance(error, BaseException):
         return copy.copy(error)
     return error(f"injected fault in {method}")
-
-
-def _satisfies_port(exchange: FaultyExchange) -> Exchange:
-    """Never called: makes mypy prove that `FaultyExchange` implements the `Exchange` port."""
-    return exchange
