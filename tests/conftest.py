@@ -84,7 +84,9 @@ class DaemonProc:
             env=env,
         )
         if wait:
-            wait_until(lambda: answers(self.socket) or self.proc.poll() is not None, what="daemon socket")
+            wait_until(
+                lambda: answers(self.socket) or self.proc.poll() is not None, timeout=60, what="daemon socket"
+            )
             if self.proc.poll() is not None:
                 raise AssertionError(
                     f"daemon exited early: {self.proc.stdout.read() if self.proc.stdout else ''}"
