@@ -48,6 +48,15 @@ class World:
             BookTop(SYMBOL, self.mid - half, Decimal(2), self.mid + half, Decimal(2), now_ms(self.clock))
         )
 
+    def best_bid(self, prefix: str = "mm.") -> Decimal:
+        """The highest resting bid among orders whose client id starts with `prefix`."""
+        bids = [
+            o.price
+            for o in self.paper.venue.open_orders(SYMBOL)
+            if o.side is Side.BUY and o.price is not None and o.client_order_id.startswith(prefix)
+        ]
+        return max(bids)
+
     def trade(self, side: Side, price: Decimal, qty: Decimal) -> None:
         self.paper.venue.on_trade(Trade(SYMBOL, price, qty, side, now_ms(self.clock)))
 
@@ -105,8 +114,7 @@ def test_a_trade_through_the_bid_fills_and_the_level_is_quoted_again() -> None:
         bot = w.bot()
         await bot.start()
         await w.run(0.5)
-        best_bid = max(o.price for o in w.paper.venue.open_orders(SYMBOL) if o.side is Side.BUY)  # type: ignore[type-var]
-        w.trade(Side.SELL, best_bid, Decimal(10))
+        w.trade(Side.SELL, w.best_bid(), Decimal(10))
         await w.run(0.5)
         assert bot.inventory.qty > 0
         assert bot.inventory.fills >= 1
@@ -277,8 +285,7 @@ def test_stop_with_flatten_closes_the_bots_position() -> None:
         bot = w.bot()
         await bot.start()
         await w.run(0.5)
-        best_bid = max(o.price for o in w.paper.venue.open_orders(SYMBOL) if o.side is Side.BUY)  # type: ignore[type-var]
-        w.trade(Side.SELL, best_bid, Decimal(10))
+        w.trade(Side.SELL, w.best_bid(), Decimal(10))
         await w.run(0.3)
         held = bot.inventory.qty
         assert held > 0
@@ -297,10 +304,7 @@ def test_two_bots_on_one_symbol_keep_their_own_inventory() -> None:
         await a.start()
         await b.start()
         await w.run(0.5)
-        best_bid = max(
-            o.price for o in w.paper.venue.open_orders(SYMBOL) if o.client_order_id.startswith("mm.a.b0")
-        )  # type: ignore[type-var]
-        w.trade(Side.SELL, best_bid, Decimal("0.001"))
+        w.trade(Side.SELL, w.best_bid("mm.a.b0"), Decimal("0.001"))
         await w.run(0.3)
         assert a.inventory.qty == Decimal("0.001")
         assert b.inventory.qty == 0

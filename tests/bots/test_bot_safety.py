@@ -16,10 +16,6 @@ from mmctl.model import OrderRequest, Side
 from mmctl.store.base import MemoryDefinitionStore
 
 
-def best_bid(w: World) -> Decimal:
-    return max(o.price for o in w.paper.venue.open_orders(SYMBOL) if o.side is Side.BUY)  # type: ignore[type-var]
-
-
 def test_a_stop_issued_during_a_start_wins_and_leaves_no_orders() -> None:
     async def body(w: World) -> None:
         bot = w.bot()
@@ -70,7 +66,7 @@ def test_fills_missed_during_an_order_stream_gap_are_recovered_from_the_venue() 
         bot = w.bot(w.faulty)
         await bot.start()
         await w.run(0.5)
-        bid = best_bid(w)
+        bid = w.best_bid()
         w.faulty.fail("order_updates", times=1)  # the stream dies after its next event
         manual = OrderRequest(
             SYMBOL, Side.BUY, Decimal("0.003"), Decimal("40000.0"), "by-hand", post_only=True
@@ -97,7 +93,7 @@ def test_flatten_after_a_plain_stop_books_its_own_fills() -> None:
         bot = w.bot()
         await bot.start()
         await w.run(0.5)
-        w.trade(Side.SELL, best_bid(w), Decimal(10))
+        w.trade(Side.SELL, w.best_bid(), Decimal(10))
         await w.run(0.3)
         held = bot.inventory.qty
         assert held > 0
@@ -122,7 +118,7 @@ def test_a_stop_that_cannot_confirm_ends_in_error_and_keeps_booking_fills() -> N
         assert isinstance(outcome[0], StopIncomplete)
         assert bot.state is BotState.ERROR
         assert "may still be open" in (bot.last_error or "")
-        w.trade(Side.SELL, best_bid(w), Decimal(10))
+        w.trade(Side.SELL, w.best_bid(), Decimal(10))
         await w.run(0.3)
         assert bot.inventory.qty > 0  # the orders left are still accounted for
         w.faulty.heal()
