@@ -12,19 +12,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from mmctl.bots.account import AccountShared
 from mmctl.bots.definition import BotDefinition
 from mmctl.bots.events import EventLog
+from mmctl.bots.fills import FillBook
+from mmctl.bots.flatten import flatten_position
 from mmctl.bots.inventory import Inventory
 from mmctl.bots.market_data import MarketDataHub
 from mmctl.bots.quoting import Quoter
 from mmctl.bots.risk import BotRiskMonitor, RiskAction, RiskVerdict
 from mmctl.bots.router import OrderRouter
+from mmctl.bots.state import BotOptions, BotState, FatalBotError, RiskHalt
 from mmctl.clock import Clock, now_ms
 from mmctl.errors import (
     Action,
@@ -33,54 +34,14 @@ from mmctl.errors import (
     LeverageRejected,
     MmctlError,
     RateLimited,
-    StopIncomplete,
 )
 from mmctl.exchange.base import Exchange
-from mmctl.exchange.rules import round_qty
-from mmctl.model import MarketRules, OrderRequest, OrderType, OrderUpdate, Side
+from mmctl.model import MarketRules
 from mmctl.strategies import get_strategy
 from mmctl.strategies.base import Quote
 from mmctl.strategies.params import StrategyParams
 
-FLATTEN_SETTLE_S = 5.0  # how long stop --flatten waits for its fills to arrive on the order stream
-
-
-class BotState(StrEnum):
-    CREATED = "created"
-    STARTING = "starting"
-    RUNNING = "running"
-    PAUSED = "paused"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-    ERROR = "error"
-
-    @property
-    def active(self) -> bool:
-        """The bot's loop runs (quoting or paused): it must be stopped before it can be removed."""
-        return self in (BotState.STARTING, BotState.RUNNING, BotState.PAUSED, BotState.STOPPING)
-
-
-@dataclass(frozen=True, slots=True)
-class BotOptions:
-    countdown_s: float = 120.0  # venue-side cancel-all if the daemon goes silent this long
-    countdown_refresh_s: float = 50.0  # two refreshes fit in the window; each costs 10 weight on Binance
-    heartbeat_s: float = 1.0
-    max_failures: int = 5
-    backoff_base_s: float = 0.5
-    backoff_max_s: float = 10.0
-    stop_timeout_s: float = 10.0
-
-
-class FatalBotError(Exception):
-    """Raised inside the loop to end it in the error state."""
-
-
-class RiskHalt(Exception):
-    """Raised inside the loop when a loss guard trips: stop (and maybe flatten) safely."""
-
-    def __init__(self, verdict: RiskVerdict) -> None:
-        super().__init__(verdict.reason)
-        self.verdict = verdict
+__all__ = ["Bot", "BotOptions", "BotState"]  # the bot and the value types callers use with it
 
 
 class Bot:
@@ -106,16 +67,16 @@ class Bot:
         self.strategy = get_strategy(definition.strategy)
         self.state = BotState.CREATED
         self.last_error: str | None = None
+        self._wake = asyncio.Event()
         self.inventory = Inventory()
         self.quoter = Quoter(definition.name, definition.symbol, exchange, clock, events)
+        self.fills = FillBook(definition.name, self.quoter, self.inventory, events, self._wake.set)
         self.risk = BotRiskMonitor(definition.params)
         self.on_stopped: Callable[[Bot], Awaitable[None]] | None = None  # the manager tidies up after us
         self.rules: MarketRules | None = None
         self.started_ms: int | None = None
         self.last_tick_ms: int | None = None
         self.failures = 0
-        self._wake = asyncio.Event()
-        self._fill_seen = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._helpers: list[asyncio.Task[None]] = []
         self._pending_params: StrategyParams | None = None
@@ -127,7 +88,6 @@ class Bot:
         self.hold: str | None = None  # why quotes are pulled while running (e.g. stale market data)
         self.pause_reason: str | None = None
         self.resume_at: float | None = None  # monotonic time of an automatic resume
-        self._recover = False  # order events may have been missed: recover fills at the next tick
 
     @property
     def name(self) -> str:
@@ -172,7 +132,7 @@ class Bot:
         self.quoter.stats = type(self.quoter.stats)()
         self.failures = 0
         self.started_ms = now_ms(self.clock)
-        await self.router.register(self.name, self._on_update, self._on_gap)
+        await self.router.register(self.name, self.fills.on_update, self.fills.on_gap)
         self._helpers = [
             asyncio.create_task(self._watch_book(), name=f"{self.name}-book"),
             asyncio.create_task(self._heartbeat(), name=f"{self.name}-heartbeat"),
@@ -220,52 +180,6 @@ class Bot:
                 self.events.add(self.name, "error", f"market data stream failed: {e}; resubscribing")
             await self.clock.sleep(1.0)
 
-    def _on_update(self, update: OrderUpdate) -> None:
-        relevant = self.quoter.on_update(update)
-        fill = update.fill
-        if fill is not None:
-            qty = self.quoter.unbooked(update.order, fill.qty)
-            if qty <= 0:
-                return  # already booked (recovered from the venue after a gap)
-            if qty != fill.qty:
-                fill = replace(fill, qty=qty)
-            self.inventory.apply(fill)
-            self._fill_seen.set()
-            self.events.add(
-                self.name,
-                "fill",
-                f"{fill.side} {fill.qty} @ {fill.price}",
-                price=str(fill.price),
-                qty=str(fill.qty),
-                side=fill.side.value,
-                fee=str(fill.fee),
-                maker=fill.maker,
-                client_order_id=fill.client_order_id,
-            )
-        if relevant:
-            self._wake.set()
-
-    def _on_gap(self, reason: str) -> None:
-        self.events.add(self.name, "error", f"order events may have been missed ({reason}); recovering")
-        self._recover = True
-        self.quoter.needs_resync = True
-        self._wake.set()
-
-    async def _recover_fills(self) -> None:
-        rules = self.rules or self.exchange.market(self.definition.symbol)
-        for fill in await self.quoter.recover_fills(rules.maker_fee):
-            self.inventory.apply(fill)
-            self.events.add(
-                self.name,
-                "fill",
-                f"{fill.side} {fill.qty} @ {fill.price} (recovered after a gap)",
-                price=str(fill.price),
-                qty=str(fill.qty),
-                side=fill.side.value,
-                recovered=True,
-            )
-        self._recover = False
-
     async def _heartbeat(self) -> None:
         while True:
             await self.clock.sleep(self.options.heartbeat_s)
@@ -307,8 +221,9 @@ class Bot:
             self.last_tick_ms = now_ms(self.clock)
             if self.state is BotState.PAUSED and self.resume_at is not None and started >= self.resume_at:
                 self._resume("cooldown over: quoting again")
-            if self._recover:
-                await self._recover_fills()
+            if self.fills.recover_due:
+                rules = self.rules or self.exchange.market(self.definition.symbol)
+                await self.fills.recover(rules.maker_fee)
             self._apply_risk(self.risk.check(started, self.inventory.net(self._mark())))
             desired = self._desired_quotes() if self.quoting else []
             if desired:  # armed (shared by the symbol's bots) before anything new is placed
@@ -481,7 +396,9 @@ class Bot:
             return {"bot": self.name, "state": self.state.value, "cancelled": 0, "note": "not running"}
         self._set_state(BotState.STOPPING)
         await self._stop_loop()
-        await self.router.register(self.name, self._on_update, self._on_gap)  # fills during the stop count
+        await self.router.register(
+            self.name, self.fills.on_update, self.fills.on_gap
+        )  # fills during the stop count
         try:
             cancelled = await self._cancel_and_confirm()
             result: dict[str, Any] = {"bot": self.name, "cancelled": cancelled}
@@ -519,60 +436,7 @@ class Bot:
 
     async def _cancel_and_confirm(self) -> int:
         """Cancel every open order carrying this bot's id prefix until the venue shows none."""
-        deadline = self.clock.monotonic() + self.options.stop_timeout_s
-        cancelled = 0
-        last: Exception | None = None
-        while True:
-            try:
-                await self.quoter.resync()
-                if not self.quoter.live:
-                    return cancelled
-                cancelled += await self.quoter.cancel(list(self.quoter.live))
-                await self.quoter.resync()  # confirm on the venue, not from our own bookkeeping
-                if not self.quoter.live:
-                    return cancelled
-            except ExchangeError as e:
-                last = e
-            if self.clock.monotonic() >= deadline:
-                left = list(self.quoter.live)
-                raise StopIncomplete(
-                    f"bot {self.name}: {len(left)} order(s) may still be open after "
-                    f"{self.options.stop_timeout_s:g} s" + (f" ({last})" if last else ""),
-                    data={"orders": left},
-                )
-            await self.clock.sleep(0.2)
+        return await self.quoter.cancel_and_confirm(self.options.stop_timeout_s)
 
     async def _flatten(self) -> dict[str, Any]:
-        """Close this bot's own position (never more than the venue's net) with a reduce-only market order."""
-        own = self.inventory.qty
-        net = (await self.exchange.position(self.definition.symbol)).qty
-        if own == 0 or net == 0 or (own > 0) != (net > 0):
-            return {"closed": "0", "note": "no position of this bot to close"}
-        rules = self.rules or self.exchange.market(self.definition.symbol)
-        qty = round_qty(min(abs(own), abs(net)), rules.step_size)
-        if qty <= 0:
-            return {"closed": "0", "note": "position below the step size"}
-        side = Side.SELL if own > 0 else Side.BUY
-        cid = self.quoter.new_id(side, 0)
-        request = OrderRequest(
-            self.definition.symbol, side, qty, None, cid, OrderType.MARKET, reduce_only=True
-        )
-        (result,) = await self.exchange.place_orders([request])
-        if result.error is not None:
-            return {"closed": "0", "error": str(result.error)}
-        filled = result.order.filled if result.order is not None else qty
-        self.events.add(self.name, "order", f"flatten: {side} {filled} of {qty} reduce-only market")
-        await self._settle_fills(filled)
-        return {"closed": str(filled), "side": side.value}
-
-    async def _settle_fills(self, closed: Decimal) -> None:
-        """Wait (briefly) for the order stream to book the flattening fills into the inventory."""
-        target = self.inventory.qty - closed if self.inventory.qty > 0 else self.inventory.qty + closed
-
-        async def settled() -> None:
-            while self.inventory.qty != target:
-                self._fill_seen.clear()
-                await self._fill_seen.wait()
-
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(settled(), FLATTEN_SETTLE_S)
+        return await flatten_position(self)

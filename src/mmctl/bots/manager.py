@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from mmctl.bots.account import AccountShared
-from mmctl.bots.bot import Bot, BotOptions, BotState
+from mmctl.bots.bot import Bot
 from mmctl.bots.definition import BotDefinition
 from mmctl.bots.events import EventLog
 from mmctl.bots.fleet_guard import FleetGuard
@@ -24,6 +24,7 @@ from mmctl.bots.ids import validate_bot_name
 from mmctl.bots.market_data import MarketDataHub
 from mmctl.bots.risk import FleetLimits
 from mmctl.bots.router import OrderRouter
+from mmctl.bots.state import BotOptions, BotState
 from mmctl.bots.status import detail, summary
 from mmctl.clock import Clock, now_ms
 from mmctl.config.schema import RiskSettings

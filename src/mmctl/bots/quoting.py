@@ -17,7 +17,7 @@ from mmctl.bots import ids
 from mmctl.bots.events import EventLog
 from mmctl.bots.orders import LiveOrder, batches, live_orders, reconcile
 from mmctl.clock import Clock, now_ms
-from mmctl.errors import OrderRejected, PostOnlyWouldCross, UnknownOrder
+from mmctl.errors import ExchangeError, OrderRejected, PostOnlyWouldCross, StopIncomplete, UnknownOrder
 from mmctl.exchange.base import MAX_CANCEL_BATCH, Exchange
 from mmctl.model import ZERO, Fill, Order, OrderUpdate, Side
 from mmctl.pnl.position import money
@@ -134,6 +134,32 @@ class Quoter:
                 done += 1
         self.stats.cancelled += done
         return done
+
+    async def cancel_and_confirm(self, timeout_s: float) -> int:
+        """Cancel every open order of this bot until the venue itself shows none (retrying until
+        `timeout_s`); raises `StopIncomplete` listing what may remain."""
+        deadline = self.clock.monotonic() + timeout_s
+        cancelled = 0
+        last: Exception | None = None
+        while True:
+            try:
+                await self.resync()
+                if not self.live:
+                    return cancelled
+                cancelled += await self.cancel(list(self.live))
+                await self.resync()  # confirm on the venue, not from our own bookkeeping
+                if not self.live:
+                    return cancelled
+            except ExchangeError as e:
+                last = e
+            if self.clock.monotonic() >= deadline:
+                left = list(self.live)
+                raise StopIncomplete(
+                    f"bot {self.bot}: {len(left)} order(s) may still be open after {timeout_s:g} s"
+                    + (f" ({last})" if last else ""),
+                    data={"orders": left},
+                )
+            await self.clock.sleep(0.2)
 
     def _remember_closed(self, cid: str) -> None:
         self._closed[cid] = None

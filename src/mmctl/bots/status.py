@@ -9,7 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from mmctl.bots.bot import Bot, BotState
+from mmctl.bots.bot import Bot
+from mmctl.bots.state import BotState
 from mmctl.clock import now_ms
 from mmctl.errors import ExchangeError
 from mmctl.strategies.params import params_to_dict

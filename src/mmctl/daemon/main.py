@@ -105,6 +105,9 @@ class Daemon:
             idle_timeout_s=self.settings.daemon.idle_timeout_s,
             request_timeout_s=self.settings.daemon.request_timeout_s,
         )
+        # before anything can reach us: a signal in the window would otherwise hit its default action
+        # (SIGHUP and SIGTERM terminate at once, with no cleanup)
+        self._install_signals()
         try:
             try:
                 await self._start_services()
@@ -113,7 +116,6 @@ class Daemon:
                 await self._stop_services()
                 return 1
             await server.start(sock)
-            self._install_signals()
             self._tasks.append(asyncio.create_task(self.lag.run(), name="loop-lag"))
             self._start_watchdog()
             log.info(

@@ -1,0 +1,83 @@
+"""A bot's fill bookkeeping: every fill booked into its inventory exactly once, from the order stream,
+or, after a gap in that stream, from the venue's own view of the bot's orders.
+
+Fills are counted against each order's cumulative filled quantity, so a fill reported both by the
+stream and by a recovery is never booked twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import replace
+from decimal import Decimal
+
+from mmctl.bots.events import EventLog
+from mmctl.bots.inventory import Inventory
+from mmctl.bots.quoting import Quoter
+from mmctl.model import Fill, OrderUpdate
+
+
+class FillBook:
+    def __init__(
+        self, bot: str, quoter: Quoter, inventory: Inventory, events: EventLog, wake: Callable[[], None]
+    ) -> None:
+        self.bot = bot
+        self.quoter = quoter
+        self.inventory = inventory
+        self.events = events
+        self.wake = wake
+        self.recover_due = False  # order events may have been missed: recover at the next tick
+        self._booked = asyncio.Event()
+
+    def on_update(self, update: OrderUpdate) -> None:
+        """An order-stream event for one of the bot's orders; wakes the bot when it changes quoting."""
+        relevant = self.quoter.on_update(update)
+        fill = update.fill
+        if fill is not None:
+            qty = self.quoter.unbooked(update.order, fill.qty)
+            if qty <= 0:
+                return  # already booked (recovered from the venue after a gap)
+            self._book(replace(fill, qty=qty) if qty != fill.qty else fill, "")
+        if relevant:
+            self.wake()
+
+    def on_gap(self, reason: str) -> None:
+        self.events.add(self.bot, "error", f"order events may have been missed ({reason}); recovering")
+        self.recover_due = True
+        self.quoter.needs_resync = True
+        self.wake()
+
+    async def recover(self, maker_fee: Decimal) -> None:
+        """Book what the venue says the bot's orders filled beyond what the stream delivered."""
+        for fill in await self.quoter.recover_fills(maker_fee):
+            self._book(fill, " (recovered after a gap)")
+        self.recover_due = False
+
+    async def wait_for(self, qty: Decimal, timeout_s: float) -> None:
+        """Wait (briefly) until booked fills bring the position to `qty`."""
+
+        async def settled() -> None:
+            while self.inventory.qty != qty:
+                self._booked.clear()
+                await self._booked.wait()
+
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(settled(), timeout_s)
+
+    def _book(self, fill: Fill, note: str) -> None:
+        self.inventory.apply(fill)
+        self._booked.set()
+        self.events.add(
+            self.bot,
+            "fill",
+            f"{fill.side} {fill.qty} @ {fill.price}{note}",
+            price=str(fill.price),
+            qty=str(fill.qty),
+            side=fill.side.value,
+            fee=str(fill.fee),
+            maker=fill.maker,
+            client_order_id=fill.client_order_id,
+            recovered=bool(note),
+        )
