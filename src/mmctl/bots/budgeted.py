@@ -12,7 +12,10 @@ for that call) at a priority that lets risk-reducing traffic go first when the b
 uncharged. Results and errors of the inner exchange pass through unchanged; a `RateLimited` error with a
 known `retry_after_s` also pauses the shared budget for that long, so every client on the IP backs off.
 `load_markets` is charged once (the port fetches markets once).
-Several `BudgetedExchange`s (e.g. two accounts on one IP) may share one budget.
+
+Binance counts request weight per IP and new orders per account. With an `ip_budget`, a call's weight is
+drawn from it (shared by every account on the machine's IP) and its order counts from the account's own
+`budget`; without one, `budget` takes both (one account per IP).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from mmctl.bots.budget import Priority, RequestBudget
 from mmctl.errors import RateLimited
 from mmctl.exchange.base import Exchange
 from mmctl.exchange.forwarding import ForwardingExchange
-from mmctl.exchange.weights import cost
+from mmctl.exchange.weights import Cost, cost
 from mmctl.model import MarketRules
 
 T = TypeVar("T")
@@ -38,9 +41,12 @@ _CANCEL_METHODS = frozenset(
 class BudgetedExchange(ForwardingExchange):
     """Wraps an `Exchange`; every request waits for room in `budget`, highest priority first."""
 
-    def __init__(self, inner: Exchange, budget: RequestBudget) -> None:
+    def __init__(
+        self, inner: Exchange, budget: RequestBudget, ip_budget: RequestBudget | None = None
+    ) -> None:
         super().__init__(inner)
         self.budget = budget
+        self.ip_budget = ip_budget
         self._markets_loaded = False
 
     # --- every async request method; the rest (no request leaves the process) is forwarded uncharged ---
@@ -54,12 +60,19 @@ class BudgetedExchange(ForwardingExchange):
         reduce_only: bool = False,
         symbol_given: bool = True,
     ) -> T:
-        await self.budget.acquire(cost(method, n_requests, symbol_given), _priority(method, reduce_only))
+        price, priority = cost(method, n_requests, symbol_given), _priority(method, reduce_only)
+        if self.ip_budget is None:
+            await self.budget.acquire(price, priority)
+        else:
+            await self.ip_budget.acquire(Cost(weight=price.weight), priority)
+            await self.budget.acquire(Cost(orders_10s=price.orders_10s, orders_1m=price.orders_1m), priority)
         try:
             return await call()
         except RateLimited as e:
-            if e.retry_after_s is not None:
-                self.budget.penalize(e.retry_after_s)
+            if e.retry_after_s is not None:  # 429/418 are IP-wide; order-count limits are the account's
+                for budget in (self.budget, self.ip_budget):
+                    if budget is not None:
+                        budget.penalize(e.retry_after_s)
             raise
 
     async def load_markets(self) -> Mapping[str, MarketRules]:

@@ -84,8 +84,18 @@ async def account_figures(name: str, ex: Exchange, since_ms: int, today_ms: int)
         ],
         "income_since_start": since_start,
         "income_today": today,
-        "budget": ex.budget.usage() if isinstance(ex, BudgetedExchange) else None,
+        "budget": _budget_use(ex),
     }
+
+
+def _budget_use(ex: Exchange) -> dict[str, Any] | None:
+    """The account's order budget and, when shared by the IP's accounts, the weight budget."""
+    if not isinstance(ex, BudgetedExchange):
+        return None
+    use: dict[str, Any] = {"account": ex.budget.usage()}
+    if ex.ip_budget is not None:
+        use["ip"] = ex.ip_budget.usage()
+    return use
 
 
 async def _income_totals(ex: Exchange, since_ms: int) -> dict[str, str]:

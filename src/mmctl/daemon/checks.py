@@ -5,6 +5,7 @@ symbol (fresh), order streams, and bots (not in error, ticking, countdown cancel
 from __future__ import annotations
 
 from mmctl.bots.bot import Bot
+from mmctl.bots.budget import RequestBudget
 from mmctl.bots.budgeted import BudgetedExchange
 from mmctl.bots.manager import BotManager
 from mmctl.daemon.health import Check
@@ -17,6 +18,7 @@ BUDGET_ALARM = 0.9  # share of a request budget's cap above which health fails
 
 def account_checks(accounts: dict[str, Exchange], unavailable: dict[str, str]) -> list[Check]:
     checks = []
+    ip_budget: RequestBudget | None = None
     for name, ex in sorted(accounts.items()):
         h = ex.health()
         age = f", market data {h.market_data_age_s:.1f} s old" if h.market_data_age_s is not None else ""
@@ -24,7 +26,11 @@ def account_checks(accounts: dict[str, Exchange], unavailable: dict[str, str]) -
             Check(f"account:{name}", h.connected, ("connected" if h.connected else "disconnected") + age)
         )
         if isinstance(ex, BudgetedExchange):
-            checks.append(budget_check(name, ex))
+            checks.append(budget_check(f"budget:{name}", ex.budget))
+            if ex.ip_budget is not None:
+                ip_budget = ex.ip_budget
+    if ip_budget is not None:
+        checks.append(budget_check("budget:ip", ip_budget))
     for name, why in sorted(unavailable.items()):
         checks.append(Check(f"account:{name}", False, why))
     return checks
@@ -47,9 +53,10 @@ def bot_checks(manager: BotManager) -> list[Check]:
     return checks
 
 
-def budget_check(name: str, ex: BudgetedExchange) -> Check:
-    use = ex.budget.usage()
-    caps = ex.budget.limits
+def budget_check(name: str, budget: RequestBudget) -> Check:
+    """Fails when any window of the budget is above the alarm share of its cap, or it is rate-limited."""
+    use = budget.usage()
+    caps = budget.limits
     shares = {
         "weight/min": use["weight_1m"] / caps.weight_cap,
         "orders/10s": use["orders_10s"] / caps.orders_10s_cap,
@@ -61,7 +68,7 @@ def budget_check(name: str, ex: BudgetedExchange) -> Check:
     detail = ", ".join(f"{k} {v:.0%}" for k, v in shares.items())
     if blocked:
         detail += f"; rate-limited for {blocked:.1f} s more"
-    return Check(f"budget:{name}", ok, detail)
+    return Check(name, ok, detail)
 
 
 def market_data_checks(manager: BotManager) -> list[Check]:

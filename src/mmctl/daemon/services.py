@@ -34,14 +34,15 @@ async def start_bots(daemon: Daemon) -> Callable[[], Awaitable[None]]:
     accounts: dict[str, Exchange] = {}
     unavailable: dict[str, str] = {}
     paper: list[PaperExchange] = []
+    ip_budget = RequestBudget(clock)  # Binance counts weight per IP: every account here shares one
     for name, settings in daemon.settings.accounts.items():
         if isinstance(settings, PaperAccount):
             ex = PaperExchange.from_settings(name, settings, clock)
             await ex.load_markets()
             await ex.start()
             paper.append(ex)
-            # one request budget per account: the paper venue enforces Binance's published limits
-            accounts[name] = BudgetedExchange(ex, RequestBudget(clock))
+            # Binance's published limits: weight per IP (shared), orders per account
+            accounts[name] = BudgetedExchange(ex, RequestBudget(clock), ip_budget)
         else:
             unavailable[name] = "the Binance adapter is not in this version of mmctl yet"
     events = EventLog(clock)

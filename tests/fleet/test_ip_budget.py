@@ -1,0 +1,72 @@
+"""Weight is shared by every account on the IP; order counts are each account's own (Binance's rules)."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from mmctl.bots.budget import BudgetLimits, RequestBudget
+from mmctl.bots.budgeted import BudgetedExchange
+from mmctl.clock import ManualClock, now_ms
+from mmctl.config.schema import PaperAccount
+from mmctl.exchange.paper.exchange import PaperExchange
+from mmctl.model import BookTop, OrderRequest, Side
+
+BTC = "BTC/USDT:USDT"
+
+
+async def turns() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+def test_two_accounts_draw_weight_from_one_ip_budget_and_orders_from_their_own() -> None:
+    async def main() -> None:
+        clock = ManualClock()
+        exact = {"use_fraction": 1.0}
+        ip = RequestBudget(
+            clock, BudgetLimits(weight_per_min=10, orders_per_10s=1000, orders_per_min=1000, **exact)
+        )
+        accounts = {}
+        for name in ("a", "b"):
+            paper = PaperExchange.from_settings(name, PaperAccount(symbols=("BTCUSDT",)), clock)
+            await paper.load_markets()
+            paper.venue.on_book(
+                BookTop(BTC, Decimal("50000.0"), Decimal(1), Decimal("50000.1"), Decimal(1), now_ms(clock))
+            )
+            own = RequestBudget(
+                clock, BudgetLimits(weight_per_min=1000, orders_per_10s=1, orders_per_min=1, **exact)
+            )
+            accounts[name] = BudgetedExchange(paper, own, ip)
+        a, b = accounts["a"], accounts["b"]
+        await a.balance()  # 5 weight
+        await a.balance()  # 10: the IP's minute is full
+        waiting = asyncio.ensure_future(b.balance())  # another account, same IP: must wait
+        await turns()
+        assert not waiting.done()
+        clock.advance(61)
+        await turns()
+        assert waiting.done()
+        order = OrderRequest(BTC, Side.BUY, Decimal("0.003"), Decimal("49000.0"), "o-1", post_only=True)
+        await a.place_orders([order])  # a's single order slot
+        placing_b = asyncio.ensure_future(
+            b.place_orders(
+                [OrderRequest(BTC, Side.BUY, Decimal("0.003"), Decimal("49000.0"), "o-2", post_only=True)]
+            )
+        )
+        await turns()
+        assert placing_b.done()  # b's order counters are its own
+        placing_a = asyncio.ensure_future(
+            a.place_orders(
+                [OrderRequest(BTC, Side.BUY, Decimal("0.003"), Decimal("48000.0"), "o-3", post_only=True)]
+            )
+        )
+        await turns()
+        assert not placing_a.done()  # a has used its order allowance for this window
+        clock.advance(61)
+        await turns()
+        assert placing_a.done()
+        assert ip.usage()["orders_1m"] == 0
+        assert a.budget.usage()["weight_1m"] == 0
+
+    asyncio.run(main())
