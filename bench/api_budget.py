@@ -29,10 +29,10 @@ import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
+from mmctl.bots.account import AccountShared
 from mmctl.bots.bot import Bot, BotOptions
 from mmctl.bots.definition import BotDefinition
 from mmctl.bots.events import EventLog
-from mmctl.bots.router import OrderRouter
 from mmctl.clock import ManualClock
 from mmctl.config.schema import PaperAccount
 from mmctl.exchange.paper.exchange import PaperExchange
@@ -128,7 +128,7 @@ async def run(minutes: float) -> tuple[Counter[str], int, int]:
     await ex.load_markets()
     await ex.start()
     events = EventLog(clock)
-    router = OrderRouter(ex)
+    shared = AccountShared(ex, clock)
     params = parse_params(MarketMakerParams, {})
     symbols = sorted(ex.venue.markets)
     bots = [
@@ -138,7 +138,7 @@ async def run(minutes: float) -> tuple[Counter[str], int, int]:
             clock,
             events,
             BotOptions(),
-            router,
+            shared,
         )
         for i, s in enumerate(symbols)
     ]

@@ -23,11 +23,11 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from mmctl.bots.account import AccountShared
 from mmctl.bots.bot import Bot, BotOptions
 from mmctl.bots.definition import BotDefinition
 from mmctl.bots.events import EventLog
 from mmctl.bots.ids import parse
-from mmctl.bots.router import OrderRouter
 from mmctl.clock import SystemClock, now_ms
 from mmctl.config.schema import PaperAccount
 from mmctl.exchange.paper.exchange import PaperExchange
@@ -96,7 +96,7 @@ async def run(n_bots: int, seconds: float) -> list[float]:
         ex.stamp_book(top, bots)
 
     events = EventLog(clock, capacity=1000)
-    router = OrderRouter(ex)
+    shared = AccountShared(ex, clock)
     bots: list[Bot] = []
     by_symbol: dict[str, list[str]] = {s: [] for s in SYMBOLS}
     for i in range(n_bots):
@@ -105,7 +105,7 @@ async def run(n_bots: int, seconds: float) -> list[float]:
             MarketMakerParams, {"levels": "3", "spread_bps": str(5 + i % 20), "quote_interval_ms": "10"}
         )
         definition = BotDefinition(f"b{i}", "bench", symbol, "market_maker", params)
-        bots.append(Bot(definition, ex, clock, events, BotOptions(), router))
+        bots.append(Bot(definition, ex, clock, events, BotOptions(), shared))
         by_symbol[symbol].append(f"b{i}")
     for s in SYMBOLS:
         push(s, [])

@@ -1,6 +1,7 @@
-"""Per-account facts that every bot of the account shares, so N bots do not pay N times for them:
-the venue's reachability (a recent balance call), each symbol's leverage, and each symbol's exchange-side
-countdown cancel (Binance keeps one per symbol and account: one refresh serves every bot quoting it).
+"""Per-account state that every bot of the account shares, so N bots do not pay N times for it: the
+order-event stream (one router), the book subscriptions (one hub), the venue's reachability (a recent
+balance call), each symbol's leverage, and each symbol's exchange-side countdown cancel (Binance keeps
+one per symbol and account: one refresh serves every bot quoting it).
 
 Concurrent callers for the same key wait on one request instead of sending their own.
 """
@@ -10,6 +11,8 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 
+from mmctl.bots.market_data import MarketDataHub
+from mmctl.bots.router import OrderRouter
 from mmctl.clock import Clock
 from mmctl.errors import ExchangeError, VenueUnavailable
 from mmctl.exchange.base import Exchange
@@ -24,6 +27,8 @@ class AccountShared:
         self.exchange = exchange
         self.clock = clock
         self.name = name or exchange.name
+        self.router = OrderRouter(exchange, clock)  # one order-event subscription
+        self.market_data = MarketDataHub(exchange, clock)  # one book subscription per symbol
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._reachable_at = -1e18
         self._leverage: dict[str, int] = {}

@@ -1,6 +1,7 @@
 """One bot's lifecycle and loop: start (checks, leverage, dead-man's switch, leftovers), quote, stop safely.
 
-States: created → starting → running → stopping → stopped, and error. The loop wakes on book updates,
+States: created → starting → running (⇄ paused) → stopping → stopped, and error. The loop wakes on book
+updates,
 its own fills and a heartbeat, re-quotes at most every `quote_interval_ms`, and refreshes the venue's
 countdown cancel. One handler applies the error classification (DESIGN.md §4): retry and back off on
 transient errors; after `max_failures` in a row, or on a fatal error, the bot cancels its orders and
@@ -21,10 +22,8 @@ from mmctl.bots.events import EventLog
 from mmctl.bots.fills import FillBook
 from mmctl.bots.flatten import flatten_position
 from mmctl.bots.inventory import Inventory
-from mmctl.bots.market_data import MarketDataHub
-from mmctl.bots.quoting import Quoter
+from mmctl.bots.quoting import Quoter, QuoteStats
 from mmctl.bots.risk import BotRiskMonitor, RiskAction, RiskVerdict
-from mmctl.bots.router import OrderRouter
 from mmctl.bots.state import BotOptions, BotState, FatalBotError, RiskHalt
 from mmctl.clock import Clock, now_ms
 from mmctl.errors import (
@@ -52,14 +51,12 @@ class Bot:
         clock: Clock,
         events: EventLog,
         options: BotOptions | None = None,
-        router: OrderRouter | None = None,
-        market_data: MarketDataHub | None = None,
         account: AccountShared | None = None,
     ) -> None:
         self.definition = definition
-        self.router = router or OrderRouter(exchange, clock)
-        self.market_data = market_data or MarketDataHub(exchange, clock)
         self.account = account or AccountShared(exchange, clock, definition.account)
+        self.router = self.account.router
+        self.market_data = self.account.market_data
         self.exchange = exchange
         self.clock = clock
         self.events = events
@@ -79,7 +76,6 @@ class Bot:
         self.failures = 0
         self._task: asyncio.Task[None] | None = None
         self._helpers: list[asyncio.Task[None]] = []
-        self._pending_params: StrategyParams | None = None
         self._last_quote = -1e18
         self._desired: list[Quote] = []
         self._desired_for: tuple[object, ...] = ()
@@ -129,7 +125,7 @@ class Bot:
             raise error from e
         self.inventory.reset_session()
         self.risk.reset(self.clock.monotonic())
-        self.quoter.stats = type(self.quoter.stats)()
+        self.quoter.stats = QuoteStats()
         self.failures = 0
         self.started_ms = now_ms(self.clock)
         await self.router.register(self.name, self.fills.on_update, self.fills.on_gap)
@@ -269,19 +265,30 @@ class Bot:
 
     async def _halt(self, verdict: RiskVerdict) -> None:
         """A loss guard tripped: cancel and confirm, flatten if asked, end stopped with the reason."""
-        message = f"risk: {verdict.reason}"
-        self.last_error = message
         self.events.add(self.name, "risk", verdict.reason, action=verdict.action.value, **verdict.data)
+        flatten = verdict.action is RiskAction.FLATTEN
+        await self._end_from_loop(BotState.STOPPED, f"risk: {verdict.reason}", flatten=flatten)
+
+    async def _fail(self, message: str) -> None:
+        """Safe stop into the error state: cancel and confirm, then record why."""
+        self.events.add(self.name, "error", message)
+        await self._end_from_loop(BotState.ERROR, message)
+
+    async def _end_from_loop(self, state: BotState, message: str, *, flatten: bool = False) -> None:
+        """The loop ends itself: cancel and confirm (and flatten), then settle in `state` with `message`.
+        If orders cannot be confirmed gone the bot is in error saying so and keeps booking their fills
+        (`stop` retries the cancel)."""
+        self.last_error = message
         await self._stop_helpers()
         try:
             await self._cancel_and_confirm()
-            if verdict.action is RiskAction.FLATTEN:
+            if flatten:
                 await self._flatten()
             await self.router.unregister(self.name)
-            self._set_state(BotState.STOPPED, message)
         except MmctlError as e:
-            self.last_error = f"{message}; and orders may remain: {e.message}"
-            self._set_state(BotState.ERROR, self.last_error)
+            state, message = BotState.ERROR, f"{message}; and orders may remain: {e.message}"
+            self.last_error = message
+        self._set_state(state, message)
         await self._stopped()
 
     async def _stopped(self) -> None:
@@ -342,46 +349,27 @@ class Bot:
         """The one place a loop error is classified."""
         self.last_error = error.message
         if error.action in (Action.RETRY, Action.RESYNC, Action.BACKOFF):
-            self.failures += 1
-            if self.failures >= self.options.max_failures:
-                raise FatalBotError(f"{self.failures} consecutive failures, last: {error.message}")
-            delay = self._backoff(error)
-            self.events.add(self.name, "retry", f"{error.message}; retrying in {delay:g} s", code=error.code)
-            self.quoter.needs_resync = True
-            await self.clock.sleep(delay)
-            self._wake.set()
+            what, kind = "consecutive failures", "retry"
         elif error.action is Action.GIVE_UP:
             # a whole request was refused (per-order rejections never get here): count it and back off,
             # or a persistent refusal would spin the loop against the venue's rate limits
-            self.failures += 1
-            if self.failures >= self.options.max_failures:
-                raise FatalBotError(f"{self.failures} refused requests in a row, last: {error.message}")
-            self.events.add(self.name, "reject", error.message, code=error.code)
-            self.quoter.needs_resync = True
-            await self.clock.sleep(self._backoff(error))
-            self._wake.set()
+            what, kind = "refused requests in a row", "reject"
         else:
             raise FatalBotError(error.message)
+        self.failures += 1
+        if self.failures >= self.options.max_failures:
+            raise FatalBotError(f"{self.failures} {what}, last: {error.message}")
+        delay = self._backoff(error)
+        self.events.add(self.name, kind, f"{error.message}; retrying in {delay:g} s", code=error.code)
+        self.quoter.needs_resync = True
+        await self.clock.sleep(delay)
+        self._wake.set()
 
     def _backoff(self, error: MmctlError) -> float:
         delay = min(self.options.backoff_base_s * 2 ** (self.failures - 1), self.options.backoff_max_s)
         if isinstance(error, RateLimited) and error.retry_after_s:
             delay = max(delay, float(error.retry_after_s))
         return float(delay)
-
-    async def _fail(self, message: str) -> None:
-        """Safe stop into the error state: cancel and confirm, then record why."""
-        self.last_error = message
-        self.events.add(self.name, "error", message)
-        await self._stop_helpers()
-        try:
-            await self._cancel_and_confirm()
-            await self.router.unregister(self.name)
-        except MmctlError as e:  # orders may remain: keep booking their fills; `stop` retries the cancel
-            message = f"{message}; and orders may remain: {e.message}"
-            self.last_error = message
-        self._set_state(BotState.ERROR, message)
-        await self._stopped()
 
     # --- stop ---------------------------------------------------------------------------------------------
 

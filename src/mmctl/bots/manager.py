@@ -65,9 +65,7 @@ class BotManager:
         self.events = events
         self.options = options or BotOptions()
         self.bots: dict[str, Bot] = {}
-        self.routers: dict[str, OrderRouter] = {}  # one order-event subscription per account
-        self.market_data: dict[str, MarketDataHub] = {}  # one book subscription per account and symbol
-        self.shared: dict[str, AccountShared] = {}  # reachability, leverage and countdowns per account
+        self.shared: dict[str, AccountShared] = {}  # router, book hub, leverage, countdowns per account
         self.started_ms = now_ms(clock)  # portfolio income is counted from here
         self.fleet = FleetGuard(self, risk or RiskSettings())
 
@@ -89,18 +87,19 @@ class BotManager:
                 self.events.add(name, "error", f"definition not loaded: {e.message}")
         return problems
 
+    @property
+    def routers(self) -> dict[str, OrderRouter]:
+        return {name: shared.router for name, shared in self.shared.items()}
+
+    @property
+    def market_data(self) -> dict[str, MarketDataHub]:
+        return {name: shared.market_data for name, shared in self.shared.items()}
+
     def _new_bot(self, definition: BotDefinition) -> Bot:
-        """A bot wired to its account's shared exchange client and order-event router."""
+        """A bot wired to its account's shared client, order stream, book hub and facts."""
         account = definition.account
-        exchange = self.exchange(account)
-        router = self.routers.get(account)
-        if router is None:
-            router = self.routers[account] = OrderRouter(exchange, self.clock)
-        hub = self.market_data.get(account)
-        if hub is None:
-            hub = self.market_data[account] = MarketDataHub(exchange, self.clock)
         bot = Bot(
-            definition, exchange, self.clock, self.events, self.options, router, hub, self.account(account)
+            definition, self.exchange(account), self.clock, self.events, self.options, self.account(account)
         )
         bot.on_stopped = self._after_stop
         return bot
