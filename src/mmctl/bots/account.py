@@ -98,12 +98,17 @@ class AccountShared:
         self, symbol: str, timeout_s: float, refresh_s: float, force: bool = False
     ) -> bool:
         """Arm or refresh the symbol's countdown cancel when due (or `force`); True if a request went out."""
+        if not force and self._fresh(symbol, refresh_s):  # the hot path: no lock, no wait
+            return False
         async with self._locks[f"countdown:{symbol}"]:
-            if not force and self.clock.monotonic() - self._armed_at.get(symbol, -1e18) < refresh_s:
+            if not force and self._fresh(symbol, refresh_s):  # refreshed while we waited
                 return False
             await self.exchange.arm_countdown(symbol, timeout_s)
             self._armed_at[symbol] = self.clock.monotonic()
             return True
+
+    def _fresh(self, symbol: str, refresh_s: float) -> bool:
+        return self.clock.monotonic() - self._armed_at.get(symbol, -1e18) < refresh_s
 
     def countdown_age_s(self, symbol: str) -> float | None:
         armed = self._armed_at.get(symbol)
