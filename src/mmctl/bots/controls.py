@@ -23,11 +23,7 @@ MAX_VENUE_LEVERAGE = 125
 
 def _shared(manager: BotManager, bot: Bot) -> list[str]:
     return sorted(
-        b.name
-        for b in manager.bots.values()
-        if b is not bot
-        and b.definition.account == bot.definition.account
-        and b.definition.symbol == bot.definition.symbol
+        b.name for b in manager.bots_on(bot.definition.account, bot.definition.symbol) if b is not bot
     )
 
 
@@ -131,13 +127,7 @@ async def cancel_symbol(manager: BotManager, account: str, symbol: str) -> dict[
         rules = ex.market(symbol)
     except UnknownSymbol as e:
         raise ValidationError(f"{e.message} on account {account!r}", data={"field": "symbol"}) from None
-    quoting = [
-        b
-        for b in manager.bots.values()
-        if b.definition.account == account
-        and b.definition.symbol == rules.symbol
-        and b.state.value == "running"
-    ]
+    quoting = [b for b in manager.bots_on(account, rules.symbol) if b.state.value == "running"]
     before = {o.client_order_id: o for o in await ex.open_orders(rules.symbol)}
     paused = await manager.each(quoting, lambda b: b.pause("paused by cancel-all"))
     swept = {o.client_order_id: o for o in await ex.cancel_all(rules.symbol)}

@@ -124,6 +124,12 @@ class BotManager:
             f"no account named {account!r} (configured: {known})", data={"field": "account"}
         )
 
+    def bots_on(self, account: str, symbol: str) -> list[Bot]:
+        """The bots quoting `symbol` (unified form) on `account`, whatever their state."""
+        return [
+            b for b in self.bots.values() if b.definition.account == account and b.definition.symbol == symbol
+        ]
+
     def bot(self, name: str) -> Bot:
         try:
             return self.bots[name]
@@ -268,10 +274,7 @@ class BotManager:
         """Disarm the venue's countdown on every (account, symbol) no active bot quotes any more, so it
         cannot later cancel orders an operator places by hand."""
         for account, symbol in sorted(pairs):
-            if any(
-                b.state.active and b.definition.account == account and b.definition.symbol == symbol
-                for b in self.bots.values()
-            ):
+            if any(b.state.active for b in self.bots_on(account, symbol)):
                 continue
             with contextlib.suppress(MmctlError):
                 await self.account(account).disarm_countdown(symbol)
