@@ -8,13 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from mmctl.cli.context import JsonFlag, call, globals_of
+from mmctl.cli.context import AllFlag, JsonFlag, Names, call, globals_of
 from mmctl.cli.output import Output, fail
-from mmctl.cli.render import render_events, render_outcomes, render_rows, render_status
-from mmctl.errors import EXIT_FAILED, ValidationError
-
-Names = Annotated[list[str] | None, typer.Argument(help="Bot names.", show_default=False)]
-AllFlag = Annotated[bool, typer.Option("--all", help="Every bot.")]
+from mmctl.cli.render import render_events, render_rows, render_status, report_outcomes
+from mmctl.errors import ValidationError
 
 
 def parse_assignments(pairs: list[str], out: Output) -> dict[str, str]:
@@ -123,7 +120,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Start bots (connection check, leverage, countdown cancel, leftovers cancelled, then quoting)."""
         outcomes = call(ctx, "bot.start", {"names": names or [], "all": all_}, json_flag=json_flag)
-        _outcomes(ctx, outcomes, json_flag)
+        report_outcomes(globals_of(ctx).output(json_flag), outcomes)
 
     @app.command()
     def stop(
@@ -135,7 +132,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Stop bots: quoting stops, every order of the bot is cancelled and confirmed gone."""
         params = {"names": names or [], "all": all_, "flatten": flatten}
-        _outcomes(ctx, call(ctx, "bot.stop", params, json_flag=json_flag), json_flag)
+        report_outcomes(globals_of(ctx).output(json_flag), call(ctx, "bot.stop", params, json_flag=json_flag))
 
     @app.command("set")
     def set_(
@@ -220,10 +217,3 @@ def register(app: typer.Typer) -> None:
                 out.stream.flush()
         except KeyboardInterrupt:
             return
-
-
-def _outcomes(ctx: typer.Context, outcomes: list[dict[str, Any]], json_flag: bool) -> None:
-    out = globals_of(ctx).output(json_flag)
-    render_outcomes(out, outcomes)
-    if any(not o.get("ok") for o in outcomes):
-        raise typer.Exit(EXIT_FAILED)

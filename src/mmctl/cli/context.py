@@ -18,6 +18,8 @@ from mmctl.errors import MmctlError
 from mmctl.paths import resolve_socket
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+Names = Annotated[list[str] | None, typer.Argument(help="Bot names.", show_default=False)]
+AllFlag = Annotated[bool, typer.Option("--all", help="Every bot.")]
 
 
 @dataclass

@@ -7,19 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
-from mmctl.cli.context import JsonFlag, call, globals_of
+from mmctl.cli.context import AllFlag, JsonFlag, Names, call, globals_of
 from mmctl.cli.output import Output, fail
-from mmctl.cli.render import render_outcomes
+from mmctl.cli.render import report_outcomes
 from mmctl.errors import EXIT_FAILED, ValidationError
-
-Names = Annotated[list[str] | None, typer.Argument(help="Bot names.", show_default=False)]
-AllFlag = Annotated[bool, typer.Option("--all", help="Every bot.")]
-
-
-def _outcomes(out: Output, outcomes: list[dict[str, Any]]) -> None:
-    render_outcomes(out, outcomes)
-    if any(not o.get("ok") for o in outcomes):
-        raise typer.Exit(EXIT_FAILED)
 
 
 def register(app: typer.Typer) -> None:
@@ -29,7 +20,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Stop quoting (orders cancelled and confirmed) but keep watching market data and risk."""
         out = globals_of(ctx).output(json_flag)
-        _outcomes(out, call(ctx, "bot.pause", {"names": names or [], "all": all_}, json_flag=json_flag))
+        report_outcomes(out, call(ctx, "bot.pause", {"names": names or [], "all": all_}, json_flag=json_flag))
 
     @app.command()
     def resume(
@@ -37,7 +28,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Quote again after a pause."""
         out = globals_of(ctx).output(json_flag)
-        _outcomes(out, call(ctx, "bot.resume", {"names": names or [], "all": all_}, json_flag=json_flag))
+        report_outcomes(
+            out, call(ctx, "bot.resume", {"names": names or [], "all": all_}, json_flag=json_flag)
+        )
 
     @app.command()
     def leverage(
@@ -83,7 +76,7 @@ def register(app: typer.Typer) -> None:
         if forms != 1:
             fail(ValidationError("give bot names, or --symbol S --account A, or --all (exactly one)"), out)
         if names:
-            _outcomes(out, call(ctx, "cancel.bots", {"names": names}, json_flag=json_flag))
+            report_outcomes(out, call(ctx, "cancel.bots", {"names": names}, json_flag=json_flag))
             return
         if not all_ and (symbol is None or account is None):
             fail(

@@ -6,7 +6,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import typer
+
 from mmctl.cli.output import Output
+from mmctl.errors import EXIT_FAILED
 
 ROW_COLUMNS = [
     "name",
@@ -73,6 +76,13 @@ def render_status(out: Output, doc: dict[str, Any]) -> None:
         ["side", "level", "price", "qty", "age_s"],
         [[o["side"], o["level"], o["price"], o["qty"], o["age_s"]] for o in orders],
     )
+
+
+def report_outcomes(out: Output, outcomes: list[dict[str, Any]]) -> None:
+    """One row per bot of a batch command; exit 1 if any bot's action failed."""
+    render_outcomes(out, outcomes)
+    if any(not o.get("ok") for o in outcomes):
+        raise typer.Exit(EXIT_FAILED)
 
 
 def render_outcomes(out: Output, outcomes: list[dict[str, Any]]) -> None:
