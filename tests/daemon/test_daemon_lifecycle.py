@@ -207,3 +207,14 @@ def test_a_client_that_never_reads_does_not_block_shutdown(daemon: DaemonProc) -
     finally:
         hog.close()
     assert sent > 0
+
+
+def test_a_second_sigterm_during_final_teardown_does_not_kill_the_daemon(daemon: DaemonProc) -> None:
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGTERM)
+    wait_until(lambda: not daemon.socket.exists() or daemon.proc.poll() is not None, what="teardown")  # type: ignore[union-attr]
+    if daemon.proc.poll() is None:
+        daemon.proc.send_signal(signal.SIGTERM)
+    code, out = daemon.exited()
+    assert code == 0
+    assert "daemon_stopped" in out

@@ -133,6 +133,7 @@ class Daemon:
             await server.close(self.settings.daemon.shutdown_timeout_s)
             await self._stop_services()
         finally:
+            self._ignore_signals()
             for t in self._tasks:
                 t.cancel()
             remove_socket(self.socket_path, sock)
@@ -156,6 +157,14 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
+
+    def _ignore_signals(self) -> None:
+        """Shutdown is under way: a second SIGTERM/SIGINT must not kill the process half-way (closing
+        the loop would otherwise restore the default, fatal, actions before the process exits)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, signal.SIG_IGN)
 
     def _start_watchdog(self) -> None:
         interval = watchdog_interval_s(self.env)
