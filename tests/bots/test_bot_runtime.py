@@ -11,13 +11,13 @@ import pytest
 from mmctl.bots.bot import Bot, BotOptions, BotState
 from mmctl.bots.definition import BotDefinition
 from mmctl.bots.events import EventLog
-from mmctl.bots.manager import BotManager
 from mmctl.clock import ManualClock, now_ms
 from mmctl.config.schema import PaperAccount
 from mmctl.errors import AuthError, VenueUnavailable
 from mmctl.exchange.base import Exchange
 from mmctl.exchange.faults import FaultyExchange
 from mmctl.exchange.paper.exchange import PaperExchange
+from mmctl.fleet.manager import BotManager
 from mmctl.model import BookTop, OrderRequest, Side, Trade
 from mmctl.store.base import MemoryDefinitionStore
 from mmctl.strategies.market_maker import MarketMakerParams

@@ -9,9 +9,9 @@ from decimal import Decimal
 from tests.bots.test_bot_runtime import OPTIONS, SYMBOL, World, scenario
 
 from mmctl.bots.bot import BotState
-from mmctl.bots.manager import BotManager
 from mmctl.clock import now_ms
 from mmctl.errors import InsufficientMargin, StopIncomplete
+from mmctl.fleet.manager import BotManager
 from mmctl.model import OrderRequest, Side
 from mmctl.store.base import MemoryDefinitionStore
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from mmctl.bots.budget import BudgetLimits, Priority, RequestBudget
-from mmctl.bots.budgeted import BudgetedExchange
 from mmctl.clock import Clock, ManualClock, now_ms
 from mmctl.config.schema import PaperAccount
 from mmctl.errors import AuthError, MmctlError, RateLimited, UnknownOrder
+from mmctl.exchange.budget import BudgetLimits, Priority, RequestBudget
+from mmctl.exchange.budgeted import BudgetedExchange
 from mmctl.exchange.faults import FaultyExchange
 from mmctl.exchange.paper.exchange import PaperExchange
 from mmctl.exchange.weights import PLACE_BATCH, PLACE_SINGLE, Cost

@@ -10,16 +10,16 @@ from decimal import Decimal
 import pytest
 
 from mmctl.bots.bot import BotOptions, BotState
-from mmctl.bots.budget import BudgetLimits, RequestBudget
-from mmctl.bots.budgeted import BudgetedExchange
 from mmctl.bots.events import EventLog
-from mmctl.bots.manager import BotManager
 from mmctl.clock import ManualClock, now_ms
 from mmctl.config.schema import PaperAccount, RiskSettings
 from mmctl.errors import InvalidState
 from mmctl.exchange.base import Exchange
+from mmctl.exchange.budget import BudgetLimits, RequestBudget
+from mmctl.exchange.budgeted import BudgetedExchange
 from mmctl.exchange.faults import FaultyExchange
 from mmctl.exchange.paper.exchange import PaperExchange
+from mmctl.fleet.manager import BotManager
 from mmctl.model import BookTop, Side, Trade
 from mmctl.store.base import MemoryDefinitionStore
 

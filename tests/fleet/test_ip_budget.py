@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from mmctl.bots.budget import BudgetLimits, RequestBudget
-from mmctl.bots.budgeted import BudgetedExchange
 from mmctl.clock import ManualClock, now_ms
 from mmctl.config.schema import PaperAccount
+from mmctl.exchange.budget import BudgetLimits, RequestBudget
+from mmctl.exchange.budgeted import BudgetedExchange
 from mmctl.exchange.paper.exchange import PaperExchange
 from mmctl.model import BookTop, OrderRequest, Side
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from mmctl.bots.budget import BudgetLimits, Priority, RequestBudget
 from mmctl.clock import ManualClock
+from mmctl.exchange.budget import BudgetLimits, Priority, RequestBudget
 from mmctl.exchange.weights import PLACE_BATCH, PLACE_SINGLE, Cost
 
 TIGHT = BudgetLimits(weight_per_min=10, orders_per_10s=4, orders_per_min=100, use_fraction=1.0)

@@ -1,4 +1,4 @@
-"""Daemon-wide risk guards (mmctl.bots.risk.FleetRiskMonitor) and the UTC day window."""
+"""Daemon-wide risk guards (mmctl.fleet.risk.FleetRiskMonitor) and the UTC day window."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mmctl.bots.risk import DAY_MS, FleetRiskMonitor, Guard, RiskAction, utc_day_start_ms
+from mmctl.bots.risk import DAY_MS, Guard, RiskAction
 from mmctl.config.schema import RiskSettings
+from mmctl.fleet.risk import FleetRiskMonitor, utc_day_start_ms
 
 D = Decimal
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

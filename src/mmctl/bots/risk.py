@@ -17,9 +17,7 @@ Per bot (`BotRiskMonitor`, parameters from `StrategyParams`; 0 turns a guard off
   arrives.
 Precedence: latched loss, then a loss or drawdown trip, then `PAUSE`, then `PULL`, then `OK`.
 
-Daemon-wide (`FleetRiskMonitor`, from `[risk]` settings): the sum of absolute net position notionals
-strictly above `max_total_notional`, or the net PnL of all bots since 00:00 UTC (`utc_day_start_ms`)
-<= -daily_loss_limit → `STOP_ALL`.
+Daemon-wide guards live in `mmctl.fleet.risk` and share these verdict types.
 
 Every verdict but `OK` names its guard, a one-line `reason` and JSON-safe `data` (money as strings).
 """
@@ -32,14 +30,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from enum import StrEnum
-from typing import Protocol
 
 from mmctl.model import ZERO
 from mmctl.strategies.params import StrategyParams
 
 BPS = Decimal(10_000)
 DAY_MS = 86_400_000
-_EXACT = Context(prec=60, rounding=ROUND_HALF_EVEN)  # sums, differences and products stay exact
+EXACT = Context(prec=60, rounding=ROUND_HALF_EVEN)  # sums, differences and products stay exact
 _SHOWN_BPS = Decimal("0.01")  # move_bps as reported (the comparison uses the exact value)
 
 JsonScalar = str | int | float | None
@@ -97,7 +94,7 @@ class RiskVerdict:
         }
 
 
-def _money(value: Decimal) -> str:
+def money_text(value: Decimal) -> str:
     return format(value, "f")
 
 
@@ -251,23 +248,27 @@ class BotRiskMonitor:
 
     def _check_pnl(self, pnl: Decimal) -> RiskVerdict | None:
         params = self._params
-        with localcontext(_EXACT):
+        with localcontext(EXACT):
             self._peak = max(self._peak, pnl)
             drawdown = self._peak - pnl
             if params.max_loss > 0 and pnl <= -params.max_loss:
-                reason = f"net PnL {_money(pnl)} reached the loss limit -{_money(params.max_loss)} (max_loss)"
-                data: dict[str, JsonScalar] = {"pnl": _money(pnl), "limit": _money(params.max_loss)}
+                reason = (
+                    f"net PnL {money_text(pnl)} reached the loss limit -{money_text(params.max_loss)} "
+                    "(max_loss)"
+                )
+                data: dict[str, JsonScalar] = {"pnl": money_text(pnl), "limit": money_text(params.max_loss)}
                 return self._loss_verdict(Guard.MAX_LOSS, reason, data)
             if params.max_drawdown > 0 and drawdown >= params.max_drawdown:
                 reason = (
-                    f"net PnL {_money(pnl)} is {_money(drawdown)} below its peak {_money(self._peak)} "
-                    f"(max_drawdown {_money(params.max_drawdown)})"
+                    f"net PnL {money_text(pnl)} is {money_text(drawdown)} below its peak "
+                    f"{money_text(self._peak)} "
+                    f"(max_drawdown {money_text(params.max_drawdown)})"
                 )
                 data = {
-                    "pnl": _money(pnl),
-                    "peak": _money(self._peak),
-                    "drawdown": _money(drawdown),
-                    "limit": _money(params.max_drawdown),
+                    "pnl": money_text(pnl),
+                    "peak": money_text(self._peak),
+                    "drawdown": money_text(drawdown),
+                    "limit": money_text(params.max_drawdown),
                 }
                 return self._loss_verdict(Guard.MAX_DRAWDOWN, reason, data)
         return None
@@ -286,7 +287,7 @@ class BotRiskMonitor:
         extremes = self._window.extremes()
         if extremes is not None:
             high, low = extremes
-            with localcontext(_EXACT):
+            with localcontext(EXACT):
                 tripped = (high - low) * BPS > params.max_move_bps * low
             if tripped:
                 self._trip_breaker(now_s, high, low)
@@ -297,19 +298,19 @@ class BotRiskMonitor:
 
     def _trip_breaker(self, now_s: float, high: Decimal, low: Decimal) -> None:
         params = self._params
-        with localcontext(_EXACT):
+        with localcontext(EXACT):
             move = ((high - low) * BPS / low).quantize(_SHOWN_BPS)
         until = now_s + params.cooldown_s
         reason = (
-            f"mid moved {_money(move)} bps within {params.move_window_s} s (max_move_bps "
-            f"{_money(params.max_move_bps)}): quoting paused for {params.cooldown_s} s"
+            f"mid moved {money_text(move)} bps within {params.move_window_s} s (max_move_bps "
+            f"{money_text(params.max_move_bps)}): quoting paused for {params.cooldown_s} s"
         )
         data: dict[str, JsonScalar] = {
-            "move_bps": _money(move),
-            "limit_bps": _money(params.max_move_bps),
+            "move_bps": money_text(move),
+            "limit_bps": money_text(params.max_move_bps),
             "window_s": params.move_window_s,
-            "high": _money(high),
-            "low": _money(low),
+            "high": money_text(high),
+            "low": money_text(low),
             "cooldown_s": params.cooldown_s,
             "until_s": until,
         }
@@ -327,74 +328,3 @@ class BotRiskMonitor:
         reason = f"{what} for {age:.1f} s (stale_data_s {limit}): quotes pulled until data returns"
         data: dict[str, JsonScalar] = {"age_s": age, "limit_s": limit}
         return RiskVerdict(RiskAction.PULL, Guard.STALE_DATA, reason, data)
-
-
-# --- the whole daemon ---------------------------------------------------------------------------------
-
-
-class FleetLimits(Protocol):
-    """What `FleetRiskMonitor` reads from its settings (`mmctl.config.schema.RiskSettings`)."""
-
-    @property
-    def max_total_notional(self) -> Decimal: ...
-
-    @property
-    def daily_loss_limit(self) -> Decimal: ...
-
-
-def utc_day_start_ms(now_ms: int) -> int:
-    """00:00 UTC of the day containing `now_ms` (epoch milliseconds): the start of the daily-loss window."""
-    return now_ms - now_ms % DAY_MS
-
-
-class FleetRiskMonitor:
-    """Daemon-wide guards over every bot and account. Stateless between checks."""
-
-    def __init__(self, settings: FleetLimits) -> None:
-        self._settings = settings
-
-    @property
-    def settings(self) -> FleetLimits:
-        return self._settings
-
-    def update_settings(self, settings: FleetLimits) -> None:
-        self._settings = settings
-
-    def check(self, exposures: Mapping[str, Decimal], daily_net_pnl: Decimal) -> RiskVerdict:
-        """`exposures`: symbol-or-account key → net position notional (its absolute value counts);
-        `daily_net_pnl`: net PnL of all bots since `utc_day_start_ms(now)`. The daily loss is checked
-        first."""
-        return self._check_daily(daily_net_pnl) or self._check_notional(exposures) or RiskVerdict()
-
-    def _check_daily(self, pnl: Decimal) -> RiskVerdict | None:
-        limit = self._settings.daily_loss_limit
-        if limit <= 0 or pnl > -limit:
-            return None
-        reason = (
-            f"net PnL since 00:00 UTC {_money(pnl)} reached the daily loss limit -{_money(limit)} "
-            "(daily_loss_limit): stopping every bot"
-        )
-        data: dict[str, JsonScalar] = {"pnl": _money(pnl), "limit": _money(limit)}
-        return RiskVerdict(RiskAction.STOP_ALL, Guard.DAILY_LOSS_LIMIT, reason, data)
-
-    def _check_notional(self, exposures: Mapping[str, Decimal]) -> RiskVerdict | None:
-        limit = self._settings.max_total_notional
-        if limit <= 0 or not exposures:
-            return None
-        with localcontext(_EXACT):
-            total = sum((abs(v) for v in exposures.values()), ZERO)
-        if total <= limit:
-            return None
-        largest = max(exposures, key=lambda k: abs(exposures[k]))
-        largest_notional = abs(exposures[largest])
-        reason = (
-            f"total net position notional {_money(total)} is above max_total_notional {_money(limit)} "
-            f"(largest: {largest} {_money(largest_notional)}): stopping every bot"
-        )
-        data: dict[str, JsonScalar] = {
-            "total_notional": _money(total),
-            "limit": _money(limit),
-            "largest": largest,
-            "largest_notional": _money(largest_notional),
-        }
-        return RiskVerdict(RiskAction.STOP_ALL, Guard.MAX_TOTAL_NOTIONAL, reason, data)

@@ -118,7 +118,7 @@ def daemon_run(
     config: Annotated[str | None, typer.Option("--config", help="The config file.")] = None,
 ) -> None:
     """Run the daemon in the foreground (systemd's ExecStart)."""
-    from mmctl.daemon.main import run_daemon
+    from mmctl.daemon.compose import run_daemon
 
     g = globals_of(ctx)
     raise typer.Exit(run_daemon(config or g.config, g.socket))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mmctl.bots import controls
-from mmctl.bots.manager import BotManager
-from mmctl.bots.portfolio import portfolio
+from mmctl.fleet import controls
+from mmctl.fleet.manager import BotManager
+from mmctl.fleet.portfolio import portfolio
 from mmctl.rpc.registry import MethodTable
 from mmctl.strategies import get_strategy
 from mmctl.strategies.params import describe

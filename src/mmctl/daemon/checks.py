@@ -5,11 +5,11 @@ symbol (fresh), order streams, and bots (not in error, ticking, countdown cancel
 from __future__ import annotations
 
 from mmctl.bots.bot import Bot
-from mmctl.bots.budget import RequestBudget
-from mmctl.bots.budgeted import BudgetedExchange
-from mmctl.bots.manager import BotManager
 from mmctl.daemon.health import Check
 from mmctl.exchange.base import Exchange
+from mmctl.exchange.budget import RequestBudget
+from mmctl.exchange.budgeted import BudgetedExchange
+from mmctl.fleet.manager import BotManager
 
 STALE_BOOK_S = 15.0  # a subscribed symbol with no book update for this long fails health
 STALE_TICK_S = 30.0  # a running bot that has not ticked for this long fails health

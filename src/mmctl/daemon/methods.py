@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mmctl.daemon.main import Daemon
+from mmctl.daemon.host import Daemon
 
 
 def register_daemon_methods(daemon: Daemon) -> None:

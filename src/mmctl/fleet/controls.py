@@ -16,7 +16,7 @@ from mmctl.strategies.params import update_params
 
 if TYPE_CHECKING:
     from mmctl.bots.bot import Bot
-    from mmctl.bots.manager import BotManager
+    from mmctl.fleet.manager import BotManager
 
 MAX_VENUE_LEVERAGE = 125
 

@@ -11,15 +11,15 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from mmctl.bots.budgeted import BudgetedExchange
 from mmctl.clock import now_ms
 from mmctl.errors import ExchangeError
 from mmctl.exchange.base import Exchange
+from mmctl.exchange.budgeted import BudgetedExchange
 from mmctl.model import ZERO
 from mmctl.pnl.income import iter_income
 
 if TYPE_CHECKING:
-    from mmctl.bots.manager import BotManager
+    from mmctl.fleet.manager import BotManager
 
 DAY_MS = 86_400_000
 

@@ -8,15 +8,15 @@ from decimal import Decimal
 
 import pytest
 
-from mmctl.bots import controls
 from mmctl.bots.bot import BotOptions, BotState
 from mmctl.bots.events import EventLog
-from mmctl.bots.manager import BotManager
-from mmctl.bots.portfolio import portfolio
 from mmctl.clock import ManualClock, now_ms
 from mmctl.config.schema import PaperAccount
 from mmctl.errors import InvalidState, LeverageRejected, ValidationError
 from mmctl.exchange.paper.exchange import PaperExchange
+from mmctl.fleet import controls
+from mmctl.fleet.manager import BotManager
+from mmctl.fleet.portfolio import portfolio
 from mmctl.model import BookTop, OrderRequest, OrderType, Side, Trade
 from mmctl.store.base import MemoryDefinitionStore
 

@@ -12,12 +12,13 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from mmctl.bots.risk import FleetLimits, FleetRiskMonitor, RiskVerdict, utc_day_start_ms
+from mmctl.bots.risk import RiskVerdict
 from mmctl.clock import now_ms
+from mmctl.fleet.risk import FleetLimits, FleetRiskMonitor, utc_day_start_ms
 from mmctl.model import ZERO
 
 if TYPE_CHECKING:
-    from mmctl.bots.manager import BotManager
+    from mmctl.fleet.manager import BotManager
 
 
 class FleetGuard:

@@ -23,9 +23,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
-from mmctl.bots.budget import Priority, RequestBudget
 from mmctl.errors import RateLimited
 from mmctl.exchange.base import Exchange
+from mmctl.exchange.budget import Priority, RequestBudget
 from mmctl.exchange.forwarding import ForwardingExchange
 from mmctl.exchange.weights import Cost, cost
 from mmctl.model import MarketRules

@@ -19,10 +19,8 @@ from mmctl.bots.account import AccountShared
 from mmctl.bots.bot import Bot
 from mmctl.bots.definition import BotDefinition
 from mmctl.bots.events import EventLog
-from mmctl.bots.fleet_guard import FleetGuard
 from mmctl.bots.ids import validate_bot_name
 from mmctl.bots.market_data import MarketDataHub
-from mmctl.bots.risk import FleetLimits
 from mmctl.bots.router import OrderRouter
 from mmctl.bots.state import BotOptions, BotState
 from mmctl.bots.status import detail, summary
@@ -38,6 +36,8 @@ from mmctl.errors import (
     ValidationError,
 )
 from mmctl.exchange.base import Exchange
+from mmctl.fleet.guard import FleetGuard
+from mmctl.fleet.risk import FleetLimits
 from mmctl.pnl.income import iter_income
 from mmctl.store.base import DefinitionStore
 from mmctl.strategies import STRATEGIES, get_strategy

@@ -1,4 +1,4 @@
-"""The daemon's composition root and lifecycle: `mmctl daemon run`.
+"""The daemon host: its socket, signals and lifecycle (the composition root is `mmctl.daemon.compose`).
 
 Start: lock the state directory, bind the socket (0660 in a 0750 directory), start the services, serve
 RPC, tell systemd READY=1. SIGTERM/SIGINT: stop accepting commands, let in-flight requests finish, stop
@@ -9,7 +9,6 @@ says what changed or why it could not). The watchdog is pinged from the event lo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import time
@@ -60,7 +59,6 @@ class Daemon:
         self._stop = asyncio.Event()
         self._stoppers: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self.manager: Any = None  # the bot manager, once the bots service has started
         self.reload_hooks: list[Callable[[Settings], None]] = []  # apply what can change live
 
     # --- queries used by RPC methods -------------------------------------------------------------
@@ -97,7 +95,7 @@ class Daemon:
             sock = bind_socket(self.socket_path)
         except (MmctlError, OSError) as e:
             lock.release()
-            log.error("daemon_start_refused", error=_one_line(e))
+            log.error("daemon_start_refused", error=one_line(e))
             return 1
         server = RpcServer(
             self.table,
@@ -112,7 +110,7 @@ class Daemon:
             try:
                 await self._start_services()
             except Exception as e:
-                log.error("daemon_start_failed", error=_one_line(e))
+                log.error("daemon_start_failed", error=one_line(e))
                 await self._stop_services()
                 return 1
             await server.start(sock)
@@ -203,39 +201,6 @@ class Daemon:
         self.notifier.notify("READY=1", "STATUS=config reloaded")
 
 
-def _one_line(e: BaseException) -> str:
+def one_line(e: BaseException) -> str:
     text = str(e) if isinstance(e, MmctlError) else f"{type(e).__name__}: {e}"
     return " ".join(text.split())
-
-
-def run_daemon(config: str | None, socket_override: str | None) -> int:
-    """Entry point of `mmctl daemon run`: load config, configure logging, run until stopped."""
-    env = os.environ
-    try:
-        settings = load_settings(config, env)
-    except MmctlError as e:
-        daemon_logging.configure()
-        log.error("config_invalid", error=str(e))
-        return 1
-    daemon_logging.configure(settings.log.level, settings.log.format)
-    daemon = build_daemon(
-        settings,
-        config_path=config or env.get("MMCTL_CONFIG") or settings.source or None,
-        socket_override=socket_override,
-    )
-    with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(daemon.run())
-    return 0
-
-
-def build_daemon(
-    settings: Settings, *, config_path: str | None = None, socket_override: str | None = None
-) -> Daemon:
-    """Wire the daemon: its RPC methods and services."""
-    from mmctl.daemon.methods import register_daemon_methods
-    from mmctl.daemon.services import start_bots
-
-    daemon = Daemon(settings, config_path=config_path, socket_override=socket_override)
-    register_daemon_methods(daemon)
-    daemon.services.append(start_bots)
-    return daemon

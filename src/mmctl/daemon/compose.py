@@ -1,5 +1,6 @@
-"""The daemon's trading services, wired at the composition root: one exchange client per account, the
-bot manager with its stored definitions, their RPC methods and health checks.
+"""The daemon's composition root: `mmctl daemon run` loads the config, builds the `Daemon` host and wires
+its services: one exchange client per account, the bot manager with its stored definitions, their RPC
+methods and health checks.
 
 Only this module decides which adapter serves an account. Paper accounts get the built-in paper
 exchange; `binanceusdm` accounts are listed as unavailable until the Binance adapter lands.
@@ -8,21 +9,27 @@ exchange; `binanceusdm` accounts are listed as unavailable until the Binance ada
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from collections.abc import Awaitable, Callable
 
 import structlog
 
-from mmctl.bots.budget import RequestBudget
-from mmctl.bots.budgeted import BudgetedExchange
 from mmctl.bots.events import Event, EventLog
-from mmctl.bots.manager import BotManager
 from mmctl.clock import SystemClock
-from mmctl.config.schema import PaperAccount
+from mmctl.config.load import load_settings
+from mmctl.config.schema import PaperAccount, Settings
+from mmctl.daemon import logging as daemon_logging
 from mmctl.daemon.bot_methods import register_bot_methods
 from mmctl.daemon.checks import account_checks, bot_checks, market_data_checks
-from mmctl.daemon.main import Daemon
+from mmctl.daemon.host import Daemon
+from mmctl.daemon.methods import register_daemon_methods
+from mmctl.errors import MmctlError
 from mmctl.exchange.base import Exchange
+from mmctl.exchange.budget import RequestBudget
+from mmctl.exchange.budgeted import BudgetedExchange
 from mmctl.exchange.paper.exchange import PaperExchange
+from mmctl.fleet.manager import BotManager
 from mmctl.store.toml_files import TomlDefinitionStore
 
 log = structlog.get_logger("mmctl.daemon")
@@ -63,7 +70,6 @@ async def start_bots(daemon: Daemon) -> Callable[[], Awaitable[None]]:
     daemon.check_providers.append(lambda: account_checks(accounts, unavailable))
     daemon.check_providers.append(lambda: market_data_checks(manager))
     daemon.check_providers.append(lambda: bot_checks(manager))
-    daemon.manager = manager
     log.info(
         "bots_loaded", bots=len(manager.bots), accounts=sorted(accounts), unavailable=sorted(unavailable)
     )
@@ -105,3 +111,33 @@ async def run_fleet_guard(manager: BotManager, interval_s: Callable[[], float]) 
             await manager.fleet.check()
         except Exception:
             log.exception("fleet_risk_check_failed")
+
+
+def run_daemon(config: str | None, socket_override: str | None) -> int:
+    """Entry point of `mmctl daemon run`: load config, configure logging, run until stopped."""
+    env = os.environ
+    try:
+        settings = load_settings(config, env)
+    except MmctlError as e:
+        daemon_logging.configure()
+        log.error("config_invalid", error=str(e))
+        return 1
+    daemon_logging.configure(settings.log.level, settings.log.format)
+    daemon = build_daemon(
+        settings,
+        config_path=config or env.get("MMCTL_CONFIG") or settings.source or None,
+        socket_override=socket_override,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(daemon.run())
+    return 0
+
+
+def build_daemon(
+    settings: Settings, *, config_path: str | None = None, socket_override: str | None = None
+) -> Daemon:
+    """Wire the daemon: its RPC methods and services."""
+    daemon = Daemon(settings, config_path=config_path, socket_override=socket_override)
+    register_daemon_methods(daemon)
+    daemon.services.append(start_bots)
+    return daemon
