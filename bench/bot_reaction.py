@@ -1,26 +1,42 @@
 """Bot reaction time: a book update entering the venue → the bot's first order request leaving it.
 
-Runs N market_maker bots (1, then 100) in one process on the paper venue, spread over the six built-in
-symbols with spreads from 5 to 24 bps. Each symbol's book updates every `BOOK_PERIOD_S` of wall time
-(Binance's bookTicker for a busy symbol is faster, but most of its updates do not move a 2-bps tolerance),
-its mid following a random walk of `STEP_BPS` per update. For every update, each bot on that symbol
-that re-quotes is timed from the update to its first place/cancel request. The re-quote floor
-(`quote_interval_ms`) is a deliberate throttle, so it is set to its minimum (10 ms) here: the figure is
-the machinery's latency, not the throttle's. Prints p50 and p99 per run;
-the last line is `reaction_p99_ms_100bots=<n>` (budget: 2 ms, DESIGN.md §7).
+Budget (the product's, also in README.md, Development; issue 8): p99 <= 1 ms with 100 bots in one daemon.
 
-Usage: python bench/bot_reaction.py [seconds-per-run]   (default 6)
+Two cases, each in a fresh event loop on the paper venue, each until it has `--samples` reactions (1000):
+- 100 bots (`--bots`): market_maker bots spread over the six built-in symbols (about 17 per symbol) with
+  spreads from 5 to 24 bps and the default refresh tolerance (5 bps). Each symbol's book moves every
+  `BOOK_PERIOD_S` (0.1 s), its mid a random walk of `STEP_BPS` (2 bps, normal) per update, rounded to the
+  tick grid. Most updates move no bot's quotes beyond its tolerance: those cost a comparison in the
+  market-data hub and wake nobody. When the drift does pass the tolerance it passes it for every bot of
+  the symbol that quoted at the same time, so up to ~17 bots react to one update one after the other:
+  the p99 is the last of them.
+- 1 bot: one BTC bot (spread 20 bps); its book jumps 8 bps up and down every `JUMP_PERIOD_S` (12 ms),
+  so every update is a reaction and none fills it (the reactions of the 100-bot case come too rarely
+  for one bot to collect 1000).
+A reaction is timed from the book entering the venue to the bot's first place or cancel request. The
+re-quote floor (`quote_interval_ms`) is a deliberate throttle, so it is set to its minimum (10 ms) and
+updates come slower than that: the figure is the machinery's latency, not the throttle's.
+
+The floor, measured in the same process: one asyncio task wake-up (an Event set, the waiting task
+resumes) plus building and encoding one 3-order batch (post-only requests from quotes, as the JSON of
+Binance's `batchOrders` parameter), `--samples` times. `floor_ms` is its median: a machine-speed
+reference (a loaded machine shows in both figures).
+
+Usage: python bench/bot_reaction.py [--samples 1000] [--bots 100] [--max-seconds 120]
+The last line is `reaction_p99_ms_100bots=<n> reaction_p99_ms_1bot=<n> floor_ms=<n> samples=<n>`, where
+`samples` is the smallest sample count of the three measurements.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import random
 import statistics
-import sys
 import time
-from collections.abc import Sequence
-from decimal import Decimal
+from collections.abc import Callable, Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from mmctl.bots.account import AccountShared
@@ -31,12 +47,16 @@ from mmctl.bots.ids import parse
 from mmctl.clock import SystemClock, now_ms
 from mmctl.config.schema import PaperAccount
 from mmctl.exchange.paper.exchange import PaperExchange
-from mmctl.model import BookTop, CancelResult, OrderRequest, PlaceResult
+from mmctl.model import BookTop, CancelResult, OrderRequest, PlaceResult, Side
+from mmctl.strategies.base import Quote
 from mmctl.strategies.market_maker import MarketMakerParams
 from mmctl.strategies.params import parse_params
 
-BOOK_PERIOD_S = 0.1  # per symbol
-STEP_BPS = 2.0  # standard deviation of the mid's move per update
+BOOK_PERIOD_S = 0.1  # per symbol, 100-bot case
+STEP_BPS = 2.0  # standard deviation of the mid's move per update, 100-bot case
+JUMP_PERIOD_S = 0.012  # 1-bot case: just above the 10 ms re-quote floor
+JUMP_BPS = 8  # 1-bot case: beyond the default 5-bps tolerance, each way
+JUMP_SPREAD_BPS = 20  # 1-bot case: wider than the jump, so the jumps fill nothing
 SYMBOLS = [
     "BTC/USDT:USDT",
     "ETH/USDT:USDT",
@@ -49,7 +69,8 @@ MIDS = {"BTC": "50000", "ETH": "3000", "SOL": "150", "BNB": "600", "XRP": "0.6",
 
 
 class TimedExchange(PaperExchange):
-    """The paper exchange, stamping when each symbol's book last changed and when each bot's request left."""
+    """The paper exchange, stamping when each symbol's book last changed and when each bot's first
+    request after it left."""
 
     book_at: dict[str, float]
     pending: dict[str, set[str]]
@@ -61,9 +82,11 @@ class TimedExchange(PaperExchange):
         self.venue.on_book(top)
 
     def _record(self, symbol: str, client_order_id: str) -> None:
-        own = parse(client_order_id)
         waiting = self.pending.get(symbol)
-        if own is not None and waiting is not None and own.bot in waiting:
+        if not waiting:
+            return
+        own = parse(client_order_id)
+        if own is not None and own.bot in waiting:
             waiting.discard(own.bot)
             self.samples.append((time.perf_counter() - self.book_at[symbol]) * 1000)
 
@@ -78,7 +101,13 @@ class TimedExchange(PaperExchange):
         return await super().cancel_orders(symbol, client_order_ids)
 
 
-async def run(n_bots: int, seconds: float) -> list[float]:
+def on_grid(price: Decimal, tick: Decimal) -> Decimal:
+    """`price` rounded to the nearest multiple of `tick`."""
+    return (price / tick).to_integral_value(rounding=ROUND_HALF_EVEN) * tick
+
+
+async def run(n_bots: int, want: int, max_seconds: float) -> list[float]:
+    """Reaction times (ms) of `n_bots` bots until `want` of them are collected (or `max_seconds`)."""
     clock = SystemClock()
     base = PaperExchange.from_settings("bench", PaperAccount(balance=Decimal(10_000_000)), clock)
     ex = TimedExchange("bench", base.venue, clock)
@@ -87,40 +116,46 @@ async def run(n_bots: int, seconds: float) -> list[float]:
     rng = random.Random(1)
     mids = {s: Decimal(MIDS[s.split("/")[0]]) for s in SYMBOLS}
 
-    def push(symbol: str, bots: Sequence[str]) -> None:
-        rules = ex.market(symbol)
-        move = Decimal(repr(round(rng.gauss(0, STEP_BPS), 3))) / 10_000
-        mid = mids[symbol] = mids[symbol] * (1 + move)
-        bid = (mid - rules.tick_size).quantize(rules.tick_size)
-        top = BookTop(symbol, bid, Decimal(5), bid + rules.tick_size, Decimal(5), now_ms(clock))
+    def push(symbol: str, mid: Decimal, bots: Sequence[str]) -> None:
+        tick = ex.market(symbol).tick_size
+        bid = on_grid(mid, tick) - tick
+        top = BookTop(symbol, bid, Decimal(5), bid + tick, Decimal(5), now_ms(clock))
         ex.stamp_book(top, bots)
 
-    events = EventLog(clock, capacity=1000)
     shared = AccountShared(ex, clock)
+    events = EventLog(clock, capacity=1000)
     bots: list[Bot] = []
     by_symbol: dict[str, list[str]] = {s: [] for s in SYMBOLS}
     for i in range(n_bots):
         symbol = SYMBOLS[i % len(SYMBOLS)]
+        spread = JUMP_SPREAD_BPS if n_bots == 1 else 5 + i % 20
         params: Any = parse_params(
-            MarketMakerParams, {"levels": "3", "spread_bps": str(5 + i % 20), "quote_interval_ms": "10"}
+            MarketMakerParams, {"levels": "3", "spread_bps": str(spread), "quote_interval_ms": "10"}
         )
         definition = BotDefinition(f"b{i}", "bench", symbol, "market_maker", params)
         bots.append(Bot(definition, ex, clock, events, BotOptions(), shared))
         by_symbol[symbol].append(f"b{i}")
     for s in SYMBOLS:
-        push(s, [])
+        push(s, mids[s], [])
     for bot in bots:
         await bot.start()
     await asyncio.sleep(0.5)
     ex.samples.clear()
-    end = time.monotonic() + seconds
+    deadline = time.monotonic() + max_seconds
     k = 0
-    symbols = SYMBOLS if n_bots > 1 else SYMBOLS[:1]
-    while time.monotonic() < end:
-        symbol = symbols[k % len(symbols)]
-        push(symbol, by_symbol[symbol])
+    while len(ex.samples) < want and time.monotonic() < deadline:
+        if n_bots == 1:  # a jump beyond the tolerance, alternately up and down
+            symbol = SYMBOLS[0]
+            sign = 1 if k % 2 == 0 else -1
+            push(symbol, mids[symbol] * (1 + Decimal(sign * JUMP_BPS) / 10_000), by_symbol[symbol])
+            await asyncio.sleep(JUMP_PERIOD_S)
+        else:
+            symbol = SYMBOLS[k % len(SYMBOLS)]
+            move = Decimal(repr(round(rng.gauss(0, STEP_BPS), 3))) / 10_000
+            mids[symbol] = mids[symbol] * (1 + move)
+            push(symbol, mids[symbol], by_symbol[symbol])
+            await asyncio.sleep(BOOK_PERIOD_S / len(SYMBOLS))
         k += 1
-        await asyncio.sleep(BOOK_PERIOD_S / len(symbols))
     ex.pending.clear()  # the stop's cancels are not reactions
     for bot in bots:
         await bot.stop()
@@ -128,23 +163,84 @@ async def run(n_bots: int, seconds: float) -> list[float]:
     return ex.samples
 
 
+def encode_batch(quotes: Sequence[Quote], symbol: str, ids: Sequence[str]) -> bytes:
+    """A batch of quotes as the `batchOrders` parameter of Binance's `POST /fapi/v1/batchOrders`."""
+    orders = []
+    for quote, cid in zip(quotes, ids, strict=True):
+        req = quote.to_request(symbol, cid)
+        orders.append(
+            {
+                "symbol": "BTCUSDT",
+                "side": req.side.value.upper(),
+                "type": "LIMIT",
+                "timeInForce": "GTX",
+                "quantity": format(req.qty, "f"),
+                "price": format(req.price, "f") if req.price is not None else "",
+                "newClientOrderId": req.client_order_id,
+            }
+        )
+    return json.dumps(orders, separators=(",", ":")).encode()
+
+
+async def floor(want: int) -> list[float]:
+    """`want` times: one task wake-up plus encoding one 3-order batch, in ms."""
+    quotes = [Quote(Side.BUY, n, Decimal("49990.0") - n, Decimal("0.002")) for n in range(3)]
+    ids = [f"mm.b0.b{n}.00000000{n}" for n in range(3)]
+    event = asyncio.Event()
+    out: list[float] = []
+    started = 0.0
+
+    async def waiter() -> None:
+        while True:
+            await event.wait()
+            event.clear()
+            encode_batch(quotes, "BTC/USDT:USDT", ids)
+            out.append((time.perf_counter() - started) * 1000)
+
+    task = asyncio.create_task(waiter())
+    await asyncio.sleep(0)
+    while len(out) < want:
+        started = time.perf_counter()
+        event.set()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+    task.cancel()
+    return out
+
+
 def pct(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def report(label: str, samples: list[float]) -> None:
+    print(
+        f"{label} samples={len(samples)} p50_ms={statistics.median(samples):.3f} "
+        f"p99_ms={pct(samples, 0.99):.3f} max_ms={max(samples):.3f}",
+        flush=True,
+    )
+
+
 def main() -> None:
-    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 6.0
-    p99 = {}
-    for n in (1, 100):
-        samples = asyncio.run(run(n, seconds))
-        p99[n] = pct(samples, 0.99)
-        print(
-            f"bots={n} reactions={len(samples)} p50_ms={statistics.median(samples):.3f} "
-            f"p99_ms={p99[n]:.3f} max_ms={max(samples):.3f}"
-        )
-    print(f"reaction_p99_ms_1bot={p99[1]:.3f}")
-    print(f"reaction_p99_ms_100bots={p99[100]:.3f}")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=1000, help="reactions to collect per case")
+    parser.add_argument("--bots", type=int, default=100, help="bots in the many-bot case")
+    parser.add_argument("--max-seconds", type=float, default=120.0, help="give up a case after this long")
+    args = parser.parse_args()
+    cases: list[tuple[str, Callable[[], Any]]] = [
+        ("floor", lambda: floor(args.samples)),
+        ("bots=1", lambda: run(1, args.samples, args.max_seconds)),
+        (f"bots={args.bots}", lambda: run(args.bots, args.samples, args.max_seconds)),
+    ]
+    results: dict[str, list[float]] = {}
+    for label, case in cases:
+        results[label] = asyncio.run(case())
+        report(label, results[label])
+    many, one, base = results[f"bots={args.bots}"], results["bots=1"], results["floor"]
+    print(
+        f"reaction_p99_ms_100bots={pct(many, 0.99):.3f} reaction_p99_ms_1bot={pct(one, 0.99):.3f} "
+        f"floor_ms={statistics.median(base):.4f} samples={min(len(many), len(one), len(base))}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """CLI latency: `mmctl health --json` against a running daemon vs `python -c pass`, interleaved.
 
-Usage: python bench/cli_latency.py [N]   (default N=30). Budget: median <= 150 ms (DESIGN.md §7).
+Usage: python bench/cli_latency.py [N]   (default N=30). Budget: median <= 150 ms, and no slower than
+`supervisorctl status` measured in the same run (the product's performance budget, also listed in
+README.md, Development).
 Last line: `cli_health_json_ms=<median> python_ms=<median>`.
 """
 

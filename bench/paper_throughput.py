@@ -2,9 +2,10 @@
 
 Ten resting orders per side on BTCUSDT, a pre-generated stream of book tops jittering around the mid and
 public trades reaching random depths, about 1% of which fill one of our quotes (the quotes are topped up
-between chunks of events, as a bot would). Event generation is not timed. Budget (DESIGN.md §7):
->= 500,000 events/s per core. Prints a reference figure (empty Python calls per second, measured in the
-same run) and, as the last line, `paper_events_per_s=<n>`.
+between chunks of events, as a bot would). Event generation is not timed. Budget (the product's,
+also listed in README.md, Development): >= 1,000,000 events/s per core. Prints a reference figure
+(empty Python calls per second, measured in the same run) and, as the last line,
+`paper_events_per_s=<n>`.
 """
 
 from __future__ import annotations

@@ -85,7 +85,9 @@ class StopIncomplete(MmctlError):
 
 
 class Timeout(MmctlError):
-    """An operation did not finish in time."""
+    """The daemon did not answer, or an RPC request did not finish, in time (the CLI exits 5).
+
+    Not for a venue or market condition that did not arrive in time: that is `NoMarketData` (exit 1)."""
 
     code = 1008
     action = Action.RETRY
@@ -107,6 +109,13 @@ class PermissionDenied(MmctlError):
     """The socket exists but this user may not open it (client side)."""
 
     code = 1011
+
+
+class NoMarketData(MmctlError):
+    """A symbol's market data did not arrive in time (e.g. `create` waiting for a first book): the
+    command failed (exit 1); the daemon itself answered."""
+
+    code = 1012
 
 
 class InvalidParams(ValidationError):
@@ -190,6 +199,12 @@ class RateLimited(ExchangeError):
             self.data.setdefault("retry_after_s", retry_after_s)
 
 
+class BudgetExhausted(RateLimited):
+    """mmctl's own request budget cannot admit the request before its deadline: nothing was sent."""
+
+    code = 1131
+
+
 class TransientError(ExchangeError):
     """Network failure, timeout, 5xx: safe to retry."""
 
@@ -215,6 +230,13 @@ class VenueUnavailable(ExchangeError):
     """The venue cannot be reached at all (used by start's connection check)."""
 
     code = 1160
+    action = Action.STOP
+
+
+class StoreError(MmctlError):
+    """The store cannot be opened or a write failed; the message names the file and what to do."""
+
+    code = 1200
     action = Action.STOP
 
 
@@ -248,7 +270,7 @@ def exit_code_for(code: int) -> int:
 def error_for_code(code: int, message: str, data: dict[str, Any] | None = None) -> MmctlError:
     """Rebuild the error class for `code` (falls back to `MmctlError`)."""
     cls = ERRORS_BY_CODE.get(code, MmctlError)
-    if cls is RateLimited:
+    if issubclass(cls, RateLimited):
         retry = (data or {}).get("retry_after_s")
-        return RateLimited(message, retry_after_s=float(retry) if retry is not None else None, data=data)
+        return cls(message, retry_after_s=float(retry) if retry is not None else None, data=data)
     return cls(message, data=data)

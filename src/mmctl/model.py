@@ -33,6 +33,17 @@ class OrderType(StrEnum):
     MARKET = "market"
 
 
+class StpMode(StrEnum):
+    """Binance USDⓈ-M `selfTradePreventionMode`: what happens when a taker order meets a resting order of
+    the same account. It applies to GTC/IOC/GTD and market orders; a post-only (GTX) order crossing our
+    own order is rejected as crossing instead."""
+
+    NONE = "NONE"  # the orders trade with each other
+    EXPIRE_TAKER = "EXPIRE_TAKER"  # the incoming order's remaining quantity expires
+    EXPIRE_MAKER = "EXPIRE_MAKER"  # the resting order expires; the incoming order goes on
+    EXPIRE_BOTH = "EXPIRE_BOTH"  # both expire
+
+
 class OrderStatus(StrEnum):
     NEW = "new"
     PARTIALLY_FILLED = "partially_filled"
@@ -80,6 +91,10 @@ class MarketRules:
     maker_fee: Decimal
     taker_fee: Decimal
     market_max_qty: Decimal | None = None  # Binance's MARKET_LOT_SIZE maxQty, when it differs
+    min_price: Decimal = ZERO  # PRICE_FILTER minPrice (0: no minimum)
+    max_price: Decimal = ZERO  # PRICE_FILTER maxPrice (0: no maximum)
+    multiplier_up: Decimal = ZERO  # PERCENT_PRICE: a buy's price <= mark × multiplierUp (0: off)
+    multiplier_down: Decimal = ZERO  # PERCENT_PRICE: a sell's price >= mark × multiplierDown (0: off)
 
     @property
     def max_leverage(self) -> int:
@@ -146,6 +161,10 @@ class OrderRequest:
     type: OrderType = OrderType.LIMIT
     post_only: bool = False
     reduce_only: bool = False
+    # mmctl always sends an explicit mode. EXPIRE_MAKER (also Binance's documented default): an order
+    # that must trade now (a flatten, a manual taker) is never stopped by a resting quote of another bot
+    # on the same account; the quote expires and its bot re-quotes on its next tick.
+    stp_mode: StpMode = StpMode.EXPIRE_MAKER
 
 
 @dataclass(frozen=True, slots=True)

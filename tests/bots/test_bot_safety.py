@@ -6,23 +6,27 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import pytest
 from tests.bots.test_bot_runtime import OPTIONS, SYMBOL, World, scenario
 
 from mmctl.bots.bot import BotState
 from mmctl.clock import now_ms
-from mmctl.errors import InsufficientMargin, StopIncomplete
+from mmctl.errors import InsufficientMargin, InvalidState, StopIncomplete
 from mmctl.fleet.manager import BotManager
 from mmctl.model import OrderRequest, Side
 from mmctl.store.base import MemoryDefinitionStore
 
 
 def test_a_stop_issued_during_a_start_wins_and_leaves_no_orders() -> None:
+    """A stop arriving while a start prepares cuts the start short (it reports so) and leaves nothing."""
+
     async def body(w: World) -> None:
         bot = w.bot()
         starting = asyncio.create_task(bot.start())
         await asyncio.sleep(0)  # start is now preparing
         result = await bot.stop()
-        await starting
+        with pytest.raises(InvalidState, match="interrupted by a stop"):
+            await starting
         await w.run(0.5)
         assert result["state"] in ("stopped", "created")
         assert bot.state is BotState.STOPPED

@@ -18,10 +18,12 @@ from mmctl.bots.orders import (
     keepable,
     live_orders,
     reconcile,
+    tolerance_window,
     within_tolerance,
 )
 from mmctl.model import Order, OrderStatus, OrderType, Side
 from mmctl.strategies.base import Quote
+from mmctl.strategies.ticks import Grid
 
 D = Decimal
 B, S = Side.BUY, Side.SELL
@@ -288,3 +290,73 @@ def test_applying_the_plan_leaves_exactly_the_desired_levels_fresh_and_in_tolera
         fit = key in by_key and keepable(o, by_key[key], tolerance_bps=tol, max_age_ms=age, now_ms=NOW)
         assert not fit or key in kept_keys
     assert all((q.side, q.level) not in kept_keys for q in p.places)
+
+
+# --- the integer path --------------------------------------------------------------------------------------
+
+GRIDS = [Grid(D(t)) for t in ("0.1", "0.01", "0.5", "0.25", "1", "0.00001")]
+
+
+@st.composite
+def ticked_situations(draw: st.DrawFn) -> tuple[list[Quote], list[Quote], list[LiveOrder], Decimal]:
+    """The same desired quotes with and without their ticks, live orders on and off the grid, and a
+    tolerance with up to 3 decimals."""
+    grid = draw(st.sampled_from(GRIDS))
+    keys = draw(st.lists(st.sampled_from(KEYS), unique=True, max_size=len(KEYS)))
+    plain, ticked = [], []
+    for side, level in keys:
+        ticks = draw(st.integers(1, 10**7))
+        qty = D(draw(st.integers(1, 3)))
+        plain.append(Quote(side, level, grid.value(ticks), qty))
+        ticked.append(Quote(side, level, grid.value(ticks), qty, ticks, grid))
+    orders = []
+    for i in range(draw(st.integers(0, 10))):
+        side, level = draw(st.sampled_from(KEYS))
+        near = next((q.ticks for q in ticked if (q.side, q.level) == (side, level)), None)
+        at = (near or draw(st.integers(1, 10**7))) + draw(st.integers(-2000, 2000))
+        price = grid.value(max(at, 1))
+        if draw(st.integers(0, 5)) == 0:
+            price += D("0.000001")  # off the grid: the Decimal test decides
+        qty = D(draw(st.integers(1, 3)))
+        orders.append(LiveOrder(f"o{i}", side, level, price, qty, NOW - draw(st.integers(0, 2 * AGE)), qty))
+    tol = draw(st.decimals(min_value=0, max_value=1000, places=3))
+    return plain, ticked, orders, tol
+
+
+@settings(max_examples=300, deadline=None)
+@given(ticked_situations())
+def test_the_integer_price_test_makes_the_plan_the_decimal_test_makes(
+    case: tuple[list[Quote], list[Quote], list[LiveOrder], Decimal],
+) -> None:
+    """Quotes carrying their ticks are matched in integer ticks; the plan is the one the exact Decimal
+    comparison gives for the same quotes without ticks."""
+    plain, ticked, orders, tol = case
+    fast = reconcile(ticked, orders, tolerance_bps=tol, max_age_ms=AGE, now_ms=NOW)
+    slow = reconcile(plain, orders, tolerance_bps=tol, max_age_ms=AGE, now_ms=NOW)
+    assert fast == slow
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(GRIDS),
+    st.integers(1, 10**8),
+    st.decimals(min_value=0, max_value=9999, places=3),
+    st.integers(-3, 3),
+)
+def test_the_tolerance_window_holds_exactly_the_desired_prices_within_tolerance(
+    grid: Grid, live_ticks: int, tol: Decimal, off: int
+) -> None:
+    """`tolerance_window` gives the desired prices (ticks) a live order is kept for: its ends are within
+    the tolerance, the prices just beyond them are not (an off-grid order may have an empty window)."""
+    live_price = grid.value(live_ticks) + (D(off) / 1000 if off else 0)
+    window = tolerance_window(live_price, grid, tol)
+    assert window is not None
+    low, high = window
+    for d in {low - 1, low, high, high + 1, live_ticks - 1, live_ticks, live_ticks + 1}:
+        if d > 0:
+            assert within_tolerance(live_price, grid.value(d), tol) == (low <= d <= high)
+
+
+def test_a_tolerance_of_the_whole_price_has_no_window() -> None:
+    """At 10000 bps or more any desired price at all would do: no finite window, the caller wakes."""
+    assert tolerance_window(D("100.0"), Grid(D("0.1")), D(10_000)) is None

@@ -49,10 +49,13 @@ def test_global_json_flag_before_the_command_works_too(shared_daemon: DaemonProc
     assert doc["daemon"]["api"] == 1
 
 
-def test_version_without_a_daemon_still_exits_0(short_tmp: Path) -> None:
+def test_version_without_a_daemon_prints_the_cli_version_and_exits_3(short_tmp: Path) -> None:
+    """With no daemon, `version` still prints the CLI's version, and exits 3 (no daemon answered)."""
     r = run_cli("--socket", str(short_tmp / "none.sock"), "version", "--json")
-    assert r.returncode == 0
-    assert json.loads(r.stdout)["daemon"] is None
+    assert r.returncode == 3
+    doc = json.loads(r.stdout)
+    assert doc["daemon"] is None
+    assert doc["cli"]["api"] == 1
 
 
 def test_no_daemon_exits_3_naming_the_socket_and_how_to_start(short_tmp: Path) -> None:

@@ -1,9 +1,11 @@
 """The income ledger always sums exactly to the wallet's change, over random orders, fills and funding.
 
-Random sequences of quotes, market orders, reduce-only orders, public trades, book moves, cancels and
-time jumps (with a one-minute funding interval) run on the synchronous venue. After every step: the
-wallet change equals the sum of the income rows, rejected requests changed nothing, and the venue's
-per-side open notional (used for margin) matches its open orders.
+Random sequences of quotes, market orders, reduce-only orders, GTC orders in every self-trade prevention
+mode, public trades, book moves, cancels and time jumps (with a one-minute funding interval) run on the
+synchronous venue. After every step: the wallet change equals the sum of the income rows, rejected
+requests changed nothing, the venue's per-side open notional (used for margin) matches its open orders,
+and our own resting orders never cross each other (self-trade prevention and post-only treat them as
+part of the book).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from hypothesis import strategies as st
 
 from mmctl.errors import MmctlError
 from mmctl.exchange.paper import PaperVenue
-from mmctl.model import BookTop, OrderRequest, OrderType, Side, Trade
+from mmctl.model import BookTop, OrderRequest, OrderType, Side, StpMode, Trade
 
 from .builders import BTC, ETH, make_venue
 
@@ -34,7 +36,9 @@ actions = st.one_of(
     st.tuples(st.just("book"), symbols, sides, offsets, sizes, st.booleans(), st.booleans()),
     st.tuples(st.just("wait"), symbols, sides, offsets, sizes, st.booleans(), st.booleans()),
     st.tuples(st.just("cancel"), symbols, sides, offsets, sizes, st.booleans(), st.booleans()),
+    st.tuples(st.just("stp"), symbols, sides, offsets, sizes, st.booleans(), st.booleans()),
 )
+STP_MODES = list(StpMode)
 Action = tuple[str, str, Side, int, int, bool, bool]
 
 
@@ -67,10 +71,19 @@ class Market:
             self.venue.on_trade(Trade(symbol, price, qty, side, self.venue.now_ms))
         elif kind == "book":
             self.move(symbol, offset)
+        elif kind == "stp":  # a GTC order in any self-trade prevention mode, often meeting our own orders
+            mode = STP_MODES[size % len(STP_MODES)]
+            self.venue.place(OrderRequest(symbol, side, qty, price, "", reduce_only=flag_b, stp_mode=mode))
         elif kind == "wait":
             self.venue.advance_to(self.venue.now_ms + size * 7_000)
         else:
             self.venue.cancel_all(symbol)
+
+
+def assert_own_orders_never_cross(venue: PaperVenue) -> None:
+    """Our resting orders are part of the book: our best bid stays below our best ask."""
+    for st_ in venue.symbol_states:
+        assert st_.best_bid < st_.best_ask
 
 
 def snapshot(venue: PaperVenue) -> tuple[object, ...]:
@@ -79,6 +92,7 @@ def snapshot(venue: PaperVenue) -> tuple[object, ...]:
 
 def assert_open_notional_matches_orders(venue: PaperVenue) -> None:
     for st_ in venue.symbol_states:
+        assert st_.reduce_only_resting == sum(o.reduce_only for o in st_.orders())
         for side, total in ((Side.BUY, st_.buy_notional), (Side.SELL, st_.sell_notional)):
             orders = [o for o in st_.side_list(side) if not o.reduce_only]
             assert total == sum((o.remaining * o.price for o in orders if o.price is not None), Decimal(0))
@@ -99,4 +113,5 @@ def test_wallet_change_equals_the_sum_of_income_rows(script: list[Action]) -> No
             assert snapshot(venue) == before
         assert venue.wallet.balance - start == sum((r.amount for r in venue.wallet.rows), Decimal(0))
         assert_open_notional_matches_orders(venue)
+        assert_own_orders_never_cross(venue)
     assert len({r.id for r in venue.wallet.rows}) == len(venue.wallet.rows)

@@ -60,11 +60,15 @@ def test_min_qty_for_is_the_smallest_size_the_filters_accept(rules: MarketRules,
 def test_check_order_agrees_with_the_notional_minimum(
     rules: MarketRules, price: Decimal, qty: Decimal
 ) -> None:
-    """A rounded order passes check_order exactly when it meets min qty, min notional and max qty."""
+    """A rounded order passes check_order exactly when it meets the qty, price and notional limits."""
     price = max(round_price(price, Side.BUY, rules.tick_size), rules.tick_size)
     qty = round_qty(qty, rules.step_size)
     request = OrderRequest(rules.symbol, Side.BUY, qty, price, "x")
-    valid = rules.min_qty <= qty <= rules.max_qty and price * qty >= rules.min_notional
+    valid = (
+        rules.min_qty <= qty <= rules.max_qty
+        and rules.min_price <= price <= rules.max_price
+        and price * qty >= rules.min_notional
+    )
     try:
         check_order(request, rules)
     except FilterRejected:

@@ -12,7 +12,7 @@ import pytest
 
 from mmctl.clock import Clock, ManualClock, now_ms
 from mmctl.config.schema import PaperAccount
-from mmctl.errors import AuthError, MmctlError, RateLimited, UnknownOrder
+from mmctl.errors import AuthError, BudgetExhausted, MmctlError, RateLimited, UnknownOrder
 from mmctl.exchange.budget import BudgetLimits, Priority, RequestBudget
 from mmctl.exchange.budgeted import BudgetedExchange
 from mmctl.exchange.faults import FaultyExchange
@@ -31,9 +31,11 @@ class RecordingBudget(RequestBudget):
         self.asked: list[tuple[Cost, Priority]] = []
         self.granted: list[tuple[Cost, Priority]] = []
 
-    async def acquire(self, cost: Cost, priority: Priority = Priority.QUERY) -> None:
+    async def acquire(
+        self, cost: Cost, priority: Priority = Priority.QUERY, deadline_s: float | None = None
+    ) -> None:
         self.asked.append((cost, priority))
-        await super().acquire(cost, priority)
+        await super().acquire(cost, priority, deadline_s)
         self.granted.append((cost, priority))
 
 
@@ -101,11 +103,11 @@ def test_a_single_place_costs_one_order_on_each_counter_and_no_weight() -> None:
 
 
 CALLS: list[tuple[str, Callable[[BudgetedExchange], Awaitable[Any]], Cost, Priority]] = [
-    ("cancel_order", lambda ex: ex.cancel_order(BTC, client_order_id="nope"), Cost(1), Priority.CANCEL),
-    ("cancel_orders", lambda ex: ex.cancel_orders(BTC, ["a", "b", "c"]), Cost(1), Priority.CANCEL),
-    ("cancel_all", lambda ex: ex.cancel_all(BTC), Cost(1), Priority.CANCEL),
-    ("arm_countdown", lambda ex: ex.arm_countdown(BTC, 30), Cost(10), Priority.CANCEL),
-    ("disarm_countdown", lambda ex: ex.disarm_countdown(BTC), Cost(10), Priority.CANCEL),
+    ("cancel_order", lambda ex: ex.cancel_order(BTC, client_order_id="nope"), Cost(1), Priority.SAFETY),
+    ("cancel_orders", lambda ex: ex.cancel_orders(BTC, ["a", "b", "c"]), Cost(1), Priority.SAFETY),
+    ("cancel_all", lambda ex: ex.cancel_all(BTC), Cost(1), Priority.SAFETY),
+    ("arm_countdown", lambda ex: ex.arm_countdown(BTC, 30), Cost(10), Priority.SAFETY),
+    ("disarm_countdown", lambda ex: ex.disarm_countdown(BTC), Cost(10), Priority.SAFETY),
     ("fetch_order", lambda ex: ex.fetch_order(BTC, client_order_id="nope"), Cost(1), Priority.QUERY),
     ("open_orders(symbol)", lambda ex: ex.open_orders(BTC), Cost(1), Priority.QUERY),
     ("open_orders()", lambda ex: ex.open_orders(), Cost(40), Priority.QUERY),
@@ -169,32 +171,23 @@ def test_a_batch_of_only_reduce_only_orders_is_charged_at_reduce_priority() -> N
     async def body(rig: Rig) -> None:
         await rig.ex.place_orders([bid(0, reduce_only=True), bid(1, reduce_only=True)])
         await rig.ex.place_orders([bid(2, reduce_only=True), bid(3)])
-        assert [p for _, p in rig.budget.asked] == [Priority.REDUCE, Priority.PLACE]
+        assert [p for _, p in rig.budget.asked] == [Priority.SAFETY, Priority.PLACE]
 
     scenario(body)
 
 
-def test_when_tight_a_reduce_only_batch_overtakes_a_queued_place_batch() -> None:
-    tight = BudgetLimits(orders_per_10s=5, use_fraction=1.0)
+def test_reduce_only_orders_use_the_reserved_share_while_a_place_that_cannot_fit_soon_fails_fast() -> None:
+    """With quotes at their share of the 10 s order counter, a further place is refused at once with the
+    budget error (no hang) while a reduce-only batch is admitted from the safety reserve."""
+    # places may fill 4 of 6 (a batch counts 5 on the 10 s counter: it fits only into an empty window)
+    tight = BudgetLimits(orders_per_10s=6, use_fraction=1.0)
 
     async def body(rig: Rig) -> None:
-        await rig.ex.place_orders([bid(i) for i in range(2)])  # the 10 s order counter is full
-        place = asyncio.create_task(rig.ex.place_orders([bid(i) for i in range(2, 4)]))
-        await turns()
-        reduce = asyncio.create_task(
-            rig.ex.place_orders([bid(i, reduce_only=True, side=Side.SELL) for i in range(2)])
-        )
-        await turns()
-        assert not place.done()
-        assert not reduce.done()
-        rig.clock.advance(10)
-        await turns()
-        assert reduce.done()
-        assert not place.done()
-        rig.clock.advance(10)
-        await turns()
-        assert place.done()
-        assert [p for _, p in rig.budget.granted] == [Priority.PLACE, Priority.REDUCE, Priority.PLACE]
+        await rig.ex.place_orders([bid(i) for i in range(4)])  # the quotes' share is full
+        with pytest.raises(BudgetExhausted, match="retry in 10 s"):
+            await rig.ex.place_orders([bid(4)])
+        await rig.ex.place_orders([bid(0, reduce_only=True, side=Side.SELL)])  # at once: reserved
+        assert [p for _, p in rig.budget.granted] == [Priority.PLACE, Priority.SAFETY]
 
     scenario(body, tight)
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from mmctl.bots.account import FIGURES_TTL_S
 from mmctl.bots.bot import BotOptions, BotState
 from mmctl.bots.events import EventLog
 from mmctl.clock import ManualClock, now_ms
@@ -213,6 +214,7 @@ def test_portfolio_totals_equal_the_sum_of_the_bots() -> None:
         for symbol, price in ((BTC, "49900"), (ETH, "2990")):
             f.paper.venue.on_trade(Trade(symbol, Decimal(price), Decimal(5), Side.SELL, now_ms(f.clock)))
         await f.run(0.5)
+        f.clock.advance(FIGURES_TTL_S)  # the account's figures are refreshed at most this often
         doc = await portfolio(f.manager, 0)
         assert sum(Decimal(b["position"]) != 0 for b in doc["bots"]) >= 2
         for key in ("realized_pnl", "fees", "unrealized_pnl", "net_pnl", "notional"):

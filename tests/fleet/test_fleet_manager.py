@@ -155,7 +155,8 @@ def test_many_bots_on_a_tight_budget_never_exceed_it() -> None:
         assert peak["weight_1m"] <= 300
         assert peak["orders_10s"] <= 20
         assert peak["orders_1m"] <= 60
-        assert r.budgets["a"].queued > 0  # the budget did hold requests back
+        held = r.budgets["a"].queued + r.budgets["a"].exhausted
+        assert held > 0  # the budget did hold requests back (queued, or refused fast past a deadline)
         assert r.orders("a")  # and the bots still quote
 
     scenario(body, limits=limits)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import pytest
+
 from mmctl.clock import ManualClock, now_ms
 from mmctl.config.schema import PaperAccount
+from mmctl.errors import BudgetExhausted
 from mmctl.exchange.budget import BudgetLimits, RequestBudget
 from mmctl.exchange.budgeted import BudgetedExchange
 from mmctl.exchange.paper.exchange import PaperExchange
@@ -23,9 +26,11 @@ async def turns() -> None:
 def test_two_accounts_draw_weight_from_one_ip_budget_and_orders_from_their_own() -> None:
     async def main() -> None:
         clock = ManualClock()
-        exact = {"use_fraction": 1.0}
+        exact = {"use_fraction": 1.0, "safety_reserve": 0.0, "start_share": 1.0}
         ip = RequestBudget(
-            clock, BudgetLimits(weight_per_min=10, orders_per_10s=1000, orders_per_min=1000, **exact)
+            clock,
+            BudgetLimits(weight_per_min=10, orders_per_10s=1000, orders_per_min=1000, **exact),
+            name="the IP",
         )
         accounts = {}
         for name in ("a", "b"):
@@ -41,12 +46,10 @@ def test_two_accounts_draw_weight_from_one_ip_budget_and_orders_from_their_own()
         a, b = accounts["a"], accounts["b"]
         await a.balance()  # 5 weight
         await a.balance()  # 10: the IP's minute is full
-        waiting = asyncio.ensure_future(b.balance())  # another account, same IP: must wait
-        await turns()
-        assert not waiting.done()
+        with pytest.raises(BudgetExhausted, match="the IP"):  # another account, same IP: refused
+            await b.balance()
         clock.advance(61)
-        await turns()
-        assert waiting.done()
+        await b.balance()
         order = OrderRequest(BTC, Side.BUY, Decimal("0.003"), Decimal("49000.0"), "o-1", post_only=True)
         await a.place_orders([order])  # a's single order slot
         placing_b = asyncio.ensure_future(
@@ -56,16 +59,11 @@ def test_two_accounts_draw_weight_from_one_ip_budget_and_orders_from_their_own()
         )
         await turns()
         assert placing_b.done()  # b's order counters are its own
-        placing_a = asyncio.ensure_future(
-            a.place_orders(
-                [OrderRequest(BTC, Side.BUY, Decimal("0.003"), Decimal("48000.0"), "o-3", post_only=True)]
-            )
-        )
-        await turns()
-        assert not placing_a.done()  # a has used its order allowance for this window
+        third = OrderRequest(BTC, Side.BUY, Decimal("0.003"), Decimal("48000.0"), "o-3", post_only=True)
+        with pytest.raises(BudgetExhausted):  # a has used its order allowance for this window
+            await a.place_orders([third])
         clock.advance(61)
-        await turns()
-        assert placing_a.done()
+        await a.place_orders([third])
         assert ip.usage()["orders_1m"] == 0
         assert a.budget.usage()["weight_1m"] == 0
 

@@ -15,6 +15,8 @@ from mmctl.errors import TransientError, UnknownSymbol
 from mmctl.exchange.faults import FaultyExchange
 from mmctl.exchange.paper.exchange import PaperExchange
 from mmctl.model import BookTop
+from mmctl.strategies.base import BookBand
+from mmctl.strategies.ticks import Grid
 
 BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
 PRICES = {BTC: Decimal("60000.0"), ETH: Decimal("3000.00"), SOL: Decimal("140.000")}
@@ -119,6 +121,8 @@ def subscribe_twenty(world: World) -> dict[str, list[BookSubscription]]:
 
 
 def test_twenty_subscribers_on_three_symbols_share_three_upstream_streams() -> None:
+    """One upstream `watch_book` per symbol serves every subscriber of that symbol."""
+
     async def body(world: World) -> None:
         subscribe_twenty(world)
         await turns()
@@ -130,6 +134,8 @@ def test_twenty_subscribers_on_three_symbols_share_three_upstream_streams() -> N
 
 
 def test_each_subscriber_receives_the_updates_of_its_symbol_only() -> None:
+    """A book reaches the subscribers of its own symbol and no other."""
+
     async def body(world: World) -> None:
         subs = subscribe_twenty(world)
         seen = {sub: world.read(sub) for group in subs.values() for sub in group}
@@ -143,6 +149,8 @@ def test_each_subscriber_receives_the_updates_of_its_symbol_only() -> None:
 
 
 def test_closing_every_subscriber_of_a_symbol_closes_its_upstream_and_only_that_one() -> None:
+    """The last subscription of a symbol to close stops that symbol's upstream; the others run on."""
+
     async def body(world: World) -> None:
         subs = subscribe_twenty(world)
         btc_seen = world.read(subs[BTC][0])
@@ -163,6 +171,8 @@ def test_closing_every_subscriber_of_a_symbol_closes_its_upstream_and_only_that_
 
 
 def test_both_symbol_forms_share_one_upstream() -> None:
+    """`BTCUSDT` and `BTC/USDT:USDT` are one subscription key."""
+
     async def body(world: World) -> None:
         a = world.hub.subscribe("BTCUSDT")
         b = world.hub.subscribe(BTC)
@@ -174,6 +184,8 @@ def test_both_symbol_forms_share_one_upstream() -> None:
 
 
 def test_an_unknown_symbol_is_refused_without_opening_anything() -> None:
+    """Subscribing to a symbol the exchange lacks raises `UnknownSymbol` and opens no stream."""
+
     async def body(world: World) -> None:
         with pytest.raises(UnknownSymbol):
             world.hub.subscribe("NOPEUSDT")
@@ -186,6 +198,8 @@ def test_an_unknown_symbol_is_refused_without_opening_anything() -> None:
 
 
 def test_a_slow_subscriber_sees_the_latest_book_not_a_backlog() -> None:
+    """A subscriber that reads late gets the newest book only, never a queue of old ones."""
+
     async def body(world: World) -> None:
         slow = world.hub.subscribe(BTC)
         fast_seen = world.read(world.hub.subscribe(BTC))
@@ -205,6 +219,8 @@ def test_a_slow_subscriber_sees_the_latest_book_not_a_backlog() -> None:
 
 
 def test_a_subscriber_joining_a_running_upstream_starts_from_the_latest_book() -> None:
+    """A late subscriber's first book is the latest one the upstream delivered."""
+
     async def body(world: World) -> None:
         first = world.read(world.hub.subscribe(SOL))
         await turns()
@@ -217,6 +233,8 @@ def test_a_subscriber_joining_a_running_upstream_starts_from_the_latest_book() -
 
 
 def test_last_update_records_the_book_and_when_it_arrived_on_the_hub_clock() -> None:
+    """`last_update` holds the latest book and its arrival time on the hub's clock."""
+
     async def body(world: World) -> None:
         world.hub.subscribe(ETH)
         await turns()
@@ -234,6 +252,9 @@ def test_last_update_records_the_book_and_when_it_arrived_on_the_hub_clock() -> 
 
 
 def test_an_upstream_failure_reaches_every_subscriber_and_the_next_subscribe_restarts_it() -> None:
+    """An upstream error is raised once by every subscription after its pending book; a new subscribe
+    restarts the upstream."""
+
     async def body(world: World) -> None:
         hub = MarketDataHub(world.faulty, world.clock)
         subs = [hub.subscribe(BTC) for _ in range(3)]
@@ -254,6 +275,8 @@ def test_an_upstream_failure_reaches_every_subscriber_and_the_next_subscribe_res
 
 
 def test_closing_the_hub_ends_every_subscription_and_upstream() -> None:
+    """`aclose` ends every subscription and stream, and later subscriptions end at once."""
+
     async def body(world: World) -> None:
         subs = subscribe_twenty(world)
         await turns()
@@ -270,11 +293,188 @@ def test_closing_the_hub_ends_every_subscription_and_upstream() -> None:
 
 
 def test_a_subscription_used_as_a_context_manager_closes_on_exit() -> None:
+    """Leaving `async with` closes the subscription and its upstream."""
+
     async def body(world: World) -> None:
         async with world.hub.subscribe(BTC) as sub:
             assert world.hub.subscriptions() == {BTC: 1}
         assert sub.closed
         assert world.hub.upstream_count() == 0
         assert world.paper.open_streams == 0
+
+    scenario(body)
+
+
+# --- bands: wake only whom a book concerns -------------------------------------------------------------
+
+
+class Listener:
+    """A callback subscriber that records what the hub called, in order, into a shared log."""
+
+    def __init__(self, name: str, log: list[tuple[str, str, BookTop]]) -> None:
+        self.name = name
+        self.log = log
+
+    def on_book(self, top: BookTop, mid: Decimal, arrived: float) -> None:
+        assert mid == top.mid
+        self.log.append((self.name, "book", top))
+
+    def on_quiet(self, top: BookTop, mid: Decimal, arrived: float) -> None:
+        assert mid == top.mid
+        self.log.append((self.name, "quiet", top))
+
+
+def listen(
+    world: World, name: str, log: list[tuple[str, str, BookTop]], symbol: str = BTC
+) -> BookSubscription:
+    listener = Listener(name, log)
+    return world.hub.subscribe(symbol, on_book=listener.on_book, on_quiet=listener.on_quiet)
+
+
+def btc_mid2(offset: int) -> int:
+    """bid + ask in ticks of the book `World.publish(BTC, offset)` sends."""
+    grid = Grid(Decimal("0.10"))
+    bid, ask = grid.index(PRICES[BTC] + offset), grid.index(PRICES[BTC] + offset + 1)
+    assert bid is not None
+    assert ask is not None
+    return bid + ask
+
+
+def test_a_book_inside_a_band_goes_to_on_quiet_after_the_woken_subscribers() -> None:
+    """A book inside a subscriber's band calls its `on_quiet`, after the `on_book` of every subscriber
+    the book concerns, and never its `on_book`."""
+
+    async def body(world: World) -> None:
+        log: list[tuple[str, str, BookTop]] = []
+        inside, outside = listen(world, "inside", log), listen(world, "outside", log)
+        await turns()
+        inside.set_band(BookBand(mid2_lo=btc_mid2(0), mid2_hi=btc_mid2(1)))
+        outside.set_band(BookBand(mid2_lo=btc_mid2(5), mid2_hi=btc_mid2(9)))
+        top = world.publish(BTC, offset=1)
+        await until(lambda: len(log) == 2, "both were told")
+        assert log == [("outside", "book", top), ("inside", "quiet", top)]
+
+    scenario(body)
+
+
+def test_leaving_the_band_uses_it_up_until_the_subscriber_sets_a_new_one() -> None:
+    """After a book outside its band, a subscriber gets every book through `on_book` (even one inside
+    the old band) until it registers a band again."""
+
+    async def body(world: World) -> None:
+        log: list[tuple[str, str, BookTop]] = []
+        sub = listen(world, "s", log)
+        await turns()
+        sub.set_band(BookBand(mid2_lo=btc_mid2(0), mid2_hi=btc_mid2(0)))
+        first = world.publish(BTC, offset=3)
+        await until(lambda: len(log) == 1, "the move was delivered")
+        assert sub.band is None
+        back = world.publish(BTC, offset=0)
+        await until(lambda: len(log) == 2, "the next book was delivered")
+        assert log == [("s", "book", first), ("s", "book", back)]
+
+    scenario(body)
+
+
+def test_a_band_past_its_deadline_admits_nothing() -> None:
+    """A band registered until a time on the hub clock stops holding books from that time on."""
+
+    async def body(world: World) -> None:
+        log: list[tuple[str, str, BookTop]] = []
+        sub = listen(world, "s", log)
+        await turns()
+        wide = BookBand(mid2_lo=btc_mid2(-100), mid2_hi=btc_mid2(100))
+        sub.set_band(wide, until=world.clock.monotonic() + 2)
+        quiet = world.publish(BTC, offset=1)
+        await until(lambda: len(log) == 1, "the first book was told")
+        world.clock.advance(2)
+        late = world.publish(BTC, offset=2)
+        await until(lambda: len(log) == 2, "the late book was told")
+        assert log == [("s", "quiet", quiet), ("s", "book", late)]
+
+    scenario(body)
+
+
+def test_an_off_grid_or_crossed_book_is_never_inside_a_band() -> None:
+    """A book off the tick grid or with its bid at or above its ask wakes a subscriber whatever its band."""
+
+    async def body(world: World) -> None:
+        log: list[tuple[str, str, BookTop]] = []
+        sub = listen(world, "s", log)
+        await turns()
+        everything = BookBand()
+        for bid, ask in ((Decimal("60000.05"), Decimal("60001.0")), (Decimal("60001.0"), Decimal("60000.0"))):
+            sub.set_band(everything)
+            top = BookTop(BTC, bid, Decimal(1), ask, Decimal(1), now_ms(world.clock))
+            world.paper.venue.on_book(top)
+            await until(lambda t=top: log[-1:] == [("s", "book", t)], "the book was delivered")  # type: ignore[misc]
+
+    scenario(body)
+
+
+def test_a_microprice_band_checks_the_books_microprice() -> None:
+    """A band on the microprice holds a book whose size-weighted mid is inside and not one whose mid
+    is inside but whose microprice is not."""
+
+    async def body(world: World) -> None:
+        log: list[tuple[str, str, BookTop]] = []
+        sub = listen(world, "s", log)
+        await turns()
+        bid, ask = PRICES[BTC], PRICES[BTC] + Decimal("1.0")  # 10 ticks apart
+        grid = Grid(Decimal("0.10"))
+        low_bid = grid.index(bid)
+        assert low_bid is not None
+        near_bid = BookBand(micro2_lo=2 * low_bid, micro2_hi=2 * low_bid + 4)  # within 2 ticks of the bid
+        for bid_qty, ask_qty, kind in ((Decimal(9), Decimal(1), "book"), (Decimal(1), Decimal(9), "quiet")):
+            sub.set_band(near_bid)
+            top = BookTop(BTC, bid, bid_qty, ask, ask_qty, now_ms(world.clock))
+            world.paper.venue.on_book(top)
+            await until(lambda t=top, k=kind: log[-1:] == [("s", k, t)], "the book was told")  # type: ignore[misc]
+
+    scenario(body)
+
+
+def test_a_callback_subscriber_joining_a_running_upstream_gets_the_latest_book() -> None:
+    """A callback subscriber that joins after books have flowed is handed the latest one through
+    `on_book`."""
+
+    async def body(world: World) -> None:
+        first = world.read(world.hub.subscribe(BTC))
+        await turns()
+        top = world.publish(BTC, offset=2)
+        await until(lambda: first == [top], "the first subscriber got the book")
+        log: list[tuple[str, str, BookTop]] = []
+        listen(world, "late", log)
+        await until(lambda: log == [("late", "book", top)], "the late subscriber got the latest book")
+
+    scenario(body)
+
+
+def test_wait_closed_returns_when_the_upstream_ends_and_raises_its_failure() -> None:
+    """A callback subscription's `wait_closed` returns when the hub closes and raises an upstream error."""
+
+    async def body(world: World) -> None:
+        hub = MarketDataHub(world.faulty, world.clock)
+        log: list[tuple[str, str, BookTop]] = []
+        listener = Listener("s", log)
+        sub = hub.subscribe(BTC, on_book=listener.on_book, on_quiet=listener.on_quiet)
+        await turns()
+        world.faulty.fail("watch_book", error=TransientError("websocket dropped"), times=1)
+        world.publish(BTC)
+        with pytest.raises(TransientError, match="websocket dropped"):
+            await sub.wait_closed()
+        again = hub.subscribe(BTC, on_book=listener.on_book)
+        await hub.aclose()
+        await again.wait_closed()
+
+    scenario(body)
+
+
+def test_a_queue_subscription_cannot_take_a_band() -> None:
+    """Only a subscription with callbacks can hold a band (a queued book is always delivered)."""
+
+    async def body(world: World) -> None:
+        with pytest.raises(ValueError, match="callbacks"):
+            world.hub.subscribe(BTC).set_band(BookBand())
 
     scenario(body)

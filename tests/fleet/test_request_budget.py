@@ -14,7 +14,15 @@ from mmctl.clock import ManualClock
 from mmctl.exchange.budget import BudgetLimits, Priority, RequestBudget
 from mmctl.exchange.weights import PLACE_BATCH, PLACE_SINGLE, Cost
 
-TIGHT = BudgetLimits(weight_per_min=10, orders_per_10s=4, orders_per_min=100, use_fraction=1.0)
+TIGHT = BudgetLimits(
+    weight_per_min=10,
+    orders_per_10s=4,
+    orders_per_min=100,
+    use_fraction=1.0,
+    safety_reserve=0.0,
+    start_share=1.0,
+)
+"""Tiny windows with no class shares: these tests pin ordering; the shares have tests of their own."""
 
 
 def scenario(body: Callable[[ManualClock], Coroutine[Any, Any, None]]) -> None:
@@ -78,8 +86,8 @@ def test_nonsense_limits_are_refused(bad: dict[str, float]) -> None:
 KINDS = [
     (PLACE_SINGLE, Priority.PLACE),
     (PLACE_BATCH, Priority.PLACE),
-    (PLACE_BATCH, Priority.REDUCE),
-    (Cost(1), Priority.CANCEL),
+    (PLACE_BATCH, Priority.SAFETY),
+    (Cost(1), Priority.SAFETY),
     (Cost(5), Priority.QUERY),
     (Cost(30), Priority.QUERY),
 ]
@@ -120,7 +128,9 @@ def test_fifty_concurrent_clients_never_exceed_any_window_over_simulated_minutes
         assert window_peak([(t, c.orders_1m) for t, c in admitted], 60) <= limits.orders_1m_cap
         # the test means something only if the budget was the bottleneck
         assert window_peak([(t, c.orders_10s) for t, c in admitted], 10) >= limits.orders_10s_cap - 5
-        assert window_peak([(t, c.weight) for t, c in admitted], 60) >= limits.weight_cap - 30
+        # (quotes and reads may fill the cap less the safety reserve; safety traffic the rest)
+        share = 1 - limits.safety_reserve
+        assert window_peak([(t, c.weight) for t, c in admitted], 60) >= limits.weight_cap * share - 30
         assert budget.usage()["queued"] > 100
 
     scenario(body)
@@ -150,17 +160,17 @@ def test_when_tight_a_cancel_queued_after_places_is_admitted_before_them() -> No
         log = Log(budget)
         log.start("place-1", Cost(5), Priority.PLACE)
         log.start("place-2", Cost(5), Priority.PLACE)
-        log.start("reduce", Cost(4), Priority.REDUCE)
-        log.start("cancel", Cost(1), Priority.CANCEL)
+        log.start("reduce", Cost(4), Priority.SAFETY)
+        log.start("cancel", Cost(1), Priority.SAFETY)
         await turns()
         assert log.admitted == []
-        assert budget.usage()["waiting"] == {"cancel": 1, "reduce": 1, "place": 2, "query": 0}
+        assert budget.usage()["waiting"] == {"safety": 2, "place": 2, "query": 0, "start": 0}
         clock.advance(60)
         await turns()
-        assert log.admitted == ["cancel", "reduce", "place-1"]
+        assert log.admitted == ["reduce", "cancel", "place-1"]  # safety first, in arrival order
         clock.advance(60)
         await turns()
-        assert log.admitted == ["cancel", "reduce", "place-1", "place-2"]
+        assert log.admitted == ["reduce", "cancel", "place-1", "place-2"]
 
     scenario(body)
 
@@ -173,7 +183,7 @@ def test_a_cancel_is_not_held_behind_places_waiting_for_the_order_counter() -> N
         log = Log(budget)
         log.start("place", PLACE_SINGLE, Priority.PLACE)
         await turns()
-        log.start("cancel", Cost(1), Priority.CANCEL)
+        log.start("cancel", Cost(1), Priority.SAFETY)
         await turns()
         assert log.admitted == ["cancel"]
         clock.advance(10)
@@ -233,7 +243,7 @@ def test_a_request_larger_than_the_whole_window_is_admitted_alone_when_it_is_emp
         clock.advance(60)  # the window empties: the huge request goes, alone
         await turns()
         assert log.admitted == ["huge"]
-        log.start("next", Cost(1), Priority.CANCEL)
+        log.start("next", Cost(1), Priority.SAFETY)
         clock.advance(59.9)
         await turns()
         assert log.admitted == ["huge"]
@@ -269,7 +279,7 @@ def test_penalize_admits_nothing_not_even_cancels_until_retry_after() -> None:
         budget.penalize(30)
         assert budget.usage()["blocked_for_s"] == 30
         log = Log(budget)
-        log.start("cancel", Cost(1), Priority.CANCEL)
+        log.start("cancel", Cost(1), Priority.SAFETY)
         clock.advance(29.9)
         await turns()
         assert log.admitted == []
@@ -353,7 +363,7 @@ def test_usage_is_a_json_safe_snapshot() -> None:
         assert usage["orders_10s"] == 5
         assert usage["orders_1m"] == 1
         assert usage["limits"]["weight_per_min"] == 10
-        assert usage["waiting"] == {"cancel": 0, "reduce": 0, "place": 0, "query": 0}
+        assert usage["waiting"] == {"safety": 0, "place": 0, "query": 0, "start": 0}
 
     scenario(body)
 

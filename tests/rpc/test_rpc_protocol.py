@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from tests.conftest import DaemonProc, readline, rpc, wait_until
+from tests.conftest import DaemonProc, readline, rpc
 
 
 def send_raw(path: Path, data: bytes, timeout: float = 10) -> bytes:
@@ -170,23 +170,3 @@ def test_idle_connection_is_closed_after_the_idle_timeout(daemon_factory) -> Non
         s.connect(str(d.socket))
         assert s.recv(1) == b""  # the daemon hung up on the idle client
     assert alive(d)
-
-
-def test_connections_beyond_the_cap_are_turned_away(daemon_factory) -> None:  # type: ignore[no-untyped-def]
-    d = daemon_factory("max_connections = 2\n").start()
-    held = []
-    try:
-        for _ in range(2):
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.connect(str(d.socket))
-            held.append(s)
-        wait_until(lambda: rpc_busy(d.socket), what="the cap to apply")
-    finally:
-        for s in held:
-            s.close()
-    wait_until(lambda: "result" in rpc(d.socket, "daemon.version"), what="a free slot")
-
-
-def rpc_busy(path: Path) -> bool:
-    reply = json.loads(send_raw(path, b'{"jsonrpc":"2.0","method":"daemon.version","id":1}\n'))
-    return bool(reply.get("error", {}).get("code") == -32000)

@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 
 from mmctl.errors import ValidationError
 from mmctl.strategies.market_maker import MarketMakerParams
-from mmctl.strategies.params import StrategyParams, describe, params_to_dict, parse_params, update_params
+from mmctl.strategies.params import (
+    CEILING,
+    StrategyParams,
+    describe,
+    params_to_dict,
+    parse_params,
+    update_params,
+)
 
 
 def test_no_values_gives_the_documented_defaults() -> None:
@@ -80,7 +87,7 @@ def test_unknown_key_names_it_suggests_and_lists_known_keys() -> None:
         ({"levels": "50"}, "levels", "levels: must be between 1 and 20, got 50"),
         ({"levels": 0}, "levels", "levels: must be between 1 and 20, got 0"),
         ({"spread_bps": "-1"}, "spread_bps", "spread_bps: must be between 0 and 5000, got -1"),
-        ({"order_size": "-0.1"}, "order_size", "order_size: must be at least 0, got -0.1"),
+        ({"order_size": "-0.1"}, "order_size", "order_size: must be between 0 and 1000000000000, got -0.1"),
         ({"inventory_skew": "1.5"}, "inventory_skew", "inventory_skew: must be between 0 and 1, got 1.5"),
         ({"leverage": 126}, "leverage", "leverage: must be between 1 and 125, got 126"),
         ({"min_spread_bps": "0"}, "min_spread_bps", "min_spread_bps: must be between 0.1 and 5000, got 0"),
@@ -118,6 +125,53 @@ def test_wrong_types_name_the_key_and_what_is_expected(
         parse_params(MarketMakerParams, values)
     assert fragment in str(e.value)
     assert e.value.data == {"field": field}
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "expected"),
+    [
+        ({"max_loss": "1e309"}, "max_loss", "max_loss: must be between 0 and 1000000000, got 1E+309"),
+        (
+            {"max_drawdown": "1e10"},
+            "max_drawdown",
+            "max_drawdown: must be between 0 and 1000000000, got 1E+10",
+        ),
+        ({"order_size": "1e13"}, "order_size", "order_size: must be between 0 and 1000000000000, got 1E+13"),
+        (
+            {"max_position": "1e999999999"},
+            "max_position",
+            "max_position: must be between 0 and 1000000000000",
+        ),
+        ({"max_loss": 1e309}, "max_loss", "max_loss: expected a finite number"),
+    ],
+)
+def test_every_numeric_parameter_has_an_upper_bound(
+    values: dict[str, object], field: str, expected: str
+) -> None:
+    """A huge value (which would switch a guard off or overflow the quote math) names the key and range."""
+    with pytest.raises(ValidationError) as e:
+        parse_params(MarketMakerParams, values)
+    assert str(e.value).startswith(expected)
+    assert e.value.data == {"field": field}
+
+
+def test_every_numeric_parameter_declares_a_finite_range() -> None:
+    """describe() gives every numeric parameter of every strategy both bounds (its own, or the ceiling)."""
+    from mmctl.strategies import STRATEGIES, get_strategy
+
+    for name in STRATEGIES:
+        for info in describe(get_strategy(name).params_cls):
+            if info.type in ("decimal", "integer"):
+                assert info.min is not None, info.name
+                assert info.max is not None, info.name
+                assert Decimal(info.max).is_finite()
+
+
+@pytest.mark.parametrize("bad", [Decimal("NaN"), Decimal("Infinity"), Decimal("sNaN")])
+def test_constructing_params_with_a_non_finite_decimal_is_refused(bad: Decimal) -> None:
+    """Direct construction refuses NaN and infinities with the key named (no InvalidOperation escapes)."""
+    with pytest.raises(ValidationError, match="max_loss: expected a finite number"):
+        MarketMakerParams(max_loss=bad)
 
 
 def test_parameters_that_are_not_a_table_are_rejected() -> None:
@@ -201,6 +255,8 @@ def test_describe_lists_every_parameter_with_type_default_bounds_and_doc() -> No
     assert by_name["reference"].type == "mid|microprice"
     assert by_name["spread_bps"].type == "decimal"
     assert by_name["spread_bps"].default == "10"
-    assert by_name["order_size"].max is None
+    assert by_name["order_size"].max == str(CEILING)
+    assert by_name["max_loss"].max == "1000000000"
+    assert by_name["reference"].max is None
     assert all(i.doc for i in infos)
     json.dumps([dataclasses.asdict(i) for i in infos])

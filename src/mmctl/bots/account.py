@@ -1,25 +1,122 @@
-"""Per-account state that every bot of the account shares, so N bots do not pay N times for it: the
-order-event stream (one router), the book subscriptions (one hub), the venue's reachability (a recent
-balance call), each symbol's leverage, and each symbol's exchange-side countdown cancel (Binance keeps
-one per symbol and account: one refresh serves every bot quoting it).
+"""Per-account state that every bot of the account shares, so N bots and N readers do not pay N times:
+the order-event stream (one router), the book subscriptions (one hub), the account's figures (balance,
+positions, income totals: one shared refresh every few seconds, whatever the number of readers), each
+symbol's leverage, and each symbol's exchange-side countdown cancel (Binance keeps one per symbol and
+account: one refresh serves every bot quoting it).
 
-Concurrent callers for the same key wait on one request instead of sending their own.
+Reading never costs the venue per call: readers get the latest figures with their age, and a stale value
+starts one background refresh that every reader shares. Nobody holds a lock while a request waits for
+budget: concurrent readers await the same refresh task, which has its own deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Generic, TypeVar
 
 from mmctl.bots.market_data import MarketDataHub
 from mmctl.bots.router import OrderRouter
 from mmctl.clock import Clock
 from mmctl.errors import ExchangeError, VenueUnavailable
 from mmctl.exchange.base import Exchange
-from mmctl.model import ZERO, Balance, Position
+from mmctl.exchange.priority import Priority, request_class
+from mmctl.model import ZERO, Balance, Order, Position
+from mmctl.pnl.income import iter_income
 
-REACHABLE_TTL_S = 5.0  # a balance call this recent proves the venue reachable for a start
-FIGURES_TTL_S = 2.0  # balance and positions for status views: at most one request per account per 2 s
+T = TypeVar("T")
+
+REACHABLE_TTL_S = 5.0  # a balance this recent proves the venue reachable for a start
+FIGURES_TTL_S = 5.0  # balance and positions for views: at most one refresh per account per 5 s
+INCOME_TTL_S = 30.0  # income totals for the portfolio: at most one ledger walk per 30 s
+FIRST_WAIT_S = 3.0  # a reader with nothing cached waits this long for the first refresh
+STALE_WAIT_S = 0.5  # a reader with a stale value waits this long for the shared refresh, then shows it
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot(Generic[T]):
+    """A shared figure as a reader sees it: the value (None before the first success), its age, and the
+    last refresh's error when that failed."""
+
+    value: T | None
+    age_s: float | None
+    error: str | None = None
+
+
+class Refreshed(Generic[T]):
+    """A value fetched from the venue by one request at a time and kept for every reader."""
+
+    def __init__(self, clock: Clock, fetch: Callable[[], Awaitable[T]]) -> None:
+        self.clock = clock
+        self._fetch = fetch
+        self._value: T | None = None
+        self._at: float | None = None
+        self._error: str | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def peek(self) -> Snapshot[T]:
+        """What is known now, with no request."""
+        age = None if self._at is None else max(0.0, self.clock.monotonic() - self._at)
+        return Snapshot(self._value, age, self._error)
+
+    async def read(self, max_age_s: float) -> Snapshot[T]:
+        """The value if it is at most `max_age_s` old; else start (or join) the one shared refresh and
+        wait for it briefly (`FIRST_WAIT_S` with nothing to show, else `STALE_WAIT_S`), then show what
+        there is, with its age. The refresh outlives a reader that stops waiting."""
+        snap = self.peek()
+        if snap.age_s is not None and snap.age_s <= max_age_s:
+            return snap
+        task = self._refresh()
+        await asyncio.wait([task], timeout=FIRST_WAIT_S if snap.value is None else STALE_WAIT_S)
+        return self.peek()
+
+    async def fresh(self, max_age_s: float) -> T:
+        """The value at most `max_age_s` old, waiting for a refresh if needed; raises its error."""
+        snap = self.peek()
+        if snap.value is not None and snap.age_s is not None and snap.age_s <= max_age_s:
+            return snap.value
+        task = self._refresh()
+        await asyncio.shield(task)
+        if self._error is not None or self._value is None:
+            raise ExchangeError(self._error or "no answer from the venue")
+        return self._value
+
+    def _refresh(self) -> asyncio.Task[None]:
+        if self._task is None or self._task.done():
+            # a fresh context: the refresh is a plain read whatever scope (a start, a stop) triggered it
+            self._task = asyncio.get_running_loop().create_task(self._run(), context=contextvars.Context())
+        return self._task
+
+    async def _run(self) -> None:
+        try:
+            value = await self._fetch()
+        except ExchangeError as e:
+            self._error = e.message
+            return
+        self._value, self._at, self._error = value, self.clock.monotonic(), None
+
+
+@dataclass(slots=True)
+class _PendingQuery:
+    """One shared open-orders request: joinable by callers until it starts running."""
+
+    task: asyncio.Task[list[Order]] | None = None
+    sent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AccountFigures:
+    """Balance and net positions of the account, as of one shared refresh."""
+
+    balance: Balance
+    positions: tuple[Position, ...]
+
+    def position(self, symbol: str) -> Position | None:
+        return next((p for p in self.positions if p.symbol == symbol), None)
 
 
 class AccountShared:
@@ -29,49 +126,73 @@ class AccountShared:
         self.name = name or exchange.name
         self.router = OrderRouter(exchange, clock)  # one order-event subscription
         self.market_data = MarketDataHub(exchange, clock)  # one book subscription per symbol
+        self.figures = Refreshed(clock, self._fetch_figures)
+        self._income: dict[int, Refreshed[dict[str, Decimal]]] = {}
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._reachable_at = -1e18
         self._leverage: dict[str, int] = {}
         self._armed_at: dict[str, float] = {}
-        self._balance: tuple[float, Balance] | None = None
-        self._positions: tuple[float, list[Position]] | None = None
+        self._open_orders: dict[str, _PendingQuery] = {}
+
+    async def _fetch_figures(self) -> AccountFigures:
+        balance = await self.exchange.balance()
+        positions = await self.exchange.positions()
+        return AccountFigures(balance, tuple(positions))
 
     async def check_reachable(self) -> None:
-        """Raise `VenueUnavailable` unless the venue answered a balance call in the last few seconds."""
-        async with self._locks["reachable"]:
-            if self.clock.monotonic() - self._reachable_at < REACHABLE_TTL_S:
-                return
-            try:
-                await self.exchange.balance()
-            except ExchangeError as e:
-                raise VenueUnavailable(
-                    f"cannot reach account {self.name!r}: {e.message}", data={"code": e.code}
-                ) from None
-            self._reachable_at = self.clock.monotonic()
+        """Raise `VenueUnavailable` unless the venue answered a figures refresh in the last few seconds."""
+        try:
+            await self.figures.fresh(REACHABLE_TTL_S)
+        except ExchangeError as e:
+            raise VenueUnavailable(
+                f"cannot reach account {self.name!r}: {e.message}", data={"code": e.code}
+            ) from None
 
-    async def balance(self, max_age_s: float = FIGURES_TTL_S) -> Balance:
-        """The account's balance, at most `max_age_s` old (one request serves every status view)."""
-        async with self._locks["balance"]:
-            now = self.clock.monotonic()
-            if self._balance is None or now - self._balance[0] > max_age_s:
-                self._balance = (now, await self.exchange.balance())
-                self._reachable_at = now
-            return self._balance[1]
+    async def read_figures(self) -> Snapshot[AccountFigures]:
+        """Balance and positions for a view: cached, at most one refresh per `FIGURES_TTL_S`."""
+        return await self.figures.read(FIGURES_TTL_S)
 
-    async def position(self, symbol: str, max_age_s: float = FIGURES_TTL_S) -> Position:
-        """The account's net position on `symbol` (flat when absent), at most `max_age_s` old."""
-        async with self._locks["positions"]:
-            now = self.clock.monotonic()
-            if self._positions is None or now - self._positions[0] > max_age_s:
-                self._positions = (now, await self.exchange.positions())
-            positions = self._positions[1]
+    def flat(self, symbol: str) -> Position:
+        """A flat position on `symbol` at the current mid (for views when the venue lists none)."""
         rules = self.exchange.market(symbol)
-        for p in positions:
-            if p.symbol == rules.symbol:
-                return p
         book = self.exchange.book(rules.symbol)
         mark = book.mid if book is not None else ZERO
         return Position(rules.symbol, ZERO, ZERO, mark, ZERO, self._leverage.get(rules.symbol, 0))
+
+    async def income_totals(self, since_ms: int) -> Snapshot[dict[str, Decimal]]:
+        """Income by type since `since_ms`, from the venue's ledger, at most one walk per `INCOME_TTL_S`
+        for each start time (the portfolio asks for two: since the daemon started, since 00:00 UTC)."""
+        cached = self._income.get(since_ms)
+        if cached is None:
+            if len(self._income) > 8:  # yesterday's start times are not asked for again
+                self._income.clear()
+            cached = self._income[since_ms] = Refreshed(self.clock, lambda: self._walk_income(since_ms))
+        return await cached.read(INCOME_TTL_S)
+
+    async def _walk_income(self, since_ms: int) -> dict[str, Decimal]:
+        sums: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        async for row in iter_income(self.exchange, since_ms):
+            sums[row.type.value] += row.amount
+        return dict(sorted(sums.items()))
+
+    async def open_orders_fresh(self, symbol: str) -> list[Order]:
+        """The symbol's open orders as seen by a request sent after this call: every bot confirming a
+        stop or pause in the same moment joins one SAFETY-class request per symbol that has not been sent
+        yet, instead of sending its own."""
+        pending = self._open_orders.get(symbol)
+        if pending is None or pending.sent:
+            pending = self._open_orders[symbol] = _PendingQuery()
+            pending.task = asyncio.get_running_loop().create_task(self._fetch_open_orders(symbol, pending))
+        assert pending.task is not None
+        return list(await asyncio.shield(pending.task))
+
+    async def _fetch_open_orders(self, symbol: str, pending: _PendingQuery) -> list[Order]:
+        pending.sent = True  # from here on, a newcomer's moment is after this request: it sends its own
+        with request_class(Priority.SAFETY):
+            return await self.exchange.open_orders(symbol)
+
+    def known_leverage(self, symbol: str) -> int | None:
+        """The symbol's leverage as this process last set or read it (no request)."""
+        return self._leverage.get(self.exchange.market(symbol).symbol)
 
     async def leverage(self, symbol: str) -> int:
         """The symbol's leverage, fetched once and then kept up to date by this process."""
@@ -97,7 +218,8 @@ class AccountShared:
     async def keep_countdown(
         self, symbol: str, timeout_s: float, refresh_s: float, force: bool = False
     ) -> bool:
-        """Arm or refresh the symbol's countdown cancel when due (or `force`); True if a request went out."""
+        """Arm or refresh the symbol's countdown cancel when due (or `force`); True if a request went out.
+        The countdown is a SAFETY request: admitted first, so the lock is held only for its round trip."""
         if not force and self._fresh(symbol, refresh_s):  # the hot path: no lock, no wait
             return False
         async with self._locks[f"countdown:{symbol}"]:

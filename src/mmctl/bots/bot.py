@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
 from mmctl.bots.account import AccountShared
+from mmctl.bots.bands import band_after_tick, breaker_due
 from mmctl.bots.definition import BotDefinition
 from mmctl.bots.events import EventLog
 from mmctl.bots.fills import FillBook
 from mmctl.bots.flatten import flatten_position
 from mmctl.bots.inventory import Inventory
+from mmctl.bots.market_data import BookSubscription
 from mmctl.bots.quoting import Quoter, QuoteStats
 from mmctl.bots.risk import BotRiskMonitor, RiskAction, RiskVerdict
 from mmctl.bots.state import BotOptions, BotState, FatalBotError, RiskHalt
@@ -35,7 +38,8 @@ from mmctl.errors import (
     RateLimited,
 )
 from mmctl.exchange.base import Exchange
-from mmctl.model import MarketRules
+from mmctl.exchange.priority import Priority, request_class
+from mmctl.model import BookTop, MarketRules
 from mmctl.strategies import get_strategy
 from mmctl.strategies.base import Quote
 from mmctl.strategies.params import StrategyParams
@@ -66,7 +70,9 @@ class Bot:
         self.last_error: str | None = None
         self._wake = asyncio.Event()
         self.inventory = Inventory()
-        self.quoter = Quoter(definition.name, definition.symbol, exchange, clock, events)
+        self.quoter = Quoter(
+            definition.name, definition.symbol, exchange, clock, events, self.account.open_orders_fresh
+        )
         self.fills = FillBook(definition.name, self.quoter, self.inventory, events, self._wake.set)
         self.risk = BotRiskMonitor(definition.params)
         self.on_stopped: Callable[[Bot], Awaitable[None]] | None = None  # the manager tidies up after us
@@ -79,7 +85,7 @@ class Bot:
         self._last_quote = -1e18
         self._desired: list[Quote] = []
         self._desired_for: tuple[object, ...] = ()
-        self._act = asyncio.Lock()  # one actor on the venue at a time: a tick, or a pause's cancel
+        self._starting: asyncio.Task[Any] | None = None  # the task running a start, for a stop to cut
         self._lifecycle = asyncio.Lock()  # start, stop, pause and resume never interleave
         self.hold: str | None = None  # why quotes are pulled while running (e.g. stale market data)
         self.pause_reason: str | None = None
@@ -106,8 +112,19 @@ class Bot:
     # --- start -------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Start quoting. A stop arriving meanwhile interrupts the start (it may wait long for budget)."""
         async with self._lifecycle:
-            await self._start()
+            task = asyncio.current_task()
+            self._starting = task
+            try:
+                await self._start()
+            except asyncio.CancelledError:
+                if self._starting is not None or task is None:
+                    raise  # cancelled from outside, not by a stop
+                task.uncancel()
+                raise InvalidState(f"bot {self.name}: start interrupted by a stop") from None
+            finally:
+                self._starting = None
 
     async def _start(self) -> None:
         if self.state.active:
@@ -115,9 +132,13 @@ class Bot:
         self._set_state(BotState.STARTING)
         self.last_error = None
         try:
-            await self._prepare()
+            with request_class(Priority.START):  # starts yield to running bots and safety
+                await self._prepare()
         except MmctlError as e:
             await self._abort_start(e)
+            raise
+        except asyncio.CancelledError:  # a stop cut the start: its leftovers are the stop's to cancel
+            await self._abort_start(MmctlError("start interrupted by a stop"))
             raise
         except Exception as e:  # never stay in "starting"
             error = MmctlError(f"start failed: {type(e).__name__}: {e}")
@@ -133,7 +154,7 @@ class Bot:
             asyncio.create_task(self._watch_book(), name=f"{self.name}-book"),
             asyncio.create_task(self._heartbeat(), name=f"{self.name}-heartbeat"),
         ]
-        self._task = asyncio.create_task(self._run(), name=f"bot-{self.name}")
+        self._start_loop()
         self._set_state(BotState.RUNNING)
 
     async def _prepare(self) -> None:
@@ -162,18 +183,23 @@ class Bot:
     # --- the loop ----------------------------------------------------------------------------------------
 
     async def _watch_book(self) -> None:
-        """Book updates from the account's shared subscription; resubscribe if the stream fails (the
-        stale-data guard pulls quotes meanwhile)."""
+        """Book updates from the account's shared subscription: the hub calls `_on_book` for a book
+        that may change the quotes (outside the band the last tick registered) and `_on_quiet_book` for
+        one inside it (mmctl.bots.bands). Resubscribe if the stream fails (the stale-data guard pulls
+        quotes meanwhile)."""
         while True:
             try:
-                async with self.market_data.subscribe(self.definition.symbol) as books:
-                    async for top in books:
-                        self.risk.on_book(top.mid, self.clock.monotonic())
-                        self._wake.set()
+                async with self.market_data.subscribe(
+                    self.definition.symbol, on_book=self._on_book, on_quiet=self._on_quiet_book
+                ) as books:
+                    self._book_sub = books
+                    await books.wait_closed()
             except asyncio.CancelledError:
                 raise
             except Exception as e:
                 self.events.add(self.name, "error", f"market data stream failed: {e}; resubscribing")
+            finally:
+                self._book_sub = None
             await self.clock.sleep(1.0)
 
     async def _heartbeat(self) -> None:
@@ -212,27 +238,26 @@ class Bot:
     async def tick(self) -> None:
         """Observe → strategy → diff → act. While paused or on hold the desired set is empty, so the
         diff cancels whatever is left. Only a tick that sends requests counts toward the re-quote floor."""
-        async with self._act:
-            started = self.clock.monotonic()
-            self.last_tick_ms = now_ms(self.clock)
-            if self.state is BotState.PAUSED and self.resume_at is not None and started >= self.resume_at:
-                self._resume("cooldown over: quoting again")
-            if self.fills.recover_due:
-                rules = self.rules or self.exchange.market(self.definition.symbol)
-                await self.fills.recover(rules.maker_fee)
-            self._apply_risk(self.risk.check(started, self.inventory.net(self._mark())))
-            desired = self._desired_quotes() if self.quoting else []
-            if desired:  # armed (shared by the symbol's bots) before anything new is placed
-                await self.account.keep_countdown(
-                    self.definition.symbol, self.options.countdown_s, self.options.countdown_refresh_s
-                )
-            cancelled, placed = await self.quoter.apply(
-                desired,
-                tolerance_bps=self.params.refresh_tolerance_bps,
-                max_age_ms=self.params.max_order_age_s * 1000,
+        started = self.clock.monotonic()
+        self.last_tick_ms = now_ms(self.clock)
+        if self.state is BotState.PAUSED and self.resume_at is not None and started >= self.resume_at:
+            self._resume("cooldown over: quoting again")
+        if self.fills.recover_due:
+            rules = self.rules or self.exchange.market(self.definition.symbol)
+            await self.fills.recover(rules.maker_fee)
+        self._apply_risk(self.risk.check(started, self.inventory.net(self._mark())))
+        desired = self._desired_quotes() if self.quoting else []
+        if desired:  # armed (shared by the symbol's bots) before anything new is placed
+            await self.account.keep_countdown(
+                self.definition.symbol, self.options.countdown_s, self.options.countdown_refresh_s
             )
-            if cancelled or placed:
-                self._last_quote = started
+        cancelled, placed = await self.quoter.apply(
+            desired,
+            tolerance_bps=self.params.refresh_tolerance_bps,
+            max_age_ms=self.params.max_order_age_s * 1000,
+        )
+        if cancelled or placed:
+            self._last_quote = started
 
     def countdown_age_s(self) -> float | None:
         """Seconds since the venue's countdown cancel for this bot's symbol was last armed."""
@@ -281,9 +306,10 @@ class Bot:
         self.last_error = message
         await self._stop_helpers()
         try:
-            await self._cancel_and_confirm()
-            if flatten:
-                await self._flatten()
+            with request_class(Priority.SAFETY):
+                await self._cancel_and_confirm()
+                if flatten:
+                    await self._flatten()
             await self.router.unregister(self.name)
         except MmctlError as e:
             state, message = BotState.ERROR, f"{message}; and orders may remain: {e.message}"
@@ -301,12 +327,9 @@ class Bot:
         rules = self.rules
         if book is None or rules is None:
             return []
-        params = self.params
-        key = (book.bid, book.ask, book.bid_qty, book.ask_qty, self.inventory.qty, params)
-        if key != self._desired_for:  # the strategy is pure: same inputs, same quotes
-            self._desired = self.strategy.quotes(params, book, self.inventory.qty, rules)
-            self._desired_for = key
-        return self._desired
+        desired = self._quotes_for(book, rules)
+        self._schedule_band(book, desired)
+        return desired
 
     # --- pause / resume -----------------------------------------------------------------------------------
 
@@ -321,8 +344,14 @@ class Bot:
         self.pause_reason, self.resume_at = reason, until
         if self.state is not BotState.PAUSED:
             self._set_state(BotState.PAUSED, reason)
-        async with self._act:
-            cancelled = await self._cancel_and_confirm()
+        looping = self._task is not None
+        try:
+            with request_class(Priority.SAFETY):  # never behind quotes, reads or starts
+                await self._interrupt_loop()  # a tick waiting for budget must not delay the pause
+                cancelled = await self._cancel_and_confirm()
+        finally:
+            if looping and self._task is None:
+                self._start_loop()  # paused: it watches and keeps the book of orders empty
         return {"bot": self.name, "state": self.state.value, "cancelled": cancelled}
 
     async def resume(self) -> dict[str, Any]:
@@ -337,7 +366,7 @@ class Bot:
 
     async def cancel_own_orders(self) -> int:
         """Cancel (and confirm) every open order carrying this bot's id prefix, whatever the state."""
-        async with self._act:
+        with request_class(Priority.SAFETY):
             return await self._cancel_and_confirm()
 
     def _resume(self, message: str) -> None:
@@ -375,9 +404,14 @@ class Bot:
 
     async def stop(self, *, flatten: bool = False, disarm: bool = True) -> dict[str, Any]:
         """Stop quoting, cancel every order of this bot and confirm none remain; optionally flatten.
-        If orders cannot be confirmed gone, the bot ends in `error` saying so (and keeps booking fills)."""
+        If orders cannot be confirmed gone, the bot ends in `error` saying so (and keeps booking fills).
+        Every request it makes is of the SAFETY class; a start in progress is cut short."""
+        starting, self._starting = self._starting, None
+        if starting is not None:
+            starting.cancel()
         async with self._lifecycle:
-            return await self._stop(flatten, disarm)
+            with request_class(Priority.SAFETY):
+                return await self._stop(flatten, disarm)
 
     async def _stop(self, flatten: bool, disarm: bool) -> dict[str, Any]:
         if self.state in (BotState.CREATED, BotState.STOPPED) and not flatten:
@@ -406,13 +440,26 @@ class Bot:
 
     async def _stop_loop(self) -> None:
         """Stop quoting; the order events keep flowing so fills during the stop are still booked."""
-        if self._task is not None:
-            async with self._act:  # let an in-flight tick finish its requests: none is cut half-way
-                self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._interrupt_loop()
         await self._stop_helpers()
+
+    def _start_loop(self) -> None:
+        # a clean context: the loop's requests are quotes and reads, whatever scope (a start's, a
+        # pause's) is current where it is (re)started
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(), name=f"bot-{self.name}", context=contextvars.Context()
+        )
+
+    async def _interrupt_loop(self) -> None:
+        """End the loop task now, wherever it waits (for budget, for a request's answer), then wait for
+        every request already sent to be answered: nothing is cut half-way on the venue, nothing waits
+        behind a tick, and a confirmation that follows sees every order the tick placed."""
+        task, self._task = self._task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.exchange.settle()
 
     async def _stop_helpers(self) -> None:
         for t in self._helpers:
@@ -428,3 +475,69 @@ class Bot:
 
     async def _flatten(self) -> dict[str, Any]:
         return await flatten_position(self)
+
+    # --- which books wake the bot (mmctl.bots.bands) --------------------------------------------------------
+
+    _book_sub: BookSubscription | None = None  # the hub subscription `_watch_book` holds
+
+    def _on_book(self, top: BookTop, mid: Decimal, arrived: float) -> None:
+        """A book that may change the quotes: the risk monitor sees it, the loop wakes."""
+        self.risk.on_book(mid, arrived)
+        self._wake.set()
+
+    def _on_quiet_book(self, top: BookTop, mid: Decimal, arrived: float) -> None:
+        """A book inside the band: the risk monitor sees it; the loop wakes only if the band no longer
+        holds (the bot stopped quoting, a placement of the band's tick was rejected) or the book trips
+        the circuit breaker."""
+        self.risk.on_book(mid, arrived)
+        if not self.quoting or self.quoter.stats.rejected != self._band_rejects or breaker_due(self.risk):
+            if self._book_sub is not None:
+                self._book_sub.set_band(None)
+            self._wake.set()
+
+    _band_due = False  # a `_register_band` is scheduled
+    _band_for: tuple[BookTop, list[Quote]] | None = None  # the book and quotes of the tick it is for
+    _band_rejects = 0  # the quoter's rejections when that tick began
+
+    def _quotes_for(self, book: BookTop, rules: MarketRules) -> list[Quote]:
+        params = self.params
+        key = (book.bid, book.ask, book.bid_qty, book.ask_qty, self.inventory.qty, params)
+        if key != self._desired_for:  # the strategy is pure: same inputs, same quotes
+            self._desired = self.strategy.quotes(params, book, self.inventory.qty, rules)
+            self._desired_for = key
+        return self._desired
+
+    def _schedule_band(self, book: BookTop, desired: list[Quote]) -> None:
+        """Register this tick's band at the next loop turn, once every bot woken by the same book has
+        sent its first request (the band is no part of a reaction)."""
+        if self._book_sub is None:
+            return
+        self._band_for = (book, desired)
+        if not self._band_due:
+            self._band_due = True
+            self._band_rejects = self.quoter.stats.rejected
+            asyncio.get_running_loop().call_soon(self._register_band)
+
+    def _register_band(self) -> None:
+        """The books under which the diff stays empty once the tick's plan is carried out (a rejected
+        placement, a fill or an error wakes the bot by its own path)."""
+        self._band_due = False
+        sub, rules, tick = self._book_sub, self.rules, self._band_for
+        if sub is None:
+            return
+        band, until = None, 0.0
+        if self.quoting and tick is not None and rules is not None and not self.quoter.needs_resync:
+            book, desired = tick
+            band, until = band_after_tick(
+                self.strategy,
+                self.params,
+                book,
+                rules,
+                desired,
+                list(self.quoter.live.values()),
+                self.inventory,
+                self.risk,
+                now_ms=now_ms(self.clock),
+                now_s=self.clock.monotonic(),
+            )
+        sub.set_band(band, until)

@@ -11,30 +11,74 @@ If the upstream ends, every subscription of the symbol ends after its pending bo
 subscription raises (a copy of) the error once after its pending book. The next `subscribe` starts a
 fresh upstream. `last_update(symbol)` keeps the latest book and when it arrived (the hub's clock,
 monotonic) for staleness checks. Subscriptions are held strongly: close them (`aclose()` or `async with`).
+
+Wake only whom a book concerns. A subscriber may instead pass callbacks (`subscribe(symbol, on_book=...,
+on_quiet=...)`) and register a band (`set_band`): the books, in integer ticks, that cannot change what it
+would do, until a deadline on the hub's clock. For each update the hub reads the top in ticks once and
+compares it with every band (integer comparisons). A subscriber outside its band (or with none) gets
+`on_book(top, mid, arrived)` at once, synchronously, and its band is used up; subscribers whose band was
+left are called before those that had none. Those inside get `on_quiet(top, mid, arrived)` for their
+bookkeeping (a risk guard's mid history and data age), in one batch scheduled after the woken tasks, so a
+quiet subscriber costs the woken ones a comparison, not a task switch. `mid` is computed once per update.
+A callback subscriber joining a running upstream gets the latest book through `on_book` at the next loop
+turn; it waits for its end with `wait_closed()`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 from types import TracebackType
 
 from mmctl.clock import Clock, SystemClock
 from mmctl.exchange.base import Exchange
 from mmctl.model import BookTop
+from mmctl.strategies.base import BookBand, microprice
+from mmctl.strategies.ticks import Grid
+
+BookCallback = Callable[[BookTop, Decimal, float], None]  # (top, its mid, when it arrived on the hub clock)
 
 
 class BookSubscription:
     """One subscriber's conflated stream of a symbol's top of book (unified symbol in `symbol`)."""
 
-    def __init__(self, hub: MarketDataHub, symbol: str, latest: BookTop | None) -> None:
+    def __init__(
+        self,
+        hub: MarketDataHub,
+        symbol: str,
+        latest: BookTop | None,
+        on_book: BookCallback | None = None,
+        on_quiet: BookCallback | None = None,
+    ) -> None:
         self.symbol = symbol
         self._hub = hub
         self._latest = latest
         self._wakeup = asyncio.Event()
         self._ended = False
         self._error: BaseException | None = None
+        self.on_book = on_book
+        self.on_quiet = on_quiet
+        self.band: BookBand | None = None  # books that need no `on_book`, until `band_until`
+        self.band_until = 0.0
+
+    def set_band(self, band: BookBand | None, until: float = float("inf")) -> None:
+        """Books inside `band` arriving before `until` (hub clock) go to `on_quiet`; None: every book
+        goes to `on_book`. Only for a subscription with callbacks."""
+        if self.on_book is None:
+            raise ValueError("a band needs a subscription with callbacks (on_book)")
+        self.band, self.band_until = band, until
+
+    async def wait_closed(self) -> None:
+        """Return when the subscription has ended (closed, or its upstream ended); raise the upstream's
+        error if it failed. For callback subscriptions, whose books never queue."""
+        while not self._ended:
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
     def __aiter__(self) -> BookSubscription:
         return self
@@ -75,6 +119,17 @@ class BookSubscription:
             self._latest = top
             self._wakeup.set()
 
+    def _deliver(self, top: BookTop, mid: Decimal, arrived: float) -> None:
+        """A book that may concern the subscriber: its callback, or its queue."""
+        if self._ended:
+            return
+        if self.on_book is None:
+            self._latest = top
+            self._wakeup.set()
+        else:
+            self.band = None  # used up: the subscriber registers a new one when it has looked
+            self.on_book(top, mid, arrived)
+
     def _end(self, error: BaseException | None) -> None:
         if not self._ended:
             self._ended = True
@@ -85,9 +140,10 @@ class BookSubscription:
 class _Upstream:
     """The hub's one `watch_book` stream of a symbol and the subscribers it feeds."""
 
-    def __init__(self, symbol: str, stream: AsyncIterator[BookTop]) -> None:
+    def __init__(self, symbol: str, stream: AsyncIterator[BookTop], grid: Grid) -> None:
         self.symbol = symbol
         self.stream = stream
+        self.grid = grid  # the symbol's price ticks
         self.subscribers: dict[BookSubscription, None] = {}  # an ordered set
         self.task: asyncio.Task[None] | None = None
 
@@ -102,11 +158,14 @@ class MarketDataHub:
         self._last: dict[str, tuple[BookTop, float]] = {}
         self._closed = False
 
-    def subscribe(self, symbol: str) -> BookSubscription:
-        """Subscribe to `symbol` (either form; `UnknownSymbol` if the exchange has no such market)."""
+    def subscribe(
+        self, symbol: str, *, on_book: BookCallback | None = None, on_quiet: BookCallback | None = None
+    ) -> BookSubscription:
+        """Subscribe to `symbol` (either form; `UnknownSymbol` if the exchange has no such market).
+        With `on_book`, books are delivered by calling it (and `on_quiet` inside a band), not queued."""
         unified = self.exchange.market(symbol).symbol
         if self._closed:
-            sub = BookSubscription(self, unified, None)
+            sub = BookSubscription(self, unified, None, on_book, on_quiet)
             sub._end(None)
             return sub
         upstream = self._upstreams.get(unified)
@@ -115,8 +174,10 @@ class MarketDataHub:
             upstream = self._start(unified)
         elif unified in self._last:
             latest = self._last[unified][0]
-        sub = BookSubscription(self, unified, latest)
+        sub = BookSubscription(self, unified, None if on_book else latest, on_book, on_quiet)
         upstream.subscribers[sub] = None
+        if on_book is not None and latest is not None:
+            asyncio.get_running_loop().call_soon(self._greet, sub)
         return sub
 
     def last_update(self, symbol: str) -> tuple[BookTop, float] | None:
@@ -144,7 +205,8 @@ class MarketDataHub:
     # --- machinery ----------------------------------------------------------------------------------
 
     def _start(self, symbol: str) -> _Upstream:
-        upstream = _Upstream(symbol, self.exchange.watch_book(symbol))
+        grid = Grid(self.exchange.market(symbol).tick_size)
+        upstream = _Upstream(symbol, self.exchange.watch_book(symbol), grid)
         upstream.task = asyncio.get_running_loop().create_task(self._pump(upstream), name=f"book-{symbol}")
         self._upstreams[symbol] = upstream
         return upstream
@@ -153,9 +215,9 @@ class MarketDataHub:
         error: Exception | None = None
         try:
             async for top in upstream.stream:
-                self._last[upstream.symbol] = (top, self.clock.monotonic())
-                for sub in upstream.subscribers:
-                    sub._offer(top)
+                arrived = self.clock.monotonic()
+                self._last[upstream.symbol] = (top, arrived)
+                _fan_out(upstream, top, arrived)
         except Exception as e:  # handed to every subscriber, which raises it
             error = e
         if self._upstreams.get(upstream.symbol) is upstream:
@@ -165,6 +227,12 @@ class MarketDataHub:
         upstream.subscribers.clear()
         await _close_stream(upstream.stream)
 
+    def _greet(self, sub: BookSubscription) -> None:
+        """A callback subscriber that joined a running upstream starts from the latest book."""
+        last = self._last.get(sub.symbol)
+        if last is not None:
+            sub._deliver(last[0], last[0].mid, self.clock.monotonic())
+
     async def _unsubscribe(self, sub: BookSubscription) -> None:
         upstream = self._upstreams.get(sub.symbol)
         if upstream is None or sub not in upstream.subscribers:
@@ -173,6 +241,69 @@ class MarketDataHub:
         if not upstream.subscribers:
             del self._upstreams[sub.symbol]
             await _stop(upstream)
+
+
+def _fan_out(upstream: _Upstream, top: BookTop, arrived: float) -> None:
+    """Hand `top` to the subscribers it concerns (see the module docstring)."""
+    quiet: list[BookSubscription] = []
+    unbanded: list[BookSubscription] = []
+    look = _Look(upstream.grid, top)
+    for sub in upstream.subscribers:
+        band = sub.band
+        if band is None:
+            if sub.on_book is None:
+                sub._offer(top)
+            else:
+                unbanded.append(sub)
+        elif arrived < sub.band_until and look.inside(band):
+            quiet.append(sub)
+        else:
+            sub._deliver(top, look.mid, arrived)
+    for sub in unbanded:
+        sub._deliver(top, look.mid, arrived)
+    if quiet:
+        asyncio.get_running_loop().call_soon(_settle, quiet, top, look.mid, arrived)
+
+
+class _Look:
+    """One update as the bands see it, each figure computed once, when first needed."""
+
+    __slots__ = ("_grid", "_looked", "_micro", "_mid", "_ticks", "top")
+
+    def __init__(self, grid: Grid, top: BookTop) -> None:
+        self._grid = grid
+        self.top = top
+        self._mid: Decimal | None = None
+        self._looked = False
+        self._ticks: tuple[int, int] | None = None  # bid and ask in ticks; None off the grid
+        self._micro: tuple[int, int] | None = None
+
+    @property
+    def mid(self) -> Decimal:
+        if self._mid is None:
+            self._mid = self.top.mid
+        return self._mid
+
+    def inside(self, band: BookBand) -> bool:
+        """True when the book is inside `band` (an off-grid book never is)."""
+        if not self._looked:
+            self._looked = True
+            bid, ask = self._grid.index(self.top.bid), self._grid.index(self.top.ask)
+            self._ticks = None if bid is None or ask is None else (bid, ask)
+        if self._ticks is None or not band.admits(*self._ticks):
+            return False
+        if not band.watches_micro:
+            return True
+        if self._micro is None:
+            self._micro = self._grid.index_ratio(microprice(self.top))
+        return band.admits_micro(*self._micro)
+
+
+def _settle(quiet: list[BookSubscription], top: BookTop, mid: Decimal, arrived: float) -> None:
+    """The quiet subscribers' bookkeeping for `top`, after the woken ones have run."""
+    for sub in quiet:
+        if not sub._ended and sub.on_quiet is not None:
+            sub.on_quiet(top, mid, arrived)
 
 
 async def _stop(upstream: _Upstream) -> None:

@@ -9,6 +9,11 @@ Quotes and live orders are matched by (side, level). A live order is kept when a
 Otherwise it is cancelled and the desired quote placed. Live orders at a (side, level) no longer desired
 are cancelled; of several live orders at one (side, level) at most one is kept (the first keepable one).
 Apply the cancels before the places: the venue counts open orders against a limit.
+
+The price test runs in integer ticks when the desired quote carries its ticks and grid (the strategies'
+integer path does) and the live price is on that grid: |l - d| × 10000 × den <= num × d for a tolerance of
+num/den bps, the same inequality multiplied out, so the plan is the one the Decimal test gives.
+`tolerance_window` inverts it: the desired prices (ticks) under which a live order stays in tolerance.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import TypeVar
 from mmctl.bots.ids import parse
 from mmctl.model import Order, Side
 from mmctl.strategies.base import Quote
+from mmctl.strategies.ticks import Grid, Ratio, ratio
 
 T = TypeVar("T")
 
@@ -92,17 +98,56 @@ def reconcile(
 ) -> Plan:
     """The minimal plan that turns `live` into `desired` (see the module docstring for the rules)."""
     wanted = _by_key(desired)
+    tn, td = _tolerance(tolerance_bps)
+    scale = 10_000 * td
     kept: dict[Key, int] = {}  # (side, level) -> index in `live` of the order kept there
     for i, order in enumerate(live):
-        quote = wanted.get(order.key)
-        if quote is None or order.key in kept:
+        key = (order.side, order.level)
+        quote = wanted.get(key)
+        if quote is None or key in kept or now_ms - order.created_ms >= max_age_ms:
             continue
-        if keepable(order, quote, tolerance_bps=tolerance_bps, max_age_ms=max_age_ms, now_ms=now_ms):
-            kept[order.key] = i
+        if order.remaining != quote.qty and not size_matches(order, quote.qty):
+            continue
+        grid, ticks = quote.grid, quote.ticks
+        at = None if grid is None or ticks is None else grid.index_of_kept(order.price)
+        if at is not None and ticks is not None:  # the integer test
+            keep = abs(at - ticks) * scale <= tn * ticks
+        else:
+            keep = within_tolerance(order.price, quote.price, tolerance_bps)
+        if keep:
+            kept[key] = i
+    if not kept:  # a reaction to a move: everything is replaced
+        return Plan(cancels=tuple(live), places=tuple(desired), kept=())
     kept_at = set(kept.values())
-    cancels = [order for i, order in enumerate(live) if i not in kept_at]
+    cancels = tuple(order for i, order in enumerate(live) if i not in kept_at)
     places = tuple(q for q in desired if (q.side, q.level) not in kept)
-    return Plan(cancels=tuple(cancels), places=places, kept=tuple(live[i] for i in sorted(kept_at)))
+    return Plan(cancels=cancels, places=places, kept=tuple(live[i] for i in sorted(kept_at)))
+
+
+def tolerance_window(live_price: Decimal, grid: Grid, tolerance_bps: Decimal) -> tuple[int, int] | None:
+    """The desired prices, in ticks of `grid`, within `tolerance_bps` of `live_price` (inclusive): the
+    d with |live - d × tick| × 10000 <= tolerance × d × tick. None for a tolerance of 10000 bps or more."""
+    tn, td = _tolerance(tolerance_bps)
+    if tn >= 10_000 * td:
+        return None
+    ln, ld = grid.index_ratio(live_price)  # the live price in ticks, an exact fraction
+    # |l - d| * 10000 <= t * d  <=>  l * 10000 / (10000 + t) <= d <= l * 10000 / (10000 - t)
+    low = -((-ln * 10_000 * td) // (ld * (10_000 * td + tn)))
+    high = (ln * 10_000 * td) // (ld * (10_000 * td - tn))
+    return low, high
+
+
+_TOLERANCES: dict[Decimal, Ratio] = {}
+
+
+def _tolerance(tolerance_bps: Decimal) -> Ratio:
+    """`tolerance_bps` as an exact fraction (remembered: a bot's tolerance rarely changes)."""
+    found = _TOLERANCES.get(tolerance_bps)
+    if found is None:
+        if len(_TOLERANCES) >= 256:
+            _TOLERANCES.clear()
+        found = _TOLERANCES[tolerance_bps] = ratio(tolerance_bps)
+    return found
 
 
 def keepable(order: LiveOrder, quote: Quote, *, tolerance_bps: Decimal, max_age_ms: int, now_ms: int) -> bool:

@@ -9,6 +9,7 @@ single error handler.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -44,8 +45,21 @@ class QuoteStats:
         }
 
 
+FreshOpenOrders = Callable[[str], Awaitable[list[Order]]]
+"""`symbol` → the symbol's open orders as seen by a request sent after the call (the account's shared
+confirmation query: bots stopping at the same moment share one request)."""
+
+
 class Quoter:
-    def __init__(self, bot: str, symbol: str, exchange: Exchange, clock: Clock, events: EventLog) -> None:
+    def __init__(
+        self,
+        bot: str,
+        symbol: str,
+        exchange: Exchange,
+        clock: Clock,
+        events: EventLog,
+        fresh_open_orders: FreshOpenOrders | None = None,
+    ) -> None:
         self.bot = bot
         self.symbol = symbol
         self.exchange = exchange
@@ -54,6 +68,7 @@ class Quoter:
         self.live: dict[str, LiveOrder] = {}
         self.stats = QuoteStats()
         self.needs_resync = True
+        self._fresh_open_orders = fresh_open_orders
         self._ids = ids.ClientIdGenerator(bot, now_ms(clock))
         self._filled: dict[str, Decimal] = {}  # cumulative filled quantity booked per order
         self._closed: dict[str, None] = {}  # recently closed or cancelled ids, oldest first (bounded)
@@ -70,7 +85,16 @@ class Quoter:
 
     async def resync(self) -> None:
         """Replace the live-order book with the venue's view of this bot's open orders."""
-        orders = await self.exchange.open_orders(self.symbol)
+        self._adopt(await self.exchange.open_orders(self.symbol))
+
+    async def _resync_confirmed(self) -> None:
+        """`resync` from a venue view taken after this moment, shared with other bots confirming now."""
+        if self._fresh_open_orders is None:
+            await self.resync()
+        else:
+            self._adopt(await self._fresh_open_orders(self.symbol))
+
+    def _adopt(self, orders: list[Order]) -> None:
         now = now_ms(self.clock)
         known = self.live
         self.live = {}
@@ -143,11 +167,11 @@ class Quoter:
         last: Exception | None = None
         while True:
             try:
-                await self.resync()
+                await self._resync_confirmed()
                 if not self.live:
                     return cancelled
                 cancelled += await self.cancel(list(self.live))
-                await self.resync()  # confirm on the venue, not from our own bookkeeping
+                await self._resync_confirmed()  # confirm on the venue, not from our own bookkeeping
                 if not self.live:
                     return cancelled
             except ExchangeError as e:

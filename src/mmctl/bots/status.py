@@ -1,6 +1,7 @@
 """Status documents of a bot: the `list` row (no venue calls) and the `status NAME` detail.
 
-Money is rendered as strings; the account-level figures come from the venue and say so when it cannot
+Money is rendered as strings. Neither view sends a request of its own: the account-level figures come
+from the account's shared refresh, with their age (`figures_age_s`), and say so when the venue could not
 be reached.
 """
 
@@ -12,7 +13,6 @@ from typing import Any
 from mmctl.bots.bot import Bot
 from mmctl.bots.state import BotState
 from mmctl.clock import now_ms
-from mmctl.errors import ExchangeError
 from mmctl.strategies.params import params_to_dict
 
 
@@ -64,21 +64,29 @@ async def detail(bot: Bot) -> dict[str, Any]:
 
 
 async def _venue_figures(bot: Bot) -> dict[str, Any]:
-    """Account-level figures; the venue may be unreachable, which the document then says."""
+    """Account-level figures from the account's shared refresh (no request of its own), with their age;
+    when the last refresh failed the document says so."""
     symbol = bot.definition.symbol
-    try:
-        balance = await bot.account.balance()
-        position = await bot.account.position(symbol)
-        leverage = await bot.account.leverage(symbol)
-    except ExchangeError as e:
-        return {"venue_error": e.message}
-    return {
-        "wallet_balance": str(balance.wallet),
-        "available_balance": str(balance.available),
-        "leverage": leverage,
-        "account_position": str(position.qty),
-        "account_entry_price": str(position.entry_price) if position.qty else None,
+    snap = await bot.account.read_figures()
+    doc: dict[str, Any] = {
+        "leverage": bot.account.known_leverage(symbol),
+        "figures_age_s": None if snap.age_s is None else round(snap.age_s, 3),
     }
+    if snap.error is not None:
+        doc["venue_error"] = snap.error
+    if snap.value is None:
+        return doc
+    balance = snap.value.balance
+    position = snap.value.position(symbol) or bot.account.flat(symbol)
+    doc.update(
+        {
+            "wallet_balance": str(balance.wallet),
+            "available_balance": str(balance.available),
+            "account_position": str(position.qty),
+            "account_entry_price": str(position.entry_price) if position.qty else None,
+        }
+    )
+    return doc
 
 
 def _dec(value: Decimal | None) -> str | None:

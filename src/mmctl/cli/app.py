@@ -13,6 +13,7 @@ from mmctl import API_VERSION, __version__
 from mmctl.cli import bots_cmd, config_cmd, demo, fleet_cmd
 from mmctl.cli.context import Globals, JsonFlag, call, globals_of
 from mmctl.cli.output import Output
+from mmctl.cli.values import finite
 from mmctl.errors import EXIT_FAILED, MmctlError
 
 app = typer.Typer(
@@ -44,7 +45,14 @@ def root(
         typer.Option("--config", envvar="MMCTL_CONFIG", help="The config file.", show_envvar=True),
     ] = None,
     timeout: Annotated[
-        float, typer.Option("--timeout", min=0.1, help="Seconds to wait for the daemon.")
+        float,
+        typer.Option(
+            "--timeout",
+            min=0.1,
+            max=3600,
+            callback=finite,
+            help="Seconds to wait for the daemon (0.1..3600).",
+        ),
     ] = 30.0,
 ) -> None:
     ctx.obj = Globals(socket=socket, json=json_flag, config=config, timeout_s=timeout)
@@ -52,28 +60,44 @@ def root(
 
 @app.command()
 def version(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
-    """Show the CLI's version, and the daemon's when one is running."""
+    """Show the CLI's version, and the daemon's when one answers.
+
+    Exits 0 when the daemon answered with the same API version, 1 on an API mismatch, and the code of
+    the failure when no daemon answered (3 not running, 4 permission denied, 5 timed out); the CLI's
+    own version is printed in every case.
+    """
+    import sys
+
+    from mmctl.errors import ApiMismatch, exit_code_for
     from mmctl.rpc.client import Client
 
     g = globals_of(ctx)
     out = g.output(json_flag)
     daemon: dict[str, Any] | None = None
-    problem = None
+    problem: MmctlError | None = None
     try:
-        with Client(g.socket_path(), timeout_s=g.timeout_s) as client:
+        choice = g.socket_choice()
+        with Client(choice.path, timeout_s=g.timeout_s, origin=choice.origin) as client:
             client.call("daemon.version")
             daemon = client.daemon_info
+    except ApiMismatch as e:
+        problem = e
+        daemon = {"version": e.data.get("daemon_version"), "api": e.data.get("daemon_api")}
     except MmctlError as e:
-        problem = e.message
+        problem = e
     if out.json:
-        out.document({"cli": {"version": __version__, "api": API_VERSION}, "daemon": daemon})
-        return
-    out.fields(
-        [
-            ("cli", f"{__version__} (api {API_VERSION})"),
-            ("daemon", f"{daemon['version']} (api {daemon['api']})" if daemon else f"unavailable: {problem}"),
-        ]
-    )
+        error = {"code": problem.code, "message": problem.message} if problem else None
+        out.document({"cli": {"version": __version__, "api": API_VERSION}, "daemon": daemon, "error": error})
+    else:
+        out.fields(
+            [
+                ("cli", f"{__version__} (api {API_VERSION})"),
+                ("daemon", f"{daemon['version']} (api {daemon['api']})" if daemon else "unavailable"),
+            ]
+        )
+    if problem is not None:
+        sys.stderr.write(f"mmctl: error: {problem.message}\n")
+        raise typer.Exit(exit_code_for(problem.code))
 
 
 @app.command()
@@ -124,5 +148,26 @@ def daemon_run(
     raise typer.Exit(run_daemon(config or g.config, g.socket))
 
 
-def main() -> None:
-    app(prog_name="mmctl")
+def main(args: list[str] | None = None) -> None:
+    """The `mmctl` console script (and `python -m mmctl`): run the app, exit with its code.
+
+    click's standalone mode would print a usage error on four lines with the typed value in full; mmctl
+    reports it as one line with a hint (`mmctl.cli.usage`), exit 2."""
+    import sys
+
+    from typer._click.exceptions import ClickException, UsageError  # typer vendors click (pinned)
+
+    argv = sys.argv[1:] if args is None else args
+    try:
+        code = app(argv, prog_name="mmctl", standalone_mode=False)
+    except UsageError as e:
+        from mmctl.cli.usage import report_usage_error
+
+        code = report_usage_error(e, argv)
+    except ClickException as e:
+        sys.stderr.write(f"mmctl: error: {e.format_message()}\n")
+        code = e.exit_code
+    except typer.Abort:
+        sys.stderr.write("mmctl: error: aborted\n")
+        code = EXIT_FAILED
+    sys.exit(code if isinstance(code, int) else 0)

@@ -11,6 +11,7 @@ import typer
 from mmctl.cli.context import AllFlag, JsonFlag, Names, call, globals_of
 from mmctl.cli.output import Output, fail
 from mmctl.cli.render import render_events, render_rows, render_status, report_outcomes
+from mmctl.cli.values import clip, finite
 from mmctl.errors import ValidationError
 
 
@@ -20,22 +21,37 @@ def parse_assignments(pairs: list[str], out: Output) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            fail(ValidationError(f"expected key=value, got {pair!r} (e.g. --set spread_bps=8)"), out)
+            fail(ValidationError(f"expected key=value, got {clip(pair)!r} (e.g. --set spread_bps=8)"), out)
         values[key.strip()] = value.strip()
     return values
 
 
+DEFINITION_KEYS = ("version", "name", "account", "symbol", "strategy", "created_ms", "params")
+"""The top-level keys of a bot definition, as `mmctl export` writes it (`name` and `created_ms` are
+ignored by `create --from`: the new bot takes the name given on the command line)."""
+
+
 def read_definition_file(path: Path, out: Output) -> dict[str, Any]:
-    import tomllib
+    """A `create --from` file: at most 1 MiB of UTF-8 TOML holding only the keys of a bot definition."""
+    from mmctl.config.tomlfile import read_toml, shown
 
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        fail(ValidationError(f"cannot read {path}: {e.strerror}", data={"field": "from"}), out)
-    except tomllib.TOMLDecodeError as e:
-        fail(ValidationError(f"{path}: not valid TOML: {e}", data={"field": "from"}), out)
-    if "params" in data and not isinstance(data["params"], dict):
-        fail(ValidationError(f"{path}: params must be a table", data={"field": "params"}), out)
+        data = read_toml(path, "bot definition", ValidationError, field="from")
+        for key, value in data.items():
+            if key not in DEFINITION_KEYS:
+                raise ValidationError(
+                    f"{shown(path)}: unknown key {clip(key)!r} (a bot definition has: "
+                    f"{', '.join(DEFINITION_KEYS)})",
+                    data={"field": key},
+                )
+            if key in ("account", "symbol", "strategy") and not isinstance(value, str):
+                raise ValidationError(
+                    f"{shown(path)}: {key} must be a string, got {clip(repr(value))}", data={"field": key}
+                )
+            if key == "params" and not isinstance(value, dict):
+                raise ValidationError(f"{shown(path)}: params must be a table", data={"field": "params"})
+    except ValidationError as e:
+        fail(e, out)
     return data
 
 
@@ -88,7 +104,14 @@ def register(app: typer.Typer) -> None:
         name: Annotated[str | None, typer.Argument(help="A bot for the detailed view.")] = None,
         watch: Annotated[bool, typer.Option("--watch", help="Refresh until Ctrl-C.")] = False,
         interval: Annotated[
-            float, typer.Option("--interval", min=0.2, help="Seconds between refreshes.")
+            float,
+            typer.Option(
+                "--interval",
+                min=0.2,
+                max=3600,
+                callback=finite,
+                help="Seconds between refreshes (0.2..3600).",
+            ),
         ] = 1.0,
         json_flag: JsonFlag = False,
     ) -> None:
@@ -118,9 +141,12 @@ def register(app: typer.Typer) -> None:
     def start(
         ctx: typer.Context, names: Names = None, all_: AllFlag = False, json_flag: JsonFlag = False
     ) -> None:
-        """Start bots (connection check, leverage, countdown cancel, leftovers cancelled, then quoting)."""
-        outcomes = call(ctx, "bot.start", {"names": names or [], "all": all_}, json_flag=json_flag)
-        report_outcomes(globals_of(ctx).output(json_flag), outcomes)
+        """Start bots (connection check, leverage, countdown cancel, leftovers cancelled, then quoting);
+        one row per bot as it starts, exit 1 if any failed."""
+        from mmctl.cli.starts import start_command
+
+        g = globals_of(ctx)
+        start_command(g, g.output(json_flag), names or [], all_)
 
     @app.command()
     def stop(

@@ -34,9 +34,13 @@ def starter_config() -> dict[str, Any]:
     }
 
 
-def default_init_path() -> Path:
+def default_init_path(config: str | None = None) -> Path:
+    """Where `config init` writes with no PATH: `--config`/`$MMCTL_CONFIG` when given, else
+    `/etc/mmctl/config.toml` for root, else the first search path (`$XDG_CONFIG_HOME/mmctl/config.toml`)."""
     from mmctl.config.load import candidate_paths
 
+    if config:
+        return Path(config)
     if os.geteuid() == 0 and not os.environ.get("MMCTL_CONFIG"):
         return Path("/etc/mmctl/config.toml")
     paths = candidate_paths()
@@ -47,15 +51,21 @@ def default_init_path() -> Path:
 def init(
     ctx: typer.Context,
     path: Annotated[
-        Path | None, typer.Argument(help="Where to write (default: the first search path).")
+        Path | None,
+        typer.Argument(
+            help="Where to write (default: --config or $MMCTL_CONFIG, else /etc/mmctl/config.toml for root, "
+            "else ~/.config/mmctl/config.toml); the path written is printed."
+        ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    json_flag: JsonFlag = False,
 ) -> None:
     """Write a starter config (one paper account); see config.example.toml for every key."""
     import tomli_w
 
-    out = globals_of(ctx).output()
-    target = path or default_init_path()
+    g = globals_of(ctx)
+    out = g.output(json_flag)
+    target = (path or default_init_path(g.config)).expanduser().absolute()
     if target.exists() and not force:
         fail(ConfigError(f"{target} already exists; use --force to overwrite it"), out)
     header = (
@@ -67,7 +77,27 @@ def init(
         target.write_text(header + tomli_w.dumps(starter_config()))
     except OSError as e:
         fail(ConfigError(f"cannot write {target}: {e.strerror}"), out)
-    out.write(f"wrote {target}")
+    used = _in_use(target)
+    if out.json:
+        out.document({"path": str(target), "in_use": used})
+    elif used:
+        out.write(f"wrote {target}: mmctl reads its config from there (check it: mmctl config show)")
+    else:
+        out.write(
+            f"wrote {target}: mmctl does not look there by itself; use it with --config {target} "
+            f"or MMCTL_CONFIG={target}"
+        )
+
+
+def _in_use(target: Path) -> bool:
+    """Whether mmctl, given no --config, would read `target`."""
+    from mmctl.config.load import find_config
+
+    try:
+        found = find_config()
+    except MmctlError:
+        return False
+    return found is not None and found.absolute() == target
 
 
 @app.command("check")
@@ -76,16 +106,17 @@ def check(
     path: Annotated[Path | None, typer.Argument(help="The file to check (default: the one in use).")] = None,
     json_flag: JsonFlag = False,
 ) -> None:
-    """Validate a config file: exit 0 when valid, 1 with the file and key of the first error."""
-    from mmctl.config.load import candidate_paths, find_config, load_file
+    """Validate a config file as the daemon does at start: exit 0 when valid, 1 naming the file and key of
+    the first error (unknown keys, bad or out-of-range values, symbols the paper venue lacks)."""
+    from mmctl.config.load import candidate_paths, find_config, load_file, require_config_file
     from mmctl.config.schema import Settings
 
     g = globals_of(ctx)
     out = g.output(json_flag)
     try:
-        found = path if path is not None else find_config(g.config)
-        if found is not None and not found.is_file():
-            raise ConfigError(f"{found}: config file not found")
+        found = (
+            find_config(g.config) if path is None else require_config_file(path, "named on the command line")
+        )
         settings = load_file(found) if found is not None else Settings()
     except MmctlError as e:
         fail(e, out)
@@ -142,10 +173,13 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def _secret_key(key: str) -> bool:
+    """A key that may hold a secret; `*_env` keys name an environment variable, not its value."""
+    low = key.lower()
+    return not low.endswith("_env") and any(w in low for w in SECRET_WORDS)
+
+
 def mask_secrets(value: Any) -> Any:
     if isinstance(value, dict):
-        return {
-            k: MASK if any(w in k.lower() for w in SECRET_WORDS) and v else mask_secrets(v)
-            for k, v in value.items()
-        }
+        return {k: MASK if _secret_key(k) and v else mask_secrets(v) for k, v in value.items()}
     return value

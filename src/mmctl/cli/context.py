@@ -1,12 +1,17 @@
 """What every CLI command shares: the global options, the output, and calling the daemon.
 
-`call` resolves the socket (`--socket`, `$MMCTL_SOCKET`, the config's `[daemon] socket`, the default),
-talks to the daemon through the blocking RPC client, and turns any `MmctlError` into one line on
-stderr and the right exit code.
+`call` resolves the socket with `mmctl.paths.resolve_socket_choice` (`--socket`, `$MMCTL_SOCKET`, the
+config's `[daemon] socket`, `/run/mmctl/mmctl.sock` when it exists, the per-user default), talks to the
+daemon through the blocking RPC client, and turns any `MmctlError` into one line on stderr and the right
+exit code. A config file that cannot be used does not stop commands that only need the socket: the CLI
+warns and takes the socket from the file's `[daemon] socket` if it can read one, else the default
+(`mmctl.config.load.configured_socket`).
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +20,7 @@ import typer
 
 from mmctl.cli.output import Output, fail
 from mmctl.errors import MmctlError
-from mmctl.paths import resolve_socket
+from mmctl.paths import SocketChoice, resolve_socket_choice
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 Names = Annotated[list[str] | None, typer.Argument(help="Bot names.", show_default=False)]
@@ -28,29 +33,34 @@ class Globals:
     json: bool = False
     config: str | None = None
     timeout_s: float = 30.0
-    _socket_path: Path | None = field(default=None, repr=False)
+    _socket_choice: SocketChoice | None = field(default=None, repr=False)
 
     def output(self, json_flag: bool = False) -> Output:
         return Output(self.json or json_flag)
 
     def socket_path(self) -> Path:
         """The socket to talk to; reads the config file only when no socket was named otherwise."""
-        if self._socket_path is None:
-            configured = ""
-            if not self.socket:
-                configured = _configured_socket(self.config)
-            self._socket_path = resolve_socket(self.socket, configured)
-        return self._socket_path
+        return self.socket_choice().path
+
+    def socket_choice(self) -> SocketChoice:
+        """The socket to talk to and how it was chosen (for error messages)."""
+        if self._socket_choice is None:
+            env_socket = os.environ.get("MMCTL_SOCKET")
+            named = None if self.socket and self.socket == env_socket else self.socket
+            configured = "" if self.socket or env_socket else _configured_socket(self.config)
+            self._socket_choice = resolve_socket_choice(named, configured, role="cli")
+        return self._socket_choice
 
 
 def _configured_socket(config: str | None) -> str:
-    import os
+    """The config's `[daemon] socket`; a config that does not load costs a warning, not the command."""
+    from mmctl.config.load import configured_socket
 
-    if os.environ.get("MMCTL_SOCKET"):
-        return ""
-    from mmctl.config.load import load_settings
-
-    return load_settings(config).daemon.socket
+    socket, problem = configured_socket(config)
+    if problem:
+        where = f"socket {socket}" if socket else "the default socket"
+        sys.stderr.write(f"mmctl: warning: {problem} (using {where})\n")
+    return socket
 
 
 def globals_of(ctx: typer.Context) -> Globals:
@@ -67,7 +77,8 @@ def call(
     g = globals_of(ctx)
     out = g.output(json_flag)
     try:
-        with Client(g.socket_path(), timeout_s=g.timeout_s) as client:
+        choice = g.socket_choice()
+        with Client(choice.path, timeout_s=g.timeout_s, origin=choice.origin) as client:
             return client.call(method, params)
     except MmctlError as e:
         fail(e, out)

@@ -24,6 +24,7 @@ import typer
 from mmctl.cli.context import JsonFlag, globals_of
 from mmctl.cli.output import Output, fail
 from mmctl.cli.render import render_status
+from mmctl.cli.values import finite
 from mmctl.errors import MmctlError
 from mmctl.rpc.client import Client
 
@@ -48,7 +49,10 @@ def register(app: typer.Typer) -> None:
     def demo(
         ctx: typer.Context,
         seconds: Annotated[
-            float, typer.Option("--seconds", min=1, max=86_400, help="How long the bot runs.")
+            float,
+            typer.Option(
+                "--seconds", min=1, max=86_400, callback=finite, help="How long the bot runs (1..86400)."
+            ),
         ] = 30,
         seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the synthetic market.")] = 1,
         json_flag: JsonFlag = False,

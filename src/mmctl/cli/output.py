@@ -13,6 +13,7 @@ from typing import Any, NoReturn, TextIO
 
 import typer
 
+from mmctl.cli.values import clip_words
 from mmctl.errors import MmctlError, exit_code_for
 from mmctl.rpc.protocol import to_jsonable
 
@@ -72,10 +73,19 @@ class Output:
             self.write(f"{k + ':':<{width + 1}} {cell(v)}")
 
 
+MAX_WORD = 200
+"""Longest run of non-blank characters an error line repeats (a path fits; a pasted 10 kB value does not)."""
+
+
 def fail(err: MmctlError, out: Output) -> NoReturn:
     """Report an error (one line on stderr; an error object on stdout with --json) and exit."""
     code = exit_code_for(err.code)
     if out.json:
         out.document({"error": {"code": err.code, "message": err.message, "data": err.data or None}})
-    sys.stderr.write(f"mmctl: error: {err.message}\n")
+    sys.stderr.write(f"mmctl: error: {error_line(err.message)}\n")
     raise typer.Exit(code)
+
+
+def error_line(message: str) -> str:
+    """`message` as one printable line: control characters escaped, over-long words cut short."""
+    return clip_words(message, MAX_WORD)

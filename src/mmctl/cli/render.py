@@ -91,12 +91,13 @@ def render_outcomes(out: Output, outcomes: list[dict[str, Any]]) -> None:
         return
     rows = []
     for o in outcomes:
-        detail = o.get("error") or _detail(o)
+        detail = o.get("error") or outcome_detail(o)
         rows.append([o.get("bot"), "ok" if o.get("ok") else "FAILED", o.get("state"), detail])
     out.table(["bot", "result", "state", "detail"], rows)
 
 
-def _detail(o: dict[str, Any]) -> str:
+def outcome_detail(o: dict[str, Any]) -> str:
+    """The detail column of a successful outcome: what was cancelled or flattened, and any note."""
     parts = []
     if "cancelled" in o:
         parts.append(f"{o['cancelled']} order(s) cancelled")

@@ -3,7 +3,9 @@
 Search order: an explicit path, `$MMCTL_CONFIG`, `$XDG_CONFIG_HOME/mmctl/config.toml` (or
 `~/.config/mmctl/config.toml`), `/etc/mmctl/config.toml`. With none found the built-in defaults apply
 (one paper account), so `mmctl daemon run` works on a fresh machine. Unknown keys and bad values are
-errors; nothing is silently ignored.
+errors; nothing is silently ignored. `load_settings` and `load_file` run every check the daemon needs
+(the same for `mmctl config check` and `mmctl daemon run`); `configured_socket` is the lenient reading
+for CLI commands that only need the daemon's socket.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import tomllib
 import typing
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from mmctl.config.schema import (
     RiskSettings,
     Settings,
 )
+from mmctl.config.tomlfile import read_toml, shown
+from mmctl.config.venues import check_venues
 from mmctl.errors import ConfigError
 
 ACCOUNT_TYPES: dict[str, type[AccountSettings]] = {"paper": PaperAccount, "binanceusdm": BinanceAccount}
@@ -37,7 +40,8 @@ def candidate_paths(env: typing.Mapping[str, str] | None = None) -> list[Path]:
     out: list[Path] = []
     if env.get("MMCTL_CONFIG"):
         out.append(Path(env["MMCTL_CONFIG"]))
-    xdg = env.get("XDG_CONFIG_HOME") or (str(Path(env["HOME"]) / ".config") if env.get("HOME") else "")
+    home = env.get("HOME") or os.path.expanduser("~")  # cron's `env -i` has no HOME: ask the passwd db
+    xdg = env.get("XDG_CONFIG_HOME") or (str(Path(home) / ".config") if home and home != "~" else "")
     if xdg:
         out.append(Path(xdg) / "mmctl" / "config.toml")
     out.append(Path("/etc/mmctl/config.toml"))
@@ -52,19 +56,36 @@ def find_config(
     `$MMCTL_CONFIG`, when set, must exist too: a typo there should not silently fall back to defaults."""
     env = os.environ if env is None else env
     if explicit:
-        p = Path(explicit)
-        if not p.is_file():
-            raise ConfigError(f"{p}: config file not found (create one with: mmctl config init {p})")
-        return p
+        return require_config_file(Path(explicit), f"create one with: mmctl config init {shown(explicit)}")
     if env.get("MMCTL_CONFIG"):
-        p = Path(env["MMCTL_CONFIG"])
-        if not p.is_file():
-            raise ConfigError(f"{p}: config file named by $MMCTL_CONFIG not found")
-        return p
+        return require_config_file(Path(env["MMCTL_CONFIG"]), "it is named by $MMCTL_CONFIG")
     for p in candidate_paths(env):
-        if p.is_file():
+        if _is_file(p):
             return p
     return None
+
+
+def require_config_file(path: Path, hint: str) -> Path:
+    """`path` if it is a regular file, else the `ConfigError` saying what it is instead."""
+    if _is_file(path):
+        return path
+    what = "is not a regular file" if _exists(path) else "config file not found"
+    raise ConfigError(f"{shown(path)}: {what} ({hint})")
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    """`Path.is_file`, also false for a name the system refuses (too long, bad bytes)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def load_settings(
@@ -78,16 +99,34 @@ def load_settings(
 
 
 def load_file(path: Path) -> Settings:
+    """Read and validate one config file: the schema, then the venues it names (as the daemon needs)."""
+    settings = parse_settings(read_toml(path), str(path))
+    check_venues(settings, str(path))
+    return settings
+
+
+def configured_socket(
+    explicit: str | Path | None = None, env: typing.Mapping[str, str] | None = None
+) -> tuple[str, str | None]:
+    """The config's `[daemon] socket` ("" = the default) and, when the config is broken, why.
+
+    For CLI commands that only need the socket: a broken config must not lock the operator out of a
+    running daemon (`mmctl stop --all` must still reach it), so every error becomes the second value
+    (the caller prints it as a warning) instead of an exception. The socket still comes from the file
+    when its `[daemon] socket` is a string. Cheap: schema checks only, no venue modules imported."""
     try:
-        with path.open("rb") as f:
-            raw = tomllib.load(f)
-    except PermissionError:
-        raise ConfigError(f"{path}: permission denied reading the config file") from None
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read the config file: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    return parse_settings(raw, str(path))
+        path = find_config(explicit, env)
+        if path is None:
+            return "", None
+        raw = read_toml(path)
+    except ConfigError as e:
+        return "", e.message
+    try:
+        return parse_settings(raw, str(path)).daemon.socket, None
+    except ConfigError as e:
+        daemon = raw.get("daemon")
+        socket = daemon.get("socket") if isinstance(daemon, dict) else None
+        return (socket if isinstance(socket, str) else ""), e.message
 
 
 def parse_settings(raw: dict[str, Any], source: str = "<config>") -> Settings:
@@ -102,6 +141,11 @@ def parse_settings(raw: dict[str, Any], source: str = "<config>") -> Settings:
         accounts = {}
         for name, table in _table(raw, "accounts", where).items():
             accounts[name] = _account(name, table, where)
+        if not accounts:
+            raise ConfigError(
+                f"{where}: accounts: declares no account; add one (e.g. [accounts.paper] with "
+                'exchange = "paper") or remove the empty [accounts] table for the built-in paper account'
+            )
     else:
         accounts = Settings().accounts
     return Settings(
@@ -143,7 +187,37 @@ def _account(name: str, table: Any, where: str) -> AccountSettings:
                 f"{where}: {path}.replay_path: market = 'replay' needs an existing file or directory of "
                 f"Binance CSVs, got {shown}"
             )
+    if isinstance(account, BinanceAccount):
+        account = _binance(name, account, path, where)
     return account
+
+
+def _binance(name: str, account: BinanceAccount, path: str, where: str) -> BinanceAccount:
+    """Cross-key checks of a `binanceusdm` account; fills in the default credential variable names."""
+    if not account.countdown_refresh_s < account.countdown_s / 2:
+        raise ConfigError(
+            f"{where}: {path}.countdown_refresh_s: must be less than half of countdown_s "
+            f"({account.countdown_s:g} s), got {account.countdown_refresh_s:g}"
+        )
+    for key, schemes, example in (
+        ("rest_url", ("http", "https"), "http://127.0.0.1:8765"),
+        ("ws_url", ("ws", "wss"), "ws://127.0.0.1:8765/ws"),
+    ):
+        url = getattr(account, key)
+        scheme, sep, rest = url.partition("://")
+        if url and (scheme not in schemes or not sep or not rest or rest.startswith("/") or "?" in rest):
+            raise ConfigError(f"{where}: {path}.{key}: expected a URL like {example!r} or '', got {url!r}")
+    prefix = f"MMCTL_{name.upper().replace('-', '_')}"
+    names = {
+        "api_key_env": account.api_key_env or f"{prefix}_API_KEY",
+        "api_secret_env": account.api_secret_env or f"{prefix}_API_SECRET",
+    }
+    for key, var in names.items():
+        if not (var.isascii() and var.replace("_", "a").isalnum() and not var[0].isdigit()):
+            raise ConfigError(f"{where}: {path}.{key}: not an environment variable name: {var!r}")
+    return dataclasses.replace(
+        account, api_key_env=names["api_key_env"], api_secret_env=names["api_secret_env"]
+    )
 
 
 def _valid_name(name: str) -> bool:

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+MAX_MONEY = Decimal(10) ** 12
+"""Upper bound of every amount of money in the config (USDT): larger is a typo, and would overflow."""
+
 
 def bounded(default: Any, *, min: Any = None, max: Any = None) -> Any:
     """A dataclass field with inclusive bounds the loader checks."""
@@ -40,13 +43,13 @@ class PaperAccount:
     exchange: Literal["paper"] = "paper"
     market: Literal["synthetic", "replay"] = "synthetic"
     replay_path: str = ""  # a directory or file of Binance bookTicker/aggTrades CSVs (market = "replay")
-    seed: int = bounded(1, min=0)
+    seed: int = bounded(1, min=0, max=2**63 - 1)
     speed: float = bounded(1.0, min=0.001, max=100_000.0)  # simulated seconds per wall second
-    balance: Decimal = bounded(Decimal("10000"), min=Decimal(0))  # starting wallet, USDT
+    balance: Decimal = bounded(Decimal("10000"), min=Decimal(0), max=MAX_MONEY)  # starting wallet, USDT
     maker_fee: Decimal = bounded(Decimal("0.0002"), min=Decimal("-0.01"), max=Decimal("0.01"))
     taker_fee: Decimal = bounded(Decimal("0.0005"), min=Decimal(0), max=Decimal("0.01"))
     funding_rate: Decimal = bounded(Decimal("0.0001"), min=Decimal("-0.03"), max=Decimal("0.03"))
-    funding_interval_s: int = bounded(28_800, min=1)
+    funding_interval_s: int = bounded(28_800, min=1, max=31_536_000)  # at most a year
     volatility: float = bounded(0.6, min=0.0, max=20.0)  # annualized volatility of the synthetic mid
     jump_rate_per_hour: float = bounded(0.0, min=0.0, max=3_600.0)  # mean jumps per hour
     jump_bps: float = bounded(50.0, min=0.0, max=5_000.0)  # mean absolute jump size
@@ -62,6 +65,12 @@ class BinanceAccount:
 
     exchange: Literal["binanceusdm"] = "binanceusdm"
     environment: Literal["live", "demo"] = "live"
+    api_key_env: str = ""  # "" = MMCTL_<NAME>_API_KEY (NAME upper-cased, "-" → "_")
+    api_secret_env: str = ""  # "" = MMCTL_<NAME>_API_SECRET
+    rest_url: str = ""  # "" = Binance's hosts for the environment; else replaces scheme, host and port
+    ws_url: str = ""  # "" = Binance's hosts; else the futures WebSocket base, e.g. ws://127.0.0.1:8765/ws
+    countdown_s: float = bounded(120.0, min=10.0, max=600.0)  # venue-side cancel-all countdown
+    countdown_refresh_s: float = bounded(30.0, min=1.0, max=300.0)  # < countdown_s / 2 (checked on load)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +78,9 @@ class RiskSettings:
     """Daemon-wide risk guards over every bot and account (mmctl.bots.risk); 0 turns a guard off."""
 
     # Cap on the sum over symbols and accounts of the absolute net position notional, USDT.
-    max_total_notional: Decimal = bounded(Decimal(0), min=Decimal(0))
+    max_total_notional: Decimal = bounded(Decimal(0), min=Decimal(0), max=MAX_MONEY)
     # Stop every bot when the net PnL of all bots since 00:00 UTC today reaches -daily_loss_limit, USDT.
-    daily_loss_limit: Decimal = bounded(Decimal(0), min=Decimal(0))
+    daily_loss_limit: Decimal = bounded(Decimal(0), min=Decimal(0), max=MAX_MONEY)
     check_interval_s: float = bounded(1.0, min=0.1, max=3_600.0)  # how often the daemon checks them
 
 

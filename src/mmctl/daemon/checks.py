@@ -4,11 +4,12 @@ symbol (fresh), order streams, and bots (not in error, ticking, countdown cancel
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from mmctl.bots.bot import Bot
 from mmctl.daemon.health import Check
 from mmctl.exchange.base import Exchange
-from mmctl.exchange.budget import RequestBudget
-from mmctl.exchange.budgeted import BudgetedExchange
+from mmctl.exchange.budget import AccountBudgets, RequestBudget
 from mmctl.fleet.manager import BotManager
 
 STALE_BOOK_S = 15.0  # a subscribed symbol with no book update for this long fails health
@@ -16,7 +17,9 @@ STALE_TICK_S = 30.0  # a running bot that has not ticked for this long fails hea
 BUDGET_ALARM = 0.9  # share of a request budget's cap above which health fails
 
 
-def account_checks(accounts: dict[str, Exchange], unavailable: dict[str, str]) -> list[Check]:
+def account_checks(
+    accounts: Mapping[str, Exchange], unavailable: Mapping[str, str], budgets: Mapping[str, AccountBudgets]
+) -> list[Check]:
     checks = []
     ip_budget: RequestBudget | None = None
     for name, ex in sorted(accounts.items()):
@@ -25,10 +28,10 @@ def account_checks(accounts: dict[str, Exchange], unavailable: dict[str, str]) -
         checks.append(
             Check(f"account:{name}", h.connected, ("connected" if h.connected else "disconnected") + age)
         )
-        if isinstance(ex, BudgetedExchange):
-            checks.append(budget_check(f"budget:{name}", ex.budget))
-            if ex.ip_budget is not None:
-                ip_budget = ex.ip_budget
+        budget = budgets.get(name)
+        if budget is not None:
+            checks.append(budget_check(f"budget:{name}", budget.account))
+            ip_budget = budget.ip or ip_budget
     if ip_budget is not None:
         checks.append(budget_check("budget:ip", ip_budget))
     for name, why in sorted(unavailable.items()):

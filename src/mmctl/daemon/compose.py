@@ -2,8 +2,9 @@
 its services: one exchange client per account, the bot manager with its stored definitions, their RPC
 methods and health checks.
 
-Only this module decides which adapter serves an account. Paper accounts get the built-in paper
-exchange; `binanceusdm` accounts are listed as unavailable until the Binance adapter lands.
+Only this module decides which adapter serves an account: paper accounts get the built-in paper
+exchange, `binanceusdm` accounts the ccxt adapter (imported only when one is configured); an account
+that cannot be opened (credentials, permissions, hedge mode...) is listed as unavailable with the reason.
 """
 
 from __future__ import annotations
@@ -16,17 +17,17 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from mmctl.bots.events import Event, EventLog
-from mmctl.clock import SystemClock
+from mmctl.clock import Clock, SystemClock
 from mmctl.config.load import load_settings
-from mmctl.config.schema import PaperAccount, Settings
+from mmctl.config.schema import BinanceAccount, PaperAccount, Settings
 from mmctl.daemon import logging as daemon_logging
 from mmctl.daemon.bot_methods import register_bot_methods
 from mmctl.daemon.checks import account_checks, bot_checks, market_data_checks
 from mmctl.daemon.host import Daemon
 from mmctl.daemon.methods import register_daemon_methods
-from mmctl.errors import MmctlError
+from mmctl.errors import MmctlError, VenueUnavailable
 from mmctl.exchange.base import Exchange
-from mmctl.exchange.budget import RequestBudget
+from mmctl.exchange.budget import AccountBudgets, RequestBudget
 from mmctl.exchange.budgeted import BudgetedExchange
 from mmctl.exchange.paper.exchange import PaperExchange
 from mmctl.fleet.manager import BotManager
@@ -40,18 +41,29 @@ async def start_bots(daemon: Daemon) -> Callable[[], Awaitable[None]]:
     clock = SystemClock()
     accounts: dict[str, Exchange] = {}
     unavailable: dict[str, str] = {}
-    paper: list[PaperExchange] = []
-    ip_budget = RequestBudget(clock)  # Binance counts weight per IP: every account here shares one
+    clients: list[Exchange] = []  # closed at shutdown
+    budgets: dict[str, AccountBudgets] = {}
+    # Binance counts weight per IP: every account here shares one budget for it
+    ip_budget = RequestBudget(clock, name="this IP's request weight")
     for name, settings in daemon.settings.accounts.items():
+        # Binance's published limits: weight per IP (shared), orders per account
+        own = RequestBudget(clock, name=f"account {name!r}")
+        ex: Exchange
         if isinstance(settings, PaperAccount):
-            ex = PaperExchange.from_settings(name, settings, clock)
-            await ex.load_markets()
-            await ex.start()
-            paper.append(ex)
-            # Binance's published limits: weight per IP (shared), orders per account
-            accounts[name] = BudgetedExchange(ex, RequestBudget(clock), ip_budget)
+            paper = PaperExchange.from_settings(name, settings, clock)
+            await paper.load_markets()
+            await paper.start()
+            ex = paper
         else:
-            unavailable[name] = "the Binance adapter is not in this version of mmctl yet"
+            try:
+                ex = await open_binance(name, settings, clock, ip_budget, own)
+            except VenueUnavailable as e:
+                log.error("account_unavailable", account=name, error=e.message)
+                unavailable[name] = e.message
+                continue
+        clients.append(ex)
+        budgets[name] = AccountBudgets(own, ip_budget)
+        accounts[name] = BudgetedExchange(ex, own, ip_budget)
     events = EventLog(clock)
     events.listeners.append(log_event)
     manager = BotManager(
@@ -61,13 +73,14 @@ async def start_bots(daemon: Daemon) -> Callable[[], Awaitable[None]]:
         events,
         unavailable=unavailable,
         risk=daemon.settings.risk,
+        budgets=budgets,
     )
     daemon.reload_hooks.append(lambda settings: manager.fleet.monitor.update_settings(settings.risk))
     guard = asyncio.create_task(run_fleet_guard(manager, lambda: daemon.settings.risk.check_interval_s))
     for problem in manager.load():
         log.error("bot_definition_invalid", problem=problem)
     register_bot_methods(daemon.table, manager)
-    daemon.check_providers.append(lambda: account_checks(accounts, unavailable))
+    daemon.check_providers.append(lambda: account_checks(accounts, unavailable, budgets))
     daemon.check_providers.append(lambda: market_data_checks(manager))
     daemon.check_providers.append(lambda: bot_checks(manager))
     log.info(
@@ -88,10 +101,19 @@ async def start_bots(daemon: Daemon) -> Callable[[], Awaitable[None]]:
                     error=outcome.get("error"),
                     orders=(outcome.get("data") or {}).get("orders"),
                 )
-        for ex in paper:
-            await ex.close()
+        for client in clients:
+            await client.close()
 
     return stop
+
+
+async def open_binance(
+    name: str, settings: BinanceAccount, clock: Clock, ip_budget: RequestBudget, own: RequestBudget
+) -> Exchange:
+    """A started Binance account (ccxt is imported only here, and only when one is configured)."""
+    from mmctl.exchange.binance.account import open_binance_account
+
+    return await open_binance_account(name, settings, clock, ip_budget=ip_budget, account_budget=own)
 
 
 LOGGED_KINDS = {"risk": "warning", "error": "error", "reject": "info"}

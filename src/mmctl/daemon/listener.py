@@ -3,6 +3,8 @@
 The socket's directory is created 0750 and the socket bound under a umask that makes it 0660 from
 the first instant (bind, chmod, then listen), so there is no window where it is more open. An existing
 socket file is probed with a connect: a live daemon means refuse to start; a dead one is replaced.
+A socket directory (or socket) that another user owns, or that group/others may write, is refused
+(`mmctl.paths.check_socket_dir`): it could hold someone else's listener.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import socket
 import stat
 from pathlib import Path
 
-from mmctl.errors import InvalidState, MmctlError
+from mmctl.errors import ConfigError, InvalidState, MmctlError
+from mmctl.paths import UnsafeSocketPath, check_socket_dir, check_socket_file
 
 SOCKET_DIR_MODE = 0o750
 SOCKET_MODE = 0o660
@@ -30,8 +33,20 @@ class StateLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(mode=STATE_DIR_MODE, parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        state_dir = self.path.parent
+        try:
+            state_dir.mkdir(mode=STATE_DIR_MODE, parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        except (FileExistsError, NotADirectoryError):
+            raise ConfigError(
+                f"state_dir {state_dir} is not a directory: set [daemon] state_dir to a directory"
+            ) from None
+        except PermissionError:
+            raise ConfigError(
+                f"state_dir {state_dir}: permission denied; the daemon's user must be able to write it"
+            ) from None
+        except OSError as e:
+            raise ConfigError(f"state_dir {state_dir}: {e.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
@@ -67,17 +82,40 @@ def _alive(path: Path) -> bool:
     return True
 
 
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return path.lstat()
+    except FileNotFoundError:
+        return None
+
+
 def bind_socket(path: Path) -> socket.socket:
-    """Create the directory and a bound (not yet listening) socket with its final modes."""
+    """Create the directory and a bound (not yet listening) socket with its final modes.
+
+    An existing directory must be the daemon's (or root's) and not writable by group or others, and an
+    existing socket in it the daemon's or root's: otherwise another user could swap in a listener of
+    their own and capture every command sent to this path.
+    """
     if len(os.fsencode(path)) > 107:
         raise MmctlError(f"socket path too long for a Unix socket ({len(str(path))} bytes): {path}")
     directory = path.parent
-    if not directory.exists():
+    try:
         directory.mkdir(mode=SOCKET_DIR_MODE, parents=True)
         os.chmod(directory, SOCKET_DIR_MODE)
-    if path.exists() or path.is_symlink():
-        if not stat.S_ISSOCK(path.lstat().st_mode):
-            raise InvalidState(f"{path} exists and is not a socket; remove it or choose another socket path")
+    except FileExistsError:
+        pass  # an existing directory: checked below, never trusted for being there
+    trusted = {os.geteuid(), 0}
+    try:
+        check_socket_dir(directory, trusted, root_appointed_ok=False)
+        existing = _lstat(path)
+        if existing is not None:
+            if not stat.S_ISSOCK(existing.st_mode):
+                msg = f"{path} exists and is not a socket; remove it or choose another socket path"
+                raise InvalidState(msg)
+            check_socket_file(path, existing, trusted, check_mode=False)
+    except UnsafeSocketPath as e:
+        raise InvalidState(f"refusing to serve on {path}: {e}") from e
+    if existing is not None:
         if _alive(path):
             raise InvalidState(f"another mmctl daemon is already running on {path}")
         path.unlink()

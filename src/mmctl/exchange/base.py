@@ -99,7 +99,10 @@ class Exchange(Protocol):
         ...
 
     async def balance(self) -> Balance:
-        """Wallet and margin figures in the settlement asset."""
+        """Wallet and margin figures in the settlement asset. `available` is what a new order's initial
+        margin is taken from (notional / the symbol's leverage; the larger side of opposite orders in
+        one-way mode): `mmctl.exchange.margin.check_orders` says with it and `leverage()` whether a bot's
+        first orders fit, with the numbers for a refusal."""
         ...
 
     async def leverage(self, symbol: str) -> int:
@@ -118,9 +121,16 @@ class Exchange(Protocol):
         income_type: IncomeType | None = None,
         symbol: str | None = None,
         limit: int = 1000,
+        page: int = 1,
     ) -> list[IncomeRow]:
-        """One page of income rows with `since_ms <= ts_ms (<= until_ms)`, oldest first, at most `limit`.
-        Paginate by calling again from the last row's `ts_ms` and dropping ids already seen."""
+        """Page `page` (numbered from 1) of the income rows with `since_ms <= ts_ms (<= until_ms)`, oldest
+        first, `limit` (1..1000) rows a page: Binance's `GET /fapi/v1/income` with its `page` parameter.
+
+        To walk without loss use `mmctl.pnl.income.iter_income`, which does this: while a full page starts
+        and ends in one millisecond, ask for the next `page` of the same query (more than `limit` rows can
+        share a millisecond); otherwise query again from the last row's millisecond at page 1, skipping the
+        rows at that millisecond already seen by `(type, id)` (Binance's tranId is unique per income type).
+        Stop at the first page shorter than `limit`, never at a page of rows already seen."""
         ...
 
     def order_updates(self) -> AsyncIterator[OrderUpdate]:
@@ -142,6 +152,11 @@ class Exchange(Protocol):
 
     def health(self) -> ExchangeHealth:
         """Connection health snapshot (no I/O)."""
+        ...
+
+    async def settle(self) -> None:
+        """Wait until every request already sent has been answered (a caller cancelled mid-request does
+        not cut the request; a stop settles before it confirms against the venue)."""
         ...
 
     async def close(self) -> None:

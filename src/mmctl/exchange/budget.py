@@ -1,14 +1,19 @@
-"""A shared request budget for one Binance IP: sliding windows, strict priorities, no busy waiting.
+"""A shared request budget for one Binance IP: sliding windows, request classes, deadlines, no polling.
 
 Binance counts request weight per IP per minute and new orders per account per 10 s and per minute;
-going over earns a 429 and then 418 IP bans (see the shared ccxt reference). Every bot of the daemon that
-talks to the venue through one IP must therefore draw from one budget. `RequestBudget.acquire(cost,
-priority)` returns once the request fits in all three windows:
+going over earns a 429 and then 418 IP bans (see the shared ccxt reference). Every client of the daemon
+that talks to the venue through one IP must therefore draw from one budget. `RequestBudget.acquire(cost,
+priority, deadline_s)` returns once the request fits in all three windows:
 
-- Waiters are served strictly by priority (`Priority.CANCEL` < `REDUCE` < `PLACE` < `QUERY`), first come
-  first served within a priority. Only the head of the queue may be admitted, so when the budget is tight
-  cancels and reduce-only orders go first and no waiter is overtaken by a later one of its own priority.
+- Classes (`mmctl.exchange.priority.Priority`: SAFETY < PLACE < QUERY < START) are served strictly in
+  order, first come first served within a class. Each class may fill a window only up to its share of the
+  cap: SAFETY all of it, PLACE and QUERY all but `safety_reserve`, START at most `start_share`. So the
+  reserved share is always there for cancels, countdown refreshes, reduce-only orders and a stop's
+  confirming queries, and starting many bots cannot take the room running bots need.
 - A request larger than a whole window is admitted alone, once that window is empty (never deadlock).
+- `deadline_s`: a request that cannot be admitted within it fails with `BudgetExhausted` ("request
+  budget exhausted on ...: retry in N s"): at once when the window alone says it cannot fit in time,
+  else when the deadline passes. Nothing is charged for a request that was not admitted.
 - `observe(...)` raises our estimate to the usage the venue reports in its headers (the max of both);
   `penalize(retry_after_s)` admits nothing until then (429/418).
 - Waiters sleep on the injected `Clock`: one timer sleeps until the head can fit (the earliest window
@@ -24,24 +29,18 @@ import contextlib
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any
 
 from mmctl.clock import Clock
+from mmctl.errors import BudgetExhausted
+from mmctl.exchange.priority import Priority
 from mmctl.exchange.weights import Cost
+
+__all__ = ["AccountBudgets", "BudgetLimits", "Priority", "RequestBudget", "SlidingWindow"]
 
 MINUTE_S = 60.0
 TEN_S = 10.0
 _EPS = 1e-6  # clock float noise: an entry this close to its expiry has expired
-
-
-class Priority(IntEnum):
-    """Who goes first when the budget is tight (lower first)."""
-
-    CANCEL = 0  # cancels and the dead-man's switch: they take risk off
-    REDUCE = 1  # reduce-only orders: they take exposure off
-    PLACE = 2  # new quotes
-    QUERY = 3  # reads: balances, positions, reports
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +57,30 @@ class BudgetLimits:
     orders_per_10s: int = 300
     orders_per_min: int = 1200
     use_fraction: float = 0.8
+    safety_reserve: float = 0.2  # share of each cap only the SAFETY class may use
+    start_share: float = 0.5  # most of each cap the START class may fill
 
     def __post_init__(self) -> None:
         for name in ("weight_per_min", "orders_per_10s", "orders_per_min"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not (isinstance(self.use_fraction, int | float) and 0 < self.use_fraction <= 1):
-            raise ValueError(f"use_fraction must be in (0, 1], got {self.use_fraction!r}")
+        for name, low in (("use_fraction", 0.0), ("safety_reserve", -1e-12), ("start_share", 0.0)):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and not isinstance(value, bool) and low < value <= 1):
+                raise ValueError(f"{name} must be a fraction in ({max(low, 0):g}, 1], got {value!r}")
+        if self.safety_reserve >= 1 or self.start_share > 1 - self.safety_reserve:
+            raise ValueError(
+                "start_share must leave the safety reserve free: start_share <= 1 - safety_reserve"
+            )
+
+    def share(self, priority: Priority) -> float:
+        """The share of each window's cap that requests of `priority` may fill."""
+        if priority is Priority.SAFETY:
+            return 1.0
+        if priority is Priority.START:
+            return self.start_share
+        return 1.0 - self.safety_reserve
 
     @property
     def weight_cap(self) -> int:
@@ -86,6 +101,8 @@ class BudgetLimits:
             "orders_per_10s": self.orders_per_10s,
             "orders_per_min": self.orders_per_min,
             "use_fraction": self.use_fraction,
+            "safety_reserve": self.safety_reserve,
+            "start_share": self.start_share,
             "weight_cap": self.weight_cap,
             "orders_10s_cap": self.orders_10s_cap,
             "orders_1m_cap": self.orders_1m_cap,
@@ -118,15 +135,21 @@ class SlidingWindow:
             amount += self._entries.pop()[1]
         self._entries.append((now, amount))
 
-    def fits(self, amount: int) -> bool:
-        """Whether `amount` more fits; an amount above the cap fits only into an empty window."""
-        return amount <= 0 or self.total + amount <= self.cap or self.total == 0
+    def limit(self, share: float) -> int:
+        """The most this window may hold for a class allowed `share` of the cap."""
+        return self.cap if share >= 1 else max(1, math.floor(self.cap * share))
 
-    def fits_at(self, amount: int) -> float:
+    def fits(self, amount: int, share: float = 1.0) -> bool:
+        """Whether `amount` more fits within `share` of the cap; an amount above that fits only into an
+        empty window."""
+        return amount <= 0 or self.total + amount <= self.limit(share) or self.total == 0
+
+    def fits_at(self, amount: int, share: float = 1.0) -> float:
         """The earliest time (monotonic) at which `amount` fits, assuming nothing else is added."""
-        if self.fits(amount):
+        if self.fits(amount, share):
             return -math.inf
-        need = self.total if amount > self.cap else self.total + amount - self.cap
+        limit = self.limit(share)
+        need = self.total if amount > limit else self.total + amount - limit
         freed = 0
         for at, used in self._entries:
             freed += used
@@ -140,13 +163,17 @@ class _Waiter:
     cost: Cost
     priority: Priority
     future: asyncio.Future[None] = field(repr=False)
+    deadline: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
 class RequestBudget:
-    """The request budget of one venue IP (and its accounts' order counters), shared by every client."""
+    """The request budget of one venue IP (and its accounts' order counters), shared by every client.
 
-    def __init__(self, clock: Clock, limits: BudgetLimits | None = None) -> None:
+    `name` says whose budget it is in errors and health ("the IP's weight", "account main")."""
+
+    def __init__(self, clock: Clock, limits: BudgetLimits | None = None, name: str = "this venue") -> None:
         self.clock = clock
+        self.name = name
         self.limits = limits if limits is not None else BudgetLimits()
         self._weight = SlidingWindow(MINUTE_S, self.limits.weight_cap)
         self._orders_10s = SlidingWindow(TEN_S, self.limits.orders_10s_cap)
@@ -158,11 +185,15 @@ class RequestBudget:
         self.admitted = 0
         self.queued = 0
         self.penalties = 0
+        self.exhausted = 0
 
     # --- the public surface -------------------------------------------------------------------------
 
-    async def acquire(self, cost: Cost, priority: Priority = Priority.QUERY) -> None:
-        """Wait until a request of `cost` fits, then charge it. A free cost (no request) returns at once.
+    async def acquire(
+        self, cost: Cost, priority: Priority = Priority.QUERY, deadline_s: float | None = None
+    ) -> None:
+        """Wait until a request of `cost` fits for its class, then charge it. A free cost (no request)
+        returns at once. With `deadline_s`, raise `BudgetExhausted` if it cannot be admitted in time.
 
         If the caller is cancelled while waiting, nothing is charged; if it is cancelled in the instant
         after admission, the charge stays (an over-estimate, which is the safe side)."""
@@ -170,12 +201,18 @@ class RequestBudget:
             return
         now = self._now()
         self._expire(now)
-        if not self._has_waiters() and now >= self._blocked_until and self._fits(cost):
+        if not self._waiting_before(priority) and now >= self._blocked_until and self._fits(cost, priority):
             self._charge(now, cost)
             return
+        if deadline_s is not None:
+            eta = self._eta(cost, priority) - now
+            if eta > deadline_s:  # the windows alone say it cannot be in time: fail now, not later
+                raise self._exhausted(eta)
         waiter = _Waiter(cost, priority, asyncio.get_running_loop().create_future())
         self._queues[priority].append(waiter)
         self.queued += 1
+        if deadline_s is not None:
+            waiter.deadline = asyncio.get_running_loop().create_task(self._expire_waiter(waiter, deadline_s))
         self._dispatch()
         try:
             await waiter.future
@@ -183,6 +220,12 @@ class RequestBudget:
             if waiter.future.cancelled():
                 self._forget(waiter)
             raise
+        except BudgetExhausted:
+            self._forget(waiter)
+            raise
+        finally:
+            if waiter.deadline is not None:
+                waiter.deadline.cancel()
 
     def observe(
         self,
@@ -203,6 +246,15 @@ class RequestBudget:
             if reported is not None and reported > window.total:
                 window.add(now, reported - window.total)
 
+    def set_limits(self, limits: BudgetLimits) -> None:
+        """Adopt the venue's own published limits (e.g. from Binance's exchangeInfo rateLimits)."""
+        self.limits = limits
+        self._weight.cap = limits.weight_cap
+        self._orders_10s.cap = limits.orders_10s_cap
+        self._orders_1m.cap = limits.orders_1m_cap
+        if self._has_waiters():
+            self._dispatch()
+
     def penalize(self, retry_after_s: float) -> None:
         """Admit nothing for `retry_after_s` seconds (a 429 or 418 with its Retry-After)."""
         if not (isinstance(retry_after_s, int | float) and math.isfinite(retry_after_s)):
@@ -213,10 +265,11 @@ class RequestBudget:
             self._dispatch()
 
     def usage(self) -> dict[str, Any]:
-        """A JSON-safe snapshot: use in each window, the limits, waiters per priority, any penalty."""
+        """A JSON-safe snapshot: use in each window, the limits, waiters per class, any penalty."""
         now = self._now()
         self._expire(now)
         return {
+            "name": self.name,
             "weight_1m": self._weight.total,
             "orders_10s": self._orders_10s.total,
             "orders_1m": self._orders_1m.total,
@@ -226,6 +279,7 @@ class RequestBudget:
             "admitted": self.admitted,
             "queued": self.queued,
             "penalties": self.penalties,
+            "exhausted": self.exhausted,
         }
 
     # --- machinery ----------------------------------------------------------------------------------
@@ -244,8 +298,21 @@ class RequestBudget:
         for window in (self._weight, self._orders_10s, self._orders_1m):
             window.expire(now)
 
-    def _fits(self, cost: Cost) -> bool:
-        return all(window.fits(amount) for window, amount in self._windows(cost))
+    def _fits(self, cost: Cost, priority: Priority) -> bool:
+        share = self.limits.share(priority)
+        return all(window.fits(amount, share) for window, amount in self._windows(cost))
+
+    def _eta(self, cost: Cost, priority: Priority) -> float:
+        """The earliest time this request could be admitted, ignoring other waiters."""
+        share = self.limits.share(priority)
+        return max(self._blocked_until, *(w.fits_at(amount, share) for w, amount in self._windows(cost)))
+
+    def _exhausted(self, retry_in_s: float) -> BudgetExhausted:
+        self.exhausted += 1
+        retry = max(0.1, math.ceil(retry_in_s * 10) / 10)
+        return BudgetExhausted(
+            f"request budget exhausted on {self.name}: retry in {retry:g} s", retry_after_s=retry
+        )
 
     def _charge(self, now: float, cost: Cost) -> None:
         for window, amount in self._windows(cost):
@@ -255,12 +322,16 @@ class RequestBudget:
     def _has_waiters(self) -> bool:
         return any(self._queues.values())
 
+    def _waiting_before(self, priority: Priority) -> bool:
+        """Whether a waiter of this class or a more urgent one is queued (it goes first)."""
+        return any(self._queues[p] for p in Priority if p <= priority)
+
     def _waiting(self, priority: Priority) -> int:
         return sum(1 for w in self._queues[priority] if not w.future.done())
 
     def _head(self) -> _Waiter | None:
         for queue in self._queues.values():  # in priority order
-            while queue and queue[0].future.done():  # cancelled while queued
+            while queue and queue[0].future.done():  # cancelled or expired while queued
                 queue.popleft()
             if queue:
                 return queue[0]
@@ -271,12 +342,19 @@ class RequestBudget:
             self._queues[waiter.priority].remove(waiter)
         self._dispatch()
 
+    async def _expire_waiter(self, waiter: _Waiter, deadline_s: float) -> None:
+        await self.clock.sleep(deadline_s)
+        if not waiter.future.done():
+            waiter.future.set_exception(
+                self._exhausted(self._eta(waiter.cost, waiter.priority) - self._now())
+            )
+
     def _dispatch(self) -> None:
         """Admit waiters from the head while they fit, then sleep until the head can fit."""
         now = self._now()
         self._expire(now)
         head = self._head()
-        while head is not None and now >= self._blocked_until and self._fits(head.cost):
+        while head is not None and now >= self._blocked_until and self._fits(head.cost, head.priority):
             self._queues[head.priority].popleft()
             self._charge(now, head.cost)
             head.future.set_result(None)
@@ -287,7 +365,7 @@ class RequestBudget:
         if head is None:
             self._cancel_timer()
             return
-        wake_at = max(self._blocked_until, *(w.fits_at(amount) for w, amount in self._windows(head.cost)))
+        wake_at = self._eta(head.cost, head.priority)
         if self._timer is not None and self._timer_at == wake_at:
             return
         self._cancel_timer()
@@ -303,3 +381,18 @@ class RequestBudget:
         await self.clock.sleep(wake_at - self._now())  # measured when the sleep starts, not when armed
         self._timer = None
         self._dispatch()
+
+
+@dataclass(frozen=True, slots=True)
+class AccountBudgets:
+    """The budgets one account draws from: its own (orders; weight too when it has the IP to itself) and
+    the IP's weight budget shared with the other accounts. Handed to views by the composition root."""
+
+    account: RequestBudget
+    ip: RequestBudget | None = None
+
+    def usage(self) -> dict[str, Any]:
+        use: dict[str, Any] = {"account": self.account.usage()}
+        if self.ip is not None:
+            use["ip"] = self.ip.usage()
+        return use

@@ -1,12 +1,15 @@
 """`BudgetedExchange`: an `Exchange` that draws every request from a shared `RequestBudget` first.
 
 Each I/O method is charged `mmctl.exchange.weights.cost(...)` (Binance USDⓈ-M's weight and order counts
-for that call) at a priority that lets risk-reducing traffic go first when the budget is tight:
+for that call) in its request class (`mmctl.exchange.priority`): cancels, the countdown and reduce-only
+orders are SAFETY, and so is every request made inside a `request_class(SAFETY)` scope (a stop's
+confirming queries); new quotes are PLACE, reads QUERY, a bot's start START. Classes below SAFETY wait at
+most their deadline (`DEADLINES_S`) and then fail with `BudgetExhausted`: a read or a quote that cannot be
+sent soon is better refused than sent late.
 
-    CANCEL  cancel_order, cancel_orders, cancel_all, disarm_countdown, arm_countdown (a safety heartbeat)
-    REDUCE  place_orders whose every request is reduce-only
-    PLACE   any other place_orders
-    QUERY   everything else that sends a request
+Once admitted, a request runs to its answer even if its caller is cancelled (a stop interrupting a bot's
+tick must not cut a request half-way: the order might exist on the venue with nobody knowing);
+`settle()` waits for every such request, so a stop confirms against a venue that has seen them all.
 
 `market`, `book`, `health`, `name`, `max_batch`, `watch_book`, `order_updates` and `close` pass through
 uncharged. Results and errors of the inner exchange pass through unchanged; a `RateLimited` error with a
@@ -20,26 +23,30 @@ drawn from it (shared by every account on the machine's IP) and its order counts
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 from mmctl.errors import RateLimited
 from mmctl.exchange.base import Exchange
-from mmctl.exchange.budget import Priority, RequestBudget
+from mmctl.exchange.budget import RequestBudget
 from mmctl.exchange.forwarding import ForwardingExchange
+from mmctl.exchange.priority import Priority, classify
 from mmctl.exchange.weights import Cost, cost
 from mmctl.model import MarketRules
 
 T = TypeVar("T")
 
-_CANCEL_METHODS = frozenset(
-    {"cancel_order", "cancel_orders", "cancel_all", "arm_countdown", "disarm_countdown"}
-)
-"""Charged at `Priority.CANCEL`: they reduce risk (the countdown is a safety heartbeat)."""
+DEADLINES_S: dict[Priority, float | None] = {
+    Priority.SAFETY: None,  # admitted first from a reserved share: it waits only for the window itself
+    Priority.PLACE: 5.0,  # a quote that waited longer is stale: the next tick prices it afresh
+    Priority.QUERY: 5.0,  # reads are served from shared state; a refresh that cannot run soon fails fast
+    Priority.START: 120.0,  # starts queue up and proceed in waves as the budget allows
+}
 
 
 class BudgetedExchange(ForwardingExchange):
-    """Wraps an `Exchange`; every request waits for room in `budget`, highest priority first."""
+    """Wraps an `Exchange`; every request waits for room in `budget`, the most urgent class first."""
 
     def __init__(
         self, inner: Exchange, budget: RequestBudget, ip_budget: RequestBudget | None = None
@@ -48,6 +55,12 @@ class BudgetedExchange(ForwardingExchange):
         self.budget = budget
         self.ip_budget = ip_budget
         self._markets_loaded = False
+        self._in_flight: set[asyncio.Task[object]] = set()
+
+    @property
+    def budgets(self) -> list[RequestBudget]:
+        """The account's own budget, then the IP's when shared."""
+        return [self.budget] if self.ip_budget is None else [self.budget, self.ip_budget]
 
     # --- every async request method; the rest (no request leaves the process) is forwarded uncharged ---
 
@@ -60,20 +73,31 @@ class BudgetedExchange(ForwardingExchange):
         reduce_only: bool = False,
         symbol_given: bool = True,
     ) -> T:
-        price, priority = cost(method, n_requests, symbol_given), _priority(method, reduce_only)
+        price, priority = cost(method, n_requests, symbol_given), classify(method, reduce_only=reduce_only)
+        deadline = DEADLINES_S[priority]
         if self.ip_budget is None:
-            await self.budget.acquire(price, priority)
+            await self.budget.acquire(price, priority, deadline)
         else:
-            await self.ip_budget.acquire(Cost(weight=price.weight), priority)
-            await self.budget.acquire(Cost(orders_10s=price.orders_10s, orders_1m=price.orders_1m), priority)
+            await self.ip_budget.acquire(Cost(weight=price.weight), priority, deadline)
+            await self.budget.acquire(
+                Cost(orders_10s=price.orders_10s, orders_1m=price.orders_1m), priority, deadline
+            )
+        request: asyncio.Task[T] = asyncio.ensure_future(call())  # sent: runs to its answer
+        self._in_flight.add(request)
+        request.add_done_callback(self._in_flight.discard)
         try:
-            return await call()
+            return await asyncio.shield(request)
         except RateLimited as e:
             if e.retry_after_s is not None:  # 429/418 are IP-wide; order-count limits are the account's
-                for budget in (self.budget, self.ip_budget):
-                    if budget is not None:
-                        budget.penalize(e.retry_after_s)
+                for budget in self.budgets:
+                    budget.penalize(e.retry_after_s)
             raise
+
+    async def settle(self) -> None:
+        """Wait until every request already sent has its answer (its caller may have been cancelled)."""
+        while self._in_flight:
+            await asyncio.wait(list(self._in_flight))
+        await self.inner.settle()
 
     async def load_markets(self) -> Mapping[str, MarketRules]:
         if self._markets_loaded:  # the port fetches markets once; later calls are answered from memory
@@ -81,11 +105,3 @@ class BudgetedExchange(ForwardingExchange):
         markets = await super().load_markets()
         self._markets_loaded = True
         return markets
-
-
-def _priority(method: str, reduce_only: bool) -> Priority:
-    if method in _CANCEL_METHODS:
-        return Priority.CANCEL
-    if method == "place_orders":
-        return Priority.REDUCE if reduce_only else Priority.PLACE
-    return Priority.QUERY

@@ -12,7 +12,8 @@ A wrapper that adds one concern to every call (injected faults, a request budget
 - `_sync(method)` runs before the synchronous `market` and `book` (default: nothing).
 - `_stream(method, items)` wraps the iterators of `watch_book` and `order_updates` (default: `items`).
 
-`name`, `max_batch`, `health` and `close` forward to `inner` without a hook; subclasses may override them.
+`name`, `max_batch`, `health`, `settle` and `close` forward to `inner` without a hook; subclasses may
+override them.
 The method names passed to the hooks are the port's own. Neutral module: stdlib, `mmctl.model` and
 `mmctl.exchange.base` only.
 """
@@ -150,11 +151,12 @@ class ForwardingExchange:
         income_type: IncomeType | None = None,
         symbol: str | None = None,
         limit: int = 1000,
+        page: int = 1,
     ) -> list[IncomeRow]:
         return await self._call(
             "income",
             lambda: self.inner.income(
-                since_ms, until_ms=until_ms, income_type=income_type, symbol=symbol, limit=limit
+                since_ms, until_ms=until_ms, income_type=income_type, symbol=symbol, limit=limit, page=page
             ),
         )
 
@@ -172,6 +174,9 @@ class ForwardingExchange:
 
     def health(self) -> ExchangeHealth:
         return self.inner.health()
+
+    async def settle(self) -> None:
+        await self.inner.settle()
 
     async def close(self) -> None:
         await self.inner.close()

@@ -90,6 +90,7 @@ FIXED: dict[str, Cost] = {
     "watch_book": FREE,
     "order_updates": FREE,
     "close": FREE,
+    "settle": FREE,
 }
 """The cost of every port method whose cost does not depend on its arguments (place_orders does)."""
 

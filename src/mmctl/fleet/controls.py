@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from mmctl.errors import LeverageRejected, UnknownSymbol, ValidationError
+from mmctl.exchange.priority import Priority, request_class
 from mmctl.model import Order
 from mmctl.strategies.params import update_params
 
@@ -120,7 +121,13 @@ async def cancel_bots(manager: BotManager, names: list[str]) -> list[dict[str, A
 
 
 async def cancel_symbol(manager: BotManager, account: str, symbol: str) -> dict[str, Any]:
-    """Pause every bot quoting `symbol` on `account`, then cancel every open order there."""
+    """Pause every bot quoting `symbol` on `account`, then cancel every open order there (every request
+    of the SAFETY class: it never waits behind quotes, reads or starts)."""
+    with request_class(Priority.SAFETY):
+        return await _cancel_symbol(manager, account, symbol)
+
+
+async def _cancel_symbol(manager: BotManager, account: str, symbol: str) -> dict[str, Any]:
     ex = manager.exchange(account)
     await ex.load_markets()
     try:
@@ -145,15 +152,19 @@ async def cancel_symbol(manager: BotManager, account: str, symbol: str) -> dict[
 
 
 async def cancel_everything(manager: BotManager) -> list[dict[str, Any]]:
-    """cancel_symbol for every account and every symbol with open orders or an active bot."""
+    """cancel_symbol for every account and every symbol with an active bot or open orders: the bots'
+    symbols first (cheap, per symbol), then one sweep per account for manual orders elsewhere."""
     results = []
     for account, ex in sorted(manager.accounts.items()):
-        symbols = {o.symbol for o in await ex.open_orders()}
-        symbols |= {
+        quoted = {
             b.definition.symbol
             for b in manager.bots.values()
             if b.definition.account == account and b.state.active
         }
-        for symbol in sorted(symbols):
+        for symbol in sorted(quoted):
+            results.append(await cancel_symbol(manager, account, symbol))
+        with request_class(Priority.SAFETY):
+            others = {o.symbol for o in await ex.open_orders()} - quoted
+        for symbol in sorted(others):
             results.append(await cancel_symbol(manager, account, symbol))
     return results

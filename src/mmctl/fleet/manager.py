@@ -30,12 +30,13 @@ from mmctl.errors import (
     AlreadyExists,
     InvalidState,
     MmctlError,
+    NoMarketData,
     NotFound,
-    Timeout,
     UnknownSymbol,
     ValidationError,
 )
 from mmctl.exchange.base import Exchange
+from mmctl.exchange.budget import AccountBudgets
 from mmctl.fleet.guard import FleetGuard
 from mmctl.fleet.risk import FleetLimits
 from mmctl.pnl.income import iter_income
@@ -57,8 +58,10 @@ class BotManager:
         unavailable: Mapping[str, str] | None = None,
         options: BotOptions | None = None,
         risk: FleetLimits | None = None,
+        budgets: Mapping[str, AccountBudgets] | None = None,
     ) -> None:
         self.accounts = dict(accounts)
+        self.budgets = dict(budgets or {})  # per account, from the composition root (portfolio, health)
         self.unavailable = dict(unavailable or {})
         self.store = store
         self.clock = clock
@@ -169,7 +172,9 @@ class BotManager:
             try:
                 book = await asyncio.wait_for(anext(stream), BOOK_WAIT_S)
             except TimeoutError:
-                raise Timeout(f"no market data for {symbol} within {BOOK_WAIT_S:g} s") from None
+                raise NoMarketData(
+                    f"no market data for {symbol} within {BOOK_WAIT_S:g} s", data={"symbol": symbol}
+                ) from None
             finally:
                 aclose = getattr(stream, "aclose", None)
                 if aclose is not None:

@@ -2,21 +2,19 @@
 
 Bot totals are the sums of the bots' own figures (their fills since their last start); account income
 (realized PnL, commissions, funding) comes from the venue's ledger since the daemon started and since
-00:00 UTC today.
+00:00 UTC today. Nothing here sends a request per view: account figures come from each account's shared
+refreshes (`AccountShared`) and carry their age.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from mmctl.bots.account import AccountShared
 from mmctl.clock import now_ms
-from mmctl.errors import ExchangeError
-from mmctl.exchange.base import Exchange
-from mmctl.exchange.budgeted import BudgetedExchange
+from mmctl.exchange.budget import AccountBudgets
 from mmctl.model import ZERO
-from mmctl.pnl.income import iter_income
 
 if TYPE_CHECKING:
     from mmctl.fleet.manager import BotManager
@@ -59,57 +57,59 @@ def totals(rows: list[dict[str, Any]]) -> dict[str, str]:
     return {k: str(v) for k, v in sums.items()}
 
 
-async def account_figures(name: str, ex: Exchange, since_ms: int, today_ms: int) -> dict[str, Any]:
-    try:
-        balance = await ex.balance()
-        positions = await ex.positions()
-        since_start = await _income_totals(ex, since_ms)
-        today = await _income_totals(ex, today_ms)
-    except ExchangeError as e:
-        return {"account": name, "error": e.message}
-    return {
-        "account": name,
-        "wallet_balance": str(balance.wallet),
-        "available_balance": str(balance.available),
-        "margin_used": str(balance.margin_used),
-        "unrealized_pnl": str(balance.unrealized_pnl),
-        "positions": [
+async def account_figures(
+    name: str, shared: AccountShared, budgets: AccountBudgets | None, since_ms: int, today_ms: int
+) -> dict[str, Any]:
+    """One account's figures from its shared refreshes: no request per view, each figure with its age."""
+    figures = await shared.read_figures()
+    since_start = await shared.income_totals(since_ms)
+    today = await shared.income_totals(today_ms)
+    doc: dict[str, Any] = {"account": name}
+    errors = [s.error for s in (figures, since_start, today) if s.error is not None]
+    if errors:
+        doc["error"] = errors[0]
+    if figures.value is not None:
+        balance = figures.value.balance
+        doc.update(
             {
-                "symbol": p.symbol,
-                "qty": str(p.qty),
-                "notional": str(p.notional),
-                "entry_price": str(p.entry_price),
+                "wallet_balance": str(balance.wallet),
+                "available_balance": str(balance.available),
+                "margin_used": str(balance.margin_used),
+                "unrealized_pnl": str(balance.unrealized_pnl),
+                "positions": [
+                    {
+                        "symbol": p.symbol,
+                        "qty": str(p.qty),
+                        "notional": str(p.notional),
+                        "entry_price": str(p.entry_price),
+                    }
+                    for p in figures.value.positions
+                ],
             }
-            for p in positions
-        ],
-        "income_since_start": since_start,
-        "income_today": today,
-        "budget": _budget_use(ex),
-    }
+        )
+    doc["figures_age_s"] = _age(figures.age_s)
+    doc["income_since_start"] = _money_map(since_start.value)
+    doc["income_today"] = _money_map(today.value)
+    doc["income_age_s"] = _age(today.age_s)
+    doc["budget"] = budgets.usage() if budgets is not None else None
+    return doc
 
 
-def _budget_use(ex: Exchange) -> dict[str, Any] | None:
-    """The account's order budget and, when shared by the IP's accounts, the weight budget."""
-    if not isinstance(ex, BudgetedExchange):
-        return None
-    use: dict[str, Any] = {"account": ex.budget.usage()}
-    if ex.ip_budget is not None:
-        use["ip"] = ex.ip_budget.usage()
-    return use
+def _age(age_s: float | None) -> float | None:
+    return None if age_s is None else round(age_s, 3)
 
 
-async def _income_totals(ex: Exchange, since_ms: int) -> dict[str, str]:
-    sums: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    async for row in iter_income(ex, since_ms):
-        sums[row.type.value] += row.amount
-    return {k: str(v) for k, v in sorted(sums.items())}
+def _money_map(sums: dict[str, Decimal] | None) -> dict[str, str] | None:
+    return None if sums is None else {k: str(v) for k, v in sums.items()}
 
 
 async def portfolio(manager: BotManager, started_ms: int) -> dict[str, Any]:
     now = now_ms(manager.clock)
     rows = bot_figures(manager)
     accounts = [
-        await account_figures(name, ex, started_ms, utc_midnight_ms(now))
-        for name, ex in sorted(manager.accounts.items())
+        await account_figures(
+            name, manager.account(name), manager.budgets.get(name), started_ms, utc_midnight_ms(now)
+        )
+        for name in sorted(manager.accounts)
     ]
     return {"accounts": accounts, "bots": rows, "totals": totals(rows)}

@@ -1,16 +1,22 @@
 """The blocking RPC client the CLI uses (socket module only, fast to import), and shared reply handling.
 
-It checks the daemon's API version on the first call of a connection and raise `ApiMismatch` when it
-differs from `mmctl.API_VERSION`. Connection problems become `DaemonUnreachable` (nothing answers),
-`PermissionDenied` (the socket may not be opened) or `Timeout`, each naming the socket tried.
+Before connecting it refuses a socket that another user could have planted (`verify_socket`: the
+directory and socket must be root's, this user's, or the daemon's user's in a directory root made), and
+after connecting it checks who listens (`SO_PEERCRED`). It checks the daemon's API version on the first
+call of a connection and raises `ApiMismatch` when it differs from `mmctl.API_VERSION`. Connection
+problems become `DaemonUnreachable` (nothing answers), `PermissionDenied` (the socket may not be opened,
+or is refused as unsafe) or `Timeout`, each naming the socket tried, how it was chosen, and what to do.
 Error responses are raised as the `MmctlError` subclass their code names.
 """
 
 from __future__ import annotations
 
+import grp
 import itertools
 import json
+import os
 import socket
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +29,71 @@ from mmctl.errors import (
     Timeout,
     error_for_code,
 )
+from mmctl.paths import UnsafeSocketPath, check_socket_dir, check_socket_file, peer_of, user_label
 from mmctl.rpc.protocol import MAX_MESSAGE_BYTES, encode, request
 
 
-def unreachable(path: Path | str) -> DaemonUnreachable:
+def _origin(origin: str | None) -> str:
+    return f" ({origin})" if origin else ""
+
+
+def unreachable(path: Path | str, origin: str | None = None) -> DaemonUnreachable:
     return DaemonUnreachable(
-        f"no mmctl daemon is running on {path} (start it with `mmctl daemon run` or "
-        "`systemctl start mmctl`, or point --socket / $MMCTL_SOCKET at the right socket)",
+        f"no mmctl daemon is running on {path}{_origin(origin)}: start it with `mmctl daemon run` or "
+        "`sudo systemctl start mmctl`, or point --socket / $MMCTL_SOCKET at its socket",
         data={"socket": str(path)},
     )
 
 
-def denied(path: Path | str) -> PermissionDenied:
+def _group_of(path: Path) -> str:
+    """The group that may open the socket (the socket's, else its directory's), by name."""
+    for candidate in (path, path.parent):
+        try:
+            gid = candidate.stat().st_gid
+        except OSError:
+            continue
+        try:
+            return grp.getgrgid(gid).gr_name
+        except KeyError:
+            return str(gid)
+    return "mmctl"
+
+
+def denied(path: Path | str, origin: str | None = None) -> PermissionDenied:
+    group = _group_of(Path(path))
     return PermissionDenied(
-        f"permission denied on {path}: run as the daemon's user or join its group",
-        data={"socket": str(path)},
+        f"permission denied on {path}{_origin(origin)}: join the daemon's group "
+        f"(`sudo usermod -aG {group} $USER`, then log in again) or run as the daemon's user",
+        data={"socket": str(path), "group": group},
     )
+
+
+def unsafe(path: Path | str, problem: str) -> PermissionDenied:
+    return PermissionDenied(f"refusing to use {path}: {problem}", data={"socket": str(path), "unsafe": True})
+
+
+def verify_socket(path: Path, origin: str | None = None) -> frozenset[int]:
+    """Check, before connecting, that nobody but root, this user or the daemon's appointed user could
+    have put the socket there; return the uids the listening process may run as."""
+    try:
+        accepted = check_socket_dir(path.parent, {os.geteuid()}, root_appointed_ok=True)
+        st = path.lstat()
+        if not stat.S_ISSOCK(st.st_mode):
+            raise DaemonUnreachable(
+                f"{path}{_origin(origin)} is not a socket; point --socket / $MMCTL_SOCKET at the "
+                "daemon's socket",
+                data={"socket": str(path)},
+            )
+        check_socket_file(path, st, accepted)
+    except UnsafeSocketPath as e:
+        raise unsafe(path, str(e)) from e
+    except PermissionError:
+        raise denied(path, origin) from None
+    except (FileNotFoundError, NotADirectoryError):
+        raise unreachable(path, origin) from None
+    except OSError as e:
+        raise DaemonUnreachable(f"cannot use {path}: {e.strerror or e}", data={"socket": str(path)}) from e
+    return accepted
 
 
 def parse_reply(line: bytes) -> Any:
@@ -62,7 +117,7 @@ def check_version(info: Any) -> dict[str, Any]:
             f"API version mismatch: this mmctl {__version__} speaks API {API_VERSION}, the daemon "
             f"{daemon_ver} speaks API {daemon_api}; restart the daemon after upgrading, or use the "
             "matching mmctl",
-            data={"cli_api": API_VERSION, "daemon_api": daemon_api},
+            data={"cli_api": API_VERSION, "daemon_api": daemon_api, "daemon_version": daemon_ver},
         )
     return info
 
@@ -70,9 +125,10 @@ def check_version(info: Any) -> dict[str, Any]:
 class Client:
     """Blocking JSON-RPC client over a Unix socket."""
 
-    def __init__(self, path: Path | str, timeout_s: float = 30.0) -> None:
+    def __init__(self, path: Path | str, timeout_s: float = 30.0, origin: str | None = None) -> None:
         self.path = str(path)
         self.timeout_s = timeout_s
+        self.origin = origin
         self._sock: socket.socket | None = None
         self._buf = b""
         self._ids = itertools.count(1)
@@ -90,16 +146,17 @@ class Client:
             self._sock = None
 
     def _connect(self) -> socket.socket:
+        accepted = verify_socket(Path(self.path), self.origin)
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(self.timeout_s)
         try:
             s.connect(self.path)
         except PermissionError:
             s.close()
-            raise denied(self.path) from None
+            raise denied(self.path, self.origin) from None
         except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError):
             s.close()
-            raise unreachable(self.path) from None
+            raise unreachable(self.path, self.origin) from None
         except TimeoutError:
             s.close()
             raise Timeout(f"timed out connecting to {self.path}") from None
@@ -109,6 +166,10 @@ class Client:
             raise DaemonUnreachable(
                 f"cannot connect to {self.path}: {reason} (check --socket / $MMCTL_SOCKET)"
             ) from None
+        peer = peer_of(s)
+        if peer is not None and peer.uid not in accepted:
+            s.close()
+            raise unsafe(self.path, f"the process listening on it runs as {user_label(peer.uid)}")
         self._sock = s
         return s
 
@@ -137,7 +198,8 @@ class Client:
             if not chunk:
                 raise DaemonUnreachable(f"the daemon on {self.path} closed the connection")
             self._buf += chunk
-            if len(self._buf) > MAX_MESSAGE_BYTES * 64:
-                raise MmctlError("the daemon's reply is too large")
+            if len(self._buf) > MAX_MESSAGE_BYTES:
+                self.close()
+                raise MmctlError(f"the daemon's reply is larger than {MAX_MESSAGE_BYTES} bytes")
         line, _, self._buf = self._buf.partition(b"\n")
         return line

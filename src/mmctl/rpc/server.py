@@ -1,9 +1,18 @@
 """The daemon's JSON-RPC 2.0 server on an already bound Unix socket.
 
 One JSON message per line, at most 1 MiB; single requests, batches and notifications; several requests
-per connection, answered in order. Whatever a client sends costs at most its own connection: undecodable
-bytes get a parse error, an oversized line gets an error and the connection closed, an idle client is
-dropped after `idle_timeout_s`, and clients beyond `max_connections` are turned away at once.
+per connection, answered in order. Whatever a client sends costs at most its own connection:
+- undecodable bytes get a parse error; an oversized line gets an error and the connection closed;
+- a batch longer than `max_batch` calls is refused (-32600), and a reply larger than `max_reply_bytes`
+  is replaced by an error, so one request cannot make the daemon build a huge answer;
+- the server yields to the event loop after every request, so one connection's pipelined work never
+  holds up the bots;
+- a connection must send its first complete request within `first_request_timeout_s` (then it may idle
+  for `idle_timeout_s`);
+- connections are admitted per peer uid (`SO_PEERCRED`): at most `max_connections` in all and
+  `max_connections_per_uid` for one user, and `reserved_connections` more for root and the daemon's own
+  user, so idle clients can never lock the operator out.
+Each request runs with `current_peer` set to its caller (pid, uid, gid) for handlers that want it.
 `close()` stops accepting, lets in-flight requests finish, then drops the remaining connections.
 """
 
@@ -12,12 +21,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
+from collections import Counter
+from collections.abc import Collection
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
 
 from mmctl.errors import MmctlError, ShuttingDown, Timeout
+from mmctl.paths import Peer, peer_of
 from mmctl.rpc.protocol import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
@@ -25,6 +39,7 @@ from mmctl.rpc.protocol import (
     MAX_MESSAGE_BYTES,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
+    dumps,
     encode,
     error_response,
     result_response,
@@ -34,6 +49,12 @@ from mmctl.rpc.registry import MethodTable
 log = structlog.get_logger("mmctl.rpc")
 
 SERVER_BUSY = -32000
+MAX_BATCH = 100
+_YIELD_EVERY = 16  # batch replies encoded between two yields to the event loop
+
+
+current_peer: ContextVar[Peer | None] = ContextVar("mmctl_rpc_peer", default=None)
+"""The caller of the request being handled (None outside a request, or where the OS does not say)."""
 
 
 class RpcServer:
@@ -42,19 +63,33 @@ class RpcServer:
         table: MethodTable,
         *,
         max_connections: int = 64,
+        max_connections_per_uid: int = 16,
+        reserved_connections: int = 8,
+        privileged_uids: Collection[int] | None = None,
+        first_request_timeout_s: float = 5.0,
         idle_timeout_s: float = 300.0,
         request_timeout_s: float = 30.0,
+        max_batch: int = MAX_BATCH,
+        max_reply_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
         self.table = table
         self.max_connections = max_connections
+        self.max_connections_per_uid = max_connections_per_uid
+        self.reserved_connections = reserved_connections
+        self.privileged_uids = frozenset({0, os.geteuid()} if privileged_uids is None else privileged_uids)
+        self.first_request_timeout_s = first_request_timeout_s
         self.idle_timeout_s = idle_timeout_s
         self.request_timeout_s = request_timeout_s
+        self.max_batch = max_batch
+        self.max_reply_bytes = max_reply_bytes
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._per_uid: Counter[int | None] = Counter()
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
         self._closing = False
+        self.refused = 0  # connections turned away since start (caps reached, or shutting down)
 
     @property
     def connections(self) -> int:
@@ -77,23 +112,52 @@ class RpcServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(w.wait_closed(), 1.0)
 
+    # --- connections ---------------------------------------------------------------------------------
+
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._writers) >= self.max_connections or self._closing:
-            await self._reject(writer)
+        peer = peer_of(writer.get_extra_info("socket"))
+        uid = peer.uid if peer is not None else None
+        refusal = self._refusal(uid)
+        if refusal is not None:
+            self.refused += 1
+            await self._reject(writer, refusal)
             return
         self._writers.add(writer)
+        self._per_uid[uid] += 1
+        current_peer.set(peer)
         try:
             await self._serve(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         finally:
             self._writers.discard(writer)
+            self._per_uid[uid] -= 1
+            if self._per_uid[uid] <= 0:
+                del self._per_uid[uid]
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _reject(self, writer: asyncio.StreamWriter) -> None:
-        reason = "daemon is shutting down" if self._closing else "too many connections, try again"
+    def _refusal(self, uid: int | None) -> str | None:
+        """Why a new connection from `uid` is turned away, or None to admit it."""
+        if self._closing:
+            return "daemon is shutting down"
+        total = len(self._writers)
+        if uid is not None and uid in self.privileged_uids:
+            if total >= self.max_connections + self.reserved_connections:
+                return "too many connections, try again"
+            return None
+        if total >= self.max_connections:
+            return "too many connections, try again"
+        if self._per_uid[uid] >= self.max_connections_per_uid:
+            who = f"uid {uid}" if uid is not None else "this user"
+            return (
+                f"too many connections from {who} (at most {self.max_connections_per_uid}); "
+                "close some and try again"
+            )
+        return None
+
+    async def _reject(self, writer: asyncio.StreamWriter, reason: str) -> None:
         with contextlib.suppress(Exception):
             writer.write(encode(error_response(None, SERVER_BUSY, reason)))
             await writer.drain()
@@ -102,9 +166,18 @@ class RpcServer:
             await writer.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        # until its first complete request, a connection gets a short deadline (from connect, so
+        # blank lines or a trickle of bytes do not extend it)
+        first_deadline: float | None = loop.time() + min(self.first_request_timeout_s, self.idle_timeout_s)
         while not self._closing:
+            await asyncio.sleep(0)  # one connection's pipelined requests never hold the loop
+            if first_deadline is None:
+                timeout = self.idle_timeout_s
+            else:
+                timeout = max(0.0, first_deadline - loop.time())
             try:
-                line = await asyncio.wait_for(reader.readuntil(b"\n"), self.idle_timeout_s)
+                line = await asyncio.wait_for(reader.readuntil(b"\n"), timeout)
             except TimeoutError:
                 return
             except asyncio.IncompleteReadError:
@@ -116,13 +189,14 @@ class RpcServer:
                 return
             if not line.strip():
                 continue
+            first_deadline = None
             self._begin()
             try:
                 reply = await self.handle_message(line)
             finally:
                 self._end()
             if reply is not None:
-                writer.write(self._encode(reply))
+                writer.write(await self.encode_reply(reply))
                 await asyncio.wait_for(writer.drain(), self.idle_timeout_s)  # a client that never reads
 
     def _begin(self) -> None:
@@ -134,13 +208,46 @@ class RpcServer:
         if self._in_flight == 0:
             self._idle.set()
 
+    # --- replies ---------------------------------------------------------------------------------------
+
+    async def encode_reply(self, reply: dict[str, Any] | list[dict[str, Any]]) -> bytes:
+        """One reply line, never over `max_reply_bytes`: a response too large becomes an error response."""
+        if isinstance(reply, dict):
+            data = self._encode_one(reply)
+            if len(data) + 1 > self.max_reply_bytes:
+                data = self._too_large(reply, len(data) + 1)
+            return data + b"\n"
+        parts: list[bytes] = []
+        size = 3  # "[", "]" and the newline
+        for i, item in enumerate(reply):
+            data = self._encode_one(item)
+            if size + len(data) + 1 > self.max_reply_bytes:
+                data = self._too_large(item, len(data) + 1)
+            parts.append(data)
+            size += len(data) + 1
+            if i % _YIELD_EVERY == _YIELD_EVERY - 1:
+                await asyncio.sleep(0)
+        return b"[" + b",".join(parts) + b"]\n"
+
     @staticmethod
-    def _encode(reply: Any) -> bytes:
+    def _encode_one(reply: dict[str, Any]) -> bytes:
         try:
-            return encode(reply)
+            return dumps(reply).encode("utf-8")
         except (TypeError, ValueError):
             log.exception("rpc_encode_failed")
-            return encode(error_response(None, INTERNAL_ERROR, "internal error: unencodable result"))
+            return dumps(
+                error_response(reply.get("id"), INTERNAL_ERROR, "internal error: unencodable result")
+            ).encode("utf-8")
+
+    def _too_large(self, reply: dict[str, Any], size: int) -> bytes:
+        msg = (
+            f"the reply ({size} bytes) would exceed the {self.max_reply_bytes}-byte limit of one message; "
+            "ask for less (fewer calls in the batch, a narrower filter or time range)"
+        )
+        data = {"reply_bytes": size, "limit_bytes": self.max_reply_bytes}
+        return dumps(error_response(reply.get("id"), INTERNAL_ERROR, msg, data)).encode("utf-8")
+
+    # --- requests --------------------------------------------------------------------------------------
 
     async def handle_message(self, raw: bytes) -> Any:
         """Answer one line: a response, a list of responses (batch), or None (notifications only)."""
@@ -151,6 +258,12 @@ class RpcServer:
         if isinstance(msg, list):
             if not msg:
                 return error_response(None, INVALID_REQUEST, "invalid request: empty batch")
+            if len(msg) > self.max_batch:
+                text = (
+                    f"invalid request: a batch of {len(msg)} calls exceeds the limit of {self.max_batch}; "
+                    "send it as several batches"
+                )
+                return error_response(None, INVALID_REQUEST, text, {"limit": self.max_batch})
             replies = await asyncio.gather(*(self.handle_one(m) for m in msg))
             out = [r for r in replies if r is not None]
             return out or None

@@ -37,9 +37,15 @@ class TomlDefinitionStore:
         return out
 
     def save(self, name: str, definition: dict[str, Any]) -> None:
-        self.directory.mkdir(mode=0o750, parents=True, exist_ok=True)
         text = tomli_w.dumps(definition)
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.directory)
+        try:
+            self.directory.mkdir(mode=0o750, parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.directory)
+        except OSError as e:
+            raise ConfigError(
+                f"cannot write the bot definition {self._path(name)}: {e.strerror} ({self.directory} must "
+                "be a directory the daemon's user can write)"
+            ) from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)

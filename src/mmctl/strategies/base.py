@@ -1,31 +1,43 @@
 """What a strategy is: a pure function from book, position and parameters to desired quotes.
 
 A `Strategy` names its parameter class (a `StrategyParams` dataclass), checks parameters against a
-market's rules, and proposes `Quote`s. It does no I/O and keeps no state: the bot runtime calls it on every
-book update and diffs the result against its live orders (`mmctl.bots.orders`). Every quote is placed
-post-only.
+market's rules, and proposes `Quote`s. It does no I/O and keeps no state: the bot runtime calls it when a
+book update may change its quotes and diffs the result against its live orders (`mmctl.bots.orders`).
+Every quote is placed post-only.
+
+`quote_band` tells the runtime which book updates cannot change the diff: the `BookBand` (in integer
+ticks) within which every desired price stays inside the window the runtime gives for it (its refresh
+tolerance around the live order's price). The market-data hub compares each new book with the band and
+wakes the bot only outside it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import Protocol, TypeVar
 
 from mmctl.model import BookTop, MarketRules, OrderRequest, Side
 from mmctl.strategies.params import StrategyParams
+from mmctl.strategies.ticks import Grid
 
 P = TypeVar("P", bound=StrategyParams)
 
 
 @dataclass(frozen=True, slots=True)
 class Quote:
-    """One desired resting order: `level` 0 is the one nearest the reference price on its side."""
+    """One desired resting order: `level` 0 is the one nearest the reference price on its side.
+
+    `ticks` is the price in ticks of `grid` when the strategy computed it on the grid (not part of the
+    quote's identity: a quote equals another with the same side, level, price and size)."""
 
     side: Side
     level: int
     price: Decimal
     qty: Decimal
+    ticks: int | None = field(default=None, compare=False, repr=False)
+    grid: Grid | None = field(default=None, compare=False, repr=False)
 
     def to_request(self, symbol: str, client_order_id: str) -> OrderRequest:
         """The post-only limit order that places this quote."""
@@ -36,6 +48,51 @@ class Quote:
             price=self.price,
             client_order_id=client_order_id,
             post_only=True,
+        )
+
+
+UNBOUNDED = 10**40  # "no bound" in a `BookBand` (far beyond any price in ticks)
+NEAREST = Context(prec=28, rounding=ROUND_HALF_EVEN)  # how a reference price (mid, microprice) is computed
+
+PriceWindows = Mapping[tuple[Side, int], tuple[int, int]]  # (side, level) -> lowest, highest price in ticks
+
+
+def microprice(book: BookTop) -> Decimal:
+    """The book's microprice as strategies compute it: 28 digits, half-even, whatever the thread's
+    decimal context."""
+    with localcontext(NEAREST):
+        return book.microprice
+
+
+@dataclass(frozen=True, slots=True)
+class BookBand:
+    """Books, in ticks of the market's price grid, under which a strategy's quotes stay put: bid + ask
+    (twice the mid) within [mid2_lo, mid2_hi] and twice the `microprice` within [micro2_lo, micro2_hi],
+    inclusive. A crossed or empty book is never inside."""
+
+    mid2_lo: int = -UNBOUNDED
+    mid2_hi: int = UNBOUNDED
+    micro2_lo: int = -UNBOUNDED
+    micro2_hi: int = UNBOUNDED
+
+    @property
+    def watches_micro(self) -> bool:
+        """True when the band bounds the microprice (the caller must then check `admits_micro`)."""
+        return self.micro2_lo > -UNBOUNDED or self.micro2_hi < UNBOUNDED
+
+    def admits(self, bid: int, ask: int) -> bool:
+        """True when a book with this bid and ask (ticks) passes the band's bid and ask conditions."""
+        return 0 < bid < ask and self.mid2_lo <= bid + ask <= self.mid2_hi
+
+    def admits_micro(self, num: int, den: int) -> bool:
+        """True when a microprice of num / den ticks (den > 0) is inside the band."""
+        twice = 2 * num
+        return self.micro2_lo * den <= twice <= self.micro2_hi * den
+
+    def narrowed(self, mid2_lo: int, mid2_hi: int) -> BookBand:
+        """This band with its mid range cut to [mid2_lo, mid2_hi]."""
+        return BookBand(
+            max(self.mid2_lo, mid2_lo), min(self.mid2_hi, mid2_hi), self.micro2_lo, self.micro2_hi
         )
 
 
@@ -58,4 +115,12 @@ class Strategy(Protocol[P]):
 
     def quotes(self, params: P, book: BookTop, position: Decimal, rules: MarketRules) -> list[Quote]:
         """The desired quotes for this book and position: on the market's grids, above its minimums."""
+        ...
+
+    def quote_band(
+        self, params: P, book: BookTop, position: Decimal, rules: MarketRules, windows: PriceWindows
+    ) -> BookBand | None:
+        """The books under which `quotes` (same params, position and rules) keeps the same set of
+        (side, level)s and sizes, with each price inside `windows[(side, level)]` (ticks, inclusive);
+        `book` must be inside. None when the strategy cannot tell: the bot then wakes on every book."""
         ...

@@ -5,6 +5,10 @@ A strategy declares its parameters as a frozen dataclass deriving from `Strategy
 bounds and cross-field rules are checked on construction, so `params.replace(...)` validates too.
 `parse_params` accepts strings from `mmctl create --set spread_bps=5` as well as typed TOML/JSON values;
 every error is a `ValidationError` that names the key and carries `data={'field': key}`.
+
+Every numeric parameter is bounded above: by its own `max`, else by `CEILING`, so no value is large
+enough to switch a guard off by accident (`max_loss=1e309`) or to overflow the quote math; a NaN or
+infinite value is refused.
 """
 
 from __future__ import annotations
@@ -38,8 +42,16 @@ _BOOL_TEXT = {
 }
 
 
+CEILING = 10**12
+"""Upper bound of a numeric parameter that declares no `max` of its own (sizes in base units)."""
+
+MAX_LOSS = Decimal(10) ** 9
+"""Upper bound of the loss guards, in quote currency: a larger limit is a typo, not a guard."""
+
+
 def spec(doc: str, *, min: Any = None, max: Any = None) -> dict[str, Any]:
-    """Field metadata for a parameter: its one-line doc and inclusive bounds (None = unbounded)."""
+    """Field metadata for a parameter: its one-line doc and inclusive bounds (no `max` = `CEILING` for
+    numbers)."""
     return {"doc": doc, "min": min, "max": max}
 
 
@@ -78,6 +90,7 @@ class StrategyParams:
             "stop when the bot's net PnL since start (realized + unrealized - fees) reaches -max_loss, "
             "in quote currency; 0 = off",
             min=Decimal(0),
+            max=MAX_LOSS,
         ),
     )
     max_drawdown: Decimal = field(
@@ -85,6 +98,7 @@ class StrategyParams:
         metadata=spec(
             "stop when net PnL since start falls this far below its peak, in quote currency; 0 = off",
             min=Decimal(0),
+            max=MAX_LOSS,
         ),
     )
     on_loss: OnLoss = field(
@@ -168,7 +182,7 @@ def describe(cls: type[StrategyParams]) -> list[ParamInfo]:
             type=_type_name(hints[f.name]),
             default=_json_safe(f.default),
             min=_bound_text(f.metadata.get("min")),
-            max=_bound_text(f.metadata.get("max")),
+            max=_bound_text(_upper_bound(f, hints[f.name])),
             doc=f.metadata.get("doc", ""),
         )
         for f in fields
@@ -220,8 +234,19 @@ def _unknown(cls: type[StrategyParams], key: str, known: list[str]) -> Validatio
     )
 
 
+def _upper_bound(f: dataclasses.Field[Any], hint: Any) -> Any:
+    """The field's own `max`, else `CEILING` for a number (None for choices and flags)."""
+    hi = f.metadata.get("max")
+    if hi is None and hint in (Decimal, int):
+        return CEILING
+    return hi
+
+
 def _check_bounds(f: dataclasses.Field[Any], value: Any) -> None:
-    lo, hi = f.metadata.get("min"), f.metadata.get("max")
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise ValidationError(f"{f.name}: expected a finite number, got {value}", data={"field": f.name})
+    numeric = isinstance(value, Decimal | int) and not isinstance(value, bool)
+    lo, hi = f.metadata.get("min"), _upper_bound(f, type(value) if numeric else None)
     if lo is not None and hi is not None and not lo <= value <= hi:
         message = f"{f.name}: must be between {lo} and {hi}, got {value}"
     elif lo is not None and value < lo:

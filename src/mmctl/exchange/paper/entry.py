@@ -1,31 +1,33 @@
 """Order-entry checks of the paper venue, in Binance's spirit: each raises a classified error and changes
 nothing.
 
-Order of checks: request shape (types, client order id) → market filters (`rules.check_order`) →
-post-only would cross → reduce-only would increase → max open orders → duplicate client order id →
-the leverage bracket's notional cap → initial margin. Orders that do not add exposure (reduce-only
-orders, or orders whose side is already covered by a larger opposite side) skip the last two.
+Order of checks: request shape (types, client order id, STP mode) → market filters
+(`rules.check_order`: size, tick, PRICE_FILTER, PERCENT_PRICE and MIN_NOTIONAL at the mark price) → a
+market order's counterparty price within PERCENT_PRICE (-4131) → post-only would cross the book or one of
+our own resting orders → reduce-only would increase the position or over-commit it (-2022) → max open
+orders → duplicate client order id → the leverage bracket's notional cap → initial margin. Orders that do
+not add exposure (reduce-only orders, or orders whose side is already covered by a larger opposite side)
+skip the last two.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Container
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from mmctl.errors import (
     FilterRejected,
     InsufficientMargin,
     LeverageRejected,
     OrderRejected,
-    PostOnlyWouldCross,
-    ReduceOnlyRejected,
 )
 from mmctl.exchange.paper.margin import exposure, initial_margin
 from mmctl.exchange.paper.state import SymbolState
-from mmctl.exchange.rules import check_order
-from mmctl.model import ZERO, Balance, BookTop, OrderRequest, OrderType, Side
-from mmctl.pnl.position import reducible_qty
+from mmctl.exchange.rejects import reject
+from mmctl.exchange.rules import check_order, percent_price_bound, within_percent_price
+from mmctl.model import ZERO, Balance, BookTop, OrderRequest, OrderType, Side, StpMode
+from mmctl.pnl.position import CTX, MONEY_QUANTUM, reducible_qty
 
 CLIENT_ORDER_ID = re.compile(r"[.A-Za-z0-9:/_-]{1,36}")  # Binance's newClientOrderId rule
 
@@ -46,6 +48,10 @@ def check_shape(req: object) -> OrderRequest:
         raise FilterRejected("a market order takes no price", data={"field": "price"})
     if req.type is OrderType.MARKET and req.post_only:
         raise FilterRejected("post-only (GTX) applies to limit orders only", data={"field": "post_only"})
+    if not isinstance(req.stp_mode, StpMode):
+        raise FilterRejected(
+            f"unknown self-trade prevention mode {req.stp_mode!r}", data={"field": "stp_mode"}
+        )
     cid = req.client_order_id
     if not isinstance(cid, str) or (cid and not CLIENT_ORDER_ID.fullmatch(cid)):
         raise FilterRejected(
@@ -72,23 +78,82 @@ def taker_price(req: OrderRequest, top: BookTop | None) -> Decimal | None:
 
 
 def check_rules(req: OrderRequest, st: SymbolState) -> Decimal | None:
-    """Market filters, post-only and reduce-only; returns the taker price if the order takes liquidity."""
+    """Market filters, post-only and reduce-only; returns the book price the order takes at, if any."""
     top = st.top
     if req.type is OrderType.MARKET and top is None:
         raise OrderRejected(f"no market price yet for {st.symbol}: a market order cannot fill")
+    mark = st.mark_price()
+    check_order(req, st.rules, mark)
     fill_at = taker_price(req, top)
-    check_order(req, st.rules, fill_at)
-    if req.post_only and fill_at is not None and top is not None:
-        raise PostOnlyWouldCross(
-            f"post-only {req.side} at {req.price} would cross the {st.symbol} book ({top.bid} / {top.ask})",
-            data={"client_order_id": req.client_order_id},
-        )
-    if req.reduce_only and reducible_qty(st.position_qty, req.side) == 0:
-        raise ReduceOnlyRejected(
-            f"reduce-only {req.side} would increase the {st.symbol} position ({st.position_qty})",
-            data={"client_order_id": req.client_order_id},
-        )
+    if req.type is OrderType.MARKET and fill_at is not None and mark is not None:
+        _check_market_band(req, st, fill_at, mark)
+    if req.post_only:
+        _check_post_only(req, st, fill_at)
+    if req.reduce_only:
+        _check_reduce_only(req, st)
     return fill_at
+
+
+def _check_market_band(req: OrderRequest, st: SymbolState, fill_at: Decimal, mark: Decimal) -> None:
+    """Binance -4131: "The counterparty's best price does not meet the PERCENT_PRICE filter limit"."""
+    if within_percent_price(req.side, fill_at, mark, st.rules):
+        return
+    bound = percent_price_bound(req.side, mark, st.rules)
+    raise reject(
+        -4131,
+        f"market {req.side}: the best {st.symbol} price {fill_at} is beyond the PERCENT_PRICE limit {bound} "
+        f"around the mark {mark}",
+        field="type",
+        best_price=str(fill_at),
+        limit=str(bound),
+    )
+
+
+def _check_post_only(req: OrderRequest, st: SymbolState, fill_at: Decimal | None) -> None:
+    """GTX is rejected (-5022) if it would take from the book or from one of our own resting orders."""
+    assert req.price is not None
+    top = st.top
+    if fill_at is not None and top is not None:
+        raise reject(
+            -5022,
+            f"post-only {req.side} at {req.price} would cross the {st.symbol} book ({top.bid} / {top.ask})",
+            client_order_id=req.client_order_id,
+        )
+    own = st.best_ask if req.side is Side.BUY else st.best_bid
+    if req.price >= own if req.side is Side.BUY else req.price <= own:
+        raise reject(
+            -5022,
+            f"post-only {req.side} at {req.price} would cross our own resting {req.side.opposite} at {own} "
+            f"on {st.symbol}",
+            client_order_id=req.client_order_id,
+        )
+
+
+def _check_reduce_only(req: OrderRequest, st: SymbolState) -> None:
+    """A reduce-only order must reduce the position, and the open reduce-only orders on its side together
+    may not close more than the position. Binance rejects the newcomer: -2022 REDUCE_ONLY_REJECT, "the
+    new reduce-only order conflicts with existing open orders; cancel the existing order and resubmit"
+    (developers.binance.com/docs/derivatives/usds-margined-futures/error-code). A lone reduce-only order
+    larger than the position is accepted and fills at most the position."""
+    reducible = reducible_qty(st.position_qty, req.side)
+    if reducible == 0:
+        raise reject(
+            -2022,
+            f"reduce-only {req.side} would increase the {st.symbol} position ({st.position_qty})",
+            client_order_id=req.client_order_id,
+        )
+    committed = ZERO
+    for order in st.side_list(req.side):
+        if order.reduce_only:
+            committed = CTX.add(committed, order.remaining)
+    if committed > 0 and CTX.add(committed, req.qty) > reducible:
+        raise reject(
+            -2022,
+            f"reduce-only {req.side} of {req.qty} with {committed} already open in reduce-only orders would "
+            f"close more than the {st.symbol} position ({st.position_qty})",
+            client_order_id=req.client_order_id,
+            open_reduce_only=str(committed),
+        )
 
 
 def check_capacity(req: OrderRequest, st: SymbolState, open_client_ids: Container[str]) -> None:
@@ -111,7 +176,7 @@ def check_margin(
     `available` is computed only when the order needs margin (it walks every symbol)."""
     if req.reduce_only:
         return
-    notional = req.qty * price
+    notional = CTX.multiply(req.qty, price)
     before = initial_margin(st)
     after = initial_margin(st, side=req.side, extra=notional)
     if after <= before:
@@ -124,13 +189,24 @@ def check_margin(
             f"{st.leverage}x leverage",
             data={"client_order_id": req.client_order_id, "notional_cap": str(cap)},
         )
-    needed = after - before
+    needed = CTX.subtract(after, before)
     free = available()
     if needed > free:
         raise InsufficientMargin(
-            f"order needs {needed:.8f} USDT initial margin, only {free:.8f} available",
-            data={"client_order_id": req.client_order_id},
+            f"order needs {_up(needed)} USDT initial margin at {st.leverage}x, only {free} available",
+            data={
+                "client_order_id": req.client_order_id,
+                "required_margin": str(_up(needed)),
+                "available_balance": str(free),
+                "notional": str(notional),
+                "leverage": st.leverage,
+            },
         )
+
+
+def _up(amount: Decimal) -> Decimal:
+    """A margin figure rounded up to 1e-8 USDT (never shown smaller than it is)."""
+    return amount.quantize(MONEY_QUANTUM, rounding=ROUND_CEILING, context=CTX)
 
 
 def check_leverage(st: SymbolState, leverage: int, balance: Balance) -> None:
@@ -142,14 +218,14 @@ def check_leverage(st: SymbolState, leverage: int, balance: Balance) -> None:
             data={"field": "leverage", "max_leverage": top},
         )
     mark = st.mark_price() or ZERO
-    notional = abs(st.position_qty) * mark
+    notional = CTX.multiply(CTX.abs(st.position_qty), mark)
     cap = st.rules.notional_cap(leverage)
     if notional > cap:
         raise LeverageRejected(
             f"the {st.symbol} position's notional {notional:.2f} USDT exceeds the {cap} cap at {leverage}x",
             data={"field": "leverage", "notional_cap": str(cap)},
         )
-    extra = initial_margin(st, leverage) - initial_margin(st)
+    extra = CTX.subtract(initial_margin(st, leverage), initial_margin(st))
     if extra > 0 and extra > balance.available:
         raise LeverageRejected(
             f"{leverage}x on {st.symbol} needs {extra:.8f} USDT more margin than is available",

@@ -96,6 +96,9 @@ class PaperExchange:
             self._driver.run(), name=f"paper-feed-{self._name}"
         )
 
+    async def settle(self) -> None:
+        """A paper request takes effect on the venue when it is made: nothing is ever in flight."""
+
     async def close(self) -> None:
         """Stop the feed and end every stream (idempotent). The venue's state stays readable."""
         self._closed = True
@@ -219,10 +222,11 @@ class PaperExchange:
         income_type: IncomeType | None = None,
         symbol: str | None = None,
         limit: int = 1000,
+        page: int = 1,
     ) -> list[IncomeRow]:
         await asyncio.sleep(0)
         return self.venue.income(
-            since_ms, until_ms=until_ms, income_type=income_type, symbol=symbol, limit=limit
+            since_ms, until_ms=until_ms, income_type=income_type, symbol=symbol, limit=limit, page=page
         )
 
     async def arm_countdown(self, symbol: str, timeout_s: float) -> None:

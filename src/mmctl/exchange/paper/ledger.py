@@ -2,8 +2,8 @@
 
 `Wallet.credit` is the only way the balance changes, and it always appends the matching row, so the
 rows sum exactly to the wallet's change (amounts are quantized to 1e-8 by the caller). Rows are kept
-for `RETENTION_MS` of venue time (Binance keeps about three months) and served oldest first, in pages,
-like `GET /fapi/v1/income`.
+for `RETENTION_MS` of venue time (Binance keeps about three months) and served oldest first, in numbered
+pages, like `GET /fapi/v1/income` with its `page` parameter.
 """
 
 from __future__ import annotations
@@ -55,17 +55,26 @@ class Wallet:
         income_type: IncomeType | None = None,
         symbol: str | None = None,
         limit: int = MAX_PAGE,
+        page: int = 1,
     ) -> list[IncomeRow]:
-        """Rows with `since_ms <= ts_ms <= until_ms`, oldest first, at most `limit` (clamped to 1..1000)."""
+        """Page `page` (from 1) of the rows with `since_ms <= ts_ms <= until_ms` and the given type and
+        symbol, oldest first, `limit` rows a page (clamped to 1..1000): rows (page-1)*limit onwards, as
+        Binance's `GET /fapi/v1/income` pages."""
         limit = max(1, min(MAX_PAGE, limit))
-        out: list[IncomeRow] = []
+        skip = (page - 1) * limit
         start = bisect.bisect_left(self._ts, since_ms)
+        if income_type is None and symbol is None:  # no filter: the page is a slice
+            start, skip = start + skip, 0
+        out: list[IncomeRow] = []
         for row in itertools.islice(self._rows, start, None):
             if until_ms is not None and row.ts_ms > until_ms:
                 break
             if income_type is not None and row.type != income_type:
                 continue
             if symbol is not None and row.symbol != symbol:
+                continue
+            if skip:
+                skip -= 1
                 continue
             out.append(row)
             if len(out) >= limit:

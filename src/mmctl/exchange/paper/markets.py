@@ -1,7 +1,9 @@
 """The paper exchange's built-in Binance USDⓈ-M perpetual markets and symbol resolution.
 
-The figures are a snapshot of Binance's public `exchangeInfo` filters (PRICE_FILTER tickSize, LOT_SIZE
-stepSize/minQty/maxQty, MARKET_LOT_SIZE maxQty, MIN_NOTIONAL, MAX_NUM_ORDERS) and of its published
+The figures are a snapshot of Binance's public `exchangeInfo` filters (PRICE_FILTER tickSize/minPrice/
+maxPrice, LOT_SIZE stepSize/minQty/maxQty, MARKET_LOT_SIZE maxQty, MIN_NOTIONAL, MAX_NUM_ORDERS,
+PERCENT_PRICE multiplierUp/multiplierDown: 1.05/0.95 for BTC, ETH and XRP in the snapshot, assumed for the
+others) and of its published
 leverage brackets (`/fapi/v1/leverageBracket`) as of 2023-2025. Binance changes brackets from time to
 time (tier-1 leverage and caps have been lowered on several symbols since), so treat them as realistic
 examples, not as the live values. `REFERENCE_PRICES` are rough market levels used to start the
@@ -20,6 +22,7 @@ from mmctl.model import LeverageBracket, MarketRules
 D = Decimal
 MAX_OPEN_ORDERS = 200  # Binance MAX_NUM_ORDERS for these symbols
 DEFAULT_LEVERAGE = 20  # Binance's default for a new symbol (or the symbol's max when lower)
+BAND = (D("1.0500"), D("0.9500"))  # PERCENT_PRICE multiplierUp, multiplierDown
 
 
 def _brackets(rows: Iterable[tuple[int, int, str]]) -> tuple[LeverageBracket, ...]:
@@ -97,6 +100,10 @@ class MarketSpec:
     market_max_qty: Decimal
     min_notional: Decimal
     brackets: tuple[LeverageBracket, ...]
+    min_price: Decimal
+    max_price: Decimal
+    multiplier_up: Decimal
+    multiplier_down: Decimal
 
     @property
     def id(self) -> str:
@@ -107,15 +114,21 @@ class MarketSpec:
         return f"{self.base}/USDT:USDT"
 
 
+def _spec(base: str, filters: str, brackets: tuple[LeverageBracket, ...]) -> MarketSpec:
+    """`filters`: tickSize stepSize minQty maxQty market maxQty minNotional minPrice maxPrice."""
+    tick, step, min_qty, max_qty, market_max, min_notional, min_price, max_price = map(D, filters.split())
+    return MarketSpec(
+        base, tick, step, min_qty, max_qty, market_max, min_notional, brackets, min_price, max_price, *BAND
+    )
+
+
 BUILTIN_MARKETS: tuple[MarketSpec, ...] = (
-    MarketSpec("BTC", D("0.10"), D("0.001"), D("0.001"), D("1000"), D("120"), D("100"), _BTC_BRACKETS),
-    MarketSpec("ETH", D("0.01"), D("0.001"), D("0.001"), D("10000"), D("2000"), D("20"), _ETH_BRACKETS),
-    MarketSpec("SOL", D("0.01"), D("1"), D("1"), D("1000000"), D("5000"), D("5"), _MAJOR_ALT_BRACKETS),
-    MarketSpec("BNB", D("0.01"), D("0.01"), D("0.01"), D("100000"), D("2000"), D("5"), _MAJOR_ALT_BRACKETS),
-    MarketSpec(
-        "XRP", D("0.0001"), D("0.1"), D("0.1"), D("10000000"), D("2000000"), D("5"), _MAJOR_ALT_BRACKETS
-    ),
-    MarketSpec("DOGE", D("0.00001"), D("1"), D("1"), D("50000000"), D("30000000"), D("5"), _DOGE_BRACKETS),
+    _spec("BTC", "0.10 0.001 0.001 1000 120 100 556.80 4529764", _BTC_BRACKETS),
+    _spec("ETH", "0.01 0.001 0.001 10000 2000 20 39.86 306177", _ETH_BRACKETS),
+    _spec("SOL", "0.01 1 1 1000000 5000 5 0.42 6857", _MAJOR_ALT_BRACKETS),
+    _spec("BNB", "0.01 0.01 0.01 100000 2000 5 6.60 100000", _MAJOR_ALT_BRACKETS),
+    _spec("XRP", "0.0001 0.1 0.1 10000000 2000000 5 0.0143 100000", _MAJOR_ALT_BRACKETS),
+    _spec("DOGE", "0.00001 1 1 50000000 30000000 5 0.00244 30", _DOGE_BRACKETS),
 )
 
 REFERENCE_PRICES: Mapping[str, float] = {
@@ -144,6 +157,10 @@ def rules_for(spec: MarketSpec, maker_fee: Decimal, taker_fee: Decimal) -> Marke
         maker_fee=maker_fee,
         taker_fee=taker_fee,
         market_max_qty=spec.market_max_qty,
+        min_price=spec.min_price,
+        max_price=spec.max_price,
+        multiplier_up=spec.multiplier_up,
+        multiplier_down=spec.multiplier_down,
     )
 
 

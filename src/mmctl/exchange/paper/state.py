@@ -77,12 +77,12 @@ class LiveOrder:
 
     @property
     def remaining(self) -> Decimal:
-        return self.qty - self.filled
+        return CTX.subtract(self.qty, self.filled)
 
     @property
     def notional(self) -> Decimal:
         """Notional of the unfilled part at the order's price (0 for market orders)."""
-        return self.remaining * self.price if self.price is not None else ZERO
+        return CTX.multiply(self.remaining, self.price) if self.price is not None else ZERO
 
     def snapshot(self) -> Order:
         avg = CTX.divide(self.cost, self.filled) if self.filled else None
@@ -112,6 +112,8 @@ class SymbolState:
     """Everything the venue keeps for one market."""
 
     __slots__ = (
+        "_mark",
+        "_mark_of",
         "asks",
         "best_ask",
         "best_bid",
@@ -123,6 +125,7 @@ class SymbolState:
         "last_trade",
         "leverage",
         "position_qty",
+        "reduce_only_resting",
         "rules",
         "sell_notional",
         "symbol",
@@ -133,6 +136,8 @@ class SymbolState:
         self.rules = rules
         self.symbol = rules.symbol
         self.top: BookTop | None = None
+        self._mark_of: BookTop | None = None
+        self._mark = ZERO
         self.last_trade: Trade | None = None
         self.bids: list[LiveOrder] = []
         self.asks: list[LiveOrder] = []
@@ -141,6 +146,7 @@ class SymbolState:
         self.buy_notional = ZERO
         self.sell_notional = ZERO
         self.position_qty = ZERO
+        self.reduce_only_resting = 0  # how many resting orders are reduce-only
         self.entry_price = ZERO
         self.leverage = leverage
         self.countdown_ms: int | None = None
@@ -153,6 +159,7 @@ class SymbolState:
         """Add an open limit order to its side, in priority order."""
         bisect.insort(self.side_list(order.side), order, key=_priority)
         order.resting = True
+        self.reduce_only_resting += int(order.reduce_only)
         self._add_notional(order, order.notional)
         self._refresh_best(order.side)
 
@@ -164,21 +171,25 @@ class SymbolState:
         else:
             orders.remove(order)
         order.resting = False
-        self._add_notional(order, -order.notional)
+        self.reduce_only_resting -= int(order.reduce_only)
+        self._add_notional(order, CTX.minus(order.notional))
         self._refresh_best(order.side)
 
     def on_partial_fill(self, order: LiveOrder, qty: Decimal) -> None:
         """Account for `qty` of a resting order filling (before `order.filled` changes)."""
         if order.resting and order.price is not None:
-            self._add_notional(order, -(qty * order.price))
+            self._add_notional(order, CTX.minus(CTX.multiply(qty, order.price)))
 
     def orders(self) -> list[LiveOrder]:
         return self.bids + self.asks
 
     def mark_price(self) -> Decimal | None:
         """Mid of the latest book (else the last trade, else the entry price; None with no price at all)."""
-        if self.top is not None:
-            return (self.top.bid + self.top.ask) / 2
+        top = self.top
+        if top is not None:
+            if top is not self._mark_of:  # computed once per book update, when first asked for
+                self._mark_of, self._mark = top, CTX.divide(CTX.add(top.bid, top.ask), 2)
+            return self._mark
         if self.last_trade is not None:
             return self.last_trade.price
         return self.entry_price if self.position_qty else None
@@ -187,9 +198,9 @@ class SymbolState:
         if order.reduce_only:
             return
         if order.side is Side.BUY:
-            self.buy_notional += amount
+            self.buy_notional = CTX.add(self.buy_notional, amount)
         else:
-            self.sell_notional += amount
+            self.sell_notional = CTX.add(self.sell_notional, amount)
 
     def _refresh_best(self, side: Side) -> None:
         if side is Side.BUY:

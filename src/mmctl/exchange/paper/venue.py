@@ -6,7 +6,11 @@ Matching: a taker SELL trade at p fills our bids priced ≥ p (best price, then 
 trade's size, as maker at our price; symmetric for BUY trades and asks. A book whose ask ≤ our bid (or
 bid ≥ our ask) fills every crossed order in full as maker. Market orders, and limit orders that cross the
 book without post-only, fill in full as taker at the opposite top (the venue assumes the top has depth).
-Reduce-only orders fill at most the position and expire when there is nothing left to reduce.
+Our own resting orders are part of the book, as on Binance: a post-only order crossing one is rejected,
+and a taker order first meets those of ours priced strictly better than the book's top (the book's own
+liquidity is ahead of ours at the top) and applies self-trade prevention in its `stp_mode`
+(`mmctl.exchange.paper.stp`). Reduce-only orders fill at most the position and expire when there is
+nothing left to reduce.
 
 Order entry and account queries are plain methods used by the async `PaperExchange` adapter; order
 events go to listeners registered with `add_listener`. The hot path (an event that fills nothing) costs
@@ -20,8 +24,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
 
-from mmctl.errors import UnknownSymbol
-from mmctl.exchange.paper import entry
+from mmctl.errors import FilterRejected, UnknownSymbol
+from mmctl.exchange.paper import entry, stp
 from mmctl.exchange.paper.ledger import Wallet
 from mmctl.exchange.paper.margin import available_balance, balance_view, position_view
 from mmctl.exchange.paper.markets import SymbolIndex, default_leverage
@@ -38,6 +42,7 @@ from mmctl.model import (
     Order,
     OrderRequest,
     OrderStatus,
+    OrderType,
     OrderUpdate,
     Position,
     Side,
@@ -171,6 +176,20 @@ class PaperVenue:
         price = fill_at if fill_at is not None else req.price
         assert price is not None
         entry.check_margin(req, st, price, lambda: available_balance(self.wallet, self._symbols))
+        order = self._accept(st, req)
+        if not req.post_only:
+            stp.meet_own_orders(st, order, req.stp_mode, self._execute, self._finish)
+        if order.status.is_open and fill_at is not None:
+            self._execute(st, order, order.remaining, fill_at, maker=False)
+        if order.status.is_open:
+            if fill_at is None and order.type is OrderType.LIMIT:
+                st.rest(order)
+            else:
+                self._finish(st, order, OrderStatus.EXPIRED)
+        return order.snapshot()
+
+    def _accept(self, st: SymbolState, req: OrderRequest) -> LiveOrder:
+        """Register a validated order as NEW and announce it."""
         order_id = self.orders.next_id()
         cid = req.client_order_id or f"paper-{order_id}"
         order = LiveOrder(
@@ -187,14 +206,8 @@ class PaperVenue:
             ts_ms=self._now_ms,
         )
         self.orders.add(order)
-        if fill_at is None:
-            st.rest(order)
         self._emit(OrderUpdate(order.snapshot()))
-        if fill_at is not None:
-            self._execute(st, order, order.qty, fill_at, maker=False)
-            if order.status.is_open:
-                self._finish(st, order, OrderStatus.EXPIRED)
-        return order.snapshot()
+        return order
 
     def cancel(self, symbol: str, order_id: str | None = None, client_order_id: str | None = None) -> Order:
         st = self.state(symbol)
@@ -260,10 +273,14 @@ class PaperVenue:
         income_type: IncomeType | None = None,
         symbol: str | None = None,
         limit: int = 1000,
+        page: int = 1,
     ) -> list[IncomeRow]:
+        """Page `page` (from 1) of the income rows matching the query, `limit` rows a page, oldest first."""
+        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+            raise FilterRejected(f"page must be an integer from 1, got {page!r}", data={"field": "page"})
         unified = self.state(symbol).symbol if symbol is not None else None
         return self.wallet.income(
-            since_ms, until_ms=until_ms, income_type=income_type, symbol=unified, limit=limit
+            since_ms, until_ms=until_ms, income_type=income_type, symbol=unified, limit=limit, page=page
         )
 
     # --- internals ----------------------------------------------------------------------------------
@@ -291,7 +308,9 @@ class PaperVenue:
             assert order.price is not None
             if (order.price < price) if bids else (order.price > price):
                 break
-            left -= self._execute(st, order, min(left, order.remaining), order.price, maker=True)
+            left = CTX.subtract(
+                left, self._execute(st, order, min(left, order.remaining), order.price, maker=True)
+            )
 
     def _match_book(self, st: SymbolState, top: BookTop) -> None:
         while st.bids and top.ask <= st.best_bid:
@@ -318,8 +337,8 @@ class PaperVenue:
         self.wallet.credit(ts, st.symbol, IncomeType.REALIZED_PNL, change.realized_pnl, trade_id)
         self.wallet.credit(ts, st.symbol, IncomeType.COMMISSION, -fee, trade_id)
         st.on_partial_fill(order, qty)
-        order.filled += qty
-        order.cost = CTX.add(order.cost, qty * price)
+        order.filled = CTX.add(order.filled, qty)
+        order.cost = CTX.add(order.cost, CTX.multiply(qty, price))
         order.updated_ms = ts
         order.status = OrderStatus.FILLED if order.filled == order.qty else OrderStatus.PARTIALLY_FILLED
         fill = Fill(
@@ -343,6 +362,8 @@ class PaperVenue:
         return qty
 
     def _expire_stale_reduce_only(self, st: SymbolState) -> None:
+        if not st.reduce_only_resting:
+            return
         for order in st.orders():
             if order.reduce_only and reducible_qty(st.position_qty, order.side) == 0:
                 self._finish(st, order, OrderStatus.EXPIRED)

@@ -1,0 +1,158 @@
+"""Which book updates may leave a bot asleep: the band of books under which its next tick would do nothing.
+
+After each quoting tick, once its first requests are out, the bot registers with the market-data hub the
+books, in integer ticks, under which the diff between its desired quotes and its orders will be empty
+once the tick's plan is carried out (kept orders where they are, new ones at the desired prices):
+`band_after_tick`, which is
+- the strategy's `quote_band` for the price windows those orders allow (`tolerance_window`);
+- narrowed, while the bot holds a position and a loss guard is on, to the mids at which neither
+  `max_loss` nor `max_drawdown` trips and the PnL peak the drawdown is measured from does not rise
+  (`loss_guard_mids`);
+- until the oldest of those orders reaches `max_order_age_s`.
+When the plan is not carried out, the bot is woken by that news: a rejected placement (the quoter's
+rejection count moved since the tick began: the next book wakes it, as before), a fill or an order closed
+by someone else (the order stream), an error (the retry).
+
+Every other input wakes the bot by its own path, as it always did: parameter changes, the heartbeat
+(countdown refresh, stale data), a resume. A bot that is not quoting (paused, quotes pulled) is woken by
+every book, so it notices fresh data or the end of a cooldown at once. Every book still reaches the bot's
+risk monitor, woken or not, so the circuit breaker sees every mid and the stale-data guard every arrival;
+`breaker_due` says when a book inside the band trips the breaker, which then wakes the bot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from mmctl.bots.inventory import Inventory
+from mmctl.bots.orders import LiveOrder, reconcile, tolerance_window
+from mmctl.bots.risk import BPS, EXACT, BotRiskMonitor
+from mmctl.model import BookTop, MarketRules
+from mmctl.strategies.base import BookBand, Quote, Strategy
+from mmctl.strategies.params import StrategyParams
+from mmctl.strategies.ticks import Grid
+
+EDGE_STEPS = 8  # exact evaluations allowed to settle a loss-guard edge; beyond that the edge stays put
+_GRIDS: dict[Decimal, Grid] = {}
+
+
+def band_after_tick(
+    strategy: Strategy[Any],
+    params: StrategyParams,
+    book: BookTop,
+    rules: MarketRules,
+    desired: Sequence[Quote],
+    live: Sequence[LiveOrder],
+    inventory: Inventory,
+    risk: BotRiskMonitor,
+    *,
+    now_ms: int,
+    now_s: float,
+) -> tuple[BookBand | None, float]:
+    """The band to register for a tick that wants `desired` with `live` orders resting (the plan between
+    them carried out: kept orders where they are, new ones at the desired prices), and until when
+    (`now_s`'s clock); (None, 0) when the strategy cannot tell."""
+    max_age_ms = params.max_order_age_s * 1000
+    tolerance = params.refresh_tolerance_bps
+    plan = reconcile(desired, live, tolerance_bps=tolerance, max_age_ms=max_age_ms, now_ms=now_ms)
+    resting = [(o.side, o.level, o.price, o.created_ms) for o in plan.kept]  # once the plan is carried out
+    resting += [(q.side, q.level, q.price, now_ms) for q in plan.places]
+    grid = price_grid(rules)
+    windows: dict[Any, tuple[int, int]] = {}
+    for side, level, price, _ in resting:
+        window = tolerance_window(price, grid, tolerance)
+        if window is None:
+            return None, 0.0
+        windows[(side, level)] = window
+    band = strategy.quote_band(params, book, inventory.qty, rules, windows)
+    if band is None:
+        return None, 0.0
+    mids = loss_guard_mids(inventory, risk, grid, book)
+    if mids is not None:
+        band = band.narrowed(*mids)
+    oldest = min((created for *_, created in resting), default=None)
+    until = float("inf") if oldest is None else now_s + (oldest + max_age_ms - now_ms) / 1000 - 0.001
+    return band, until
+
+
+def price_grid(rules: MarketRules) -> Grid:
+    """The tick grid of `rules` (one per tick size, shared)."""
+    grid = _GRIDS.get(rules.tick_size)
+    if grid is None:
+        grid = _GRIDS[rules.tick_size] = Grid(rules.tick_size)
+    return grid
+
+
+def breaker_due(risk: BotRiskMonitor) -> bool:
+    """True when the mids the monitor holds would trip its circuit breaker at the next check: the
+    breaker's own rule (`mmctl.bots.risk`), (high - low) × 10000 > max_move_bps × low, exactly."""
+    limit = risk.params.max_move_bps
+    extremes = risk.window.extremes()
+    if limit <= 0 or extremes is None:
+        return False
+    high, low = extremes
+    return EXACT.multiply(EXACT.subtract(high, low), BPS) > EXACT.multiply(limit, low)
+
+
+def loss_guard_mids(
+    inventory: Inventory, risk: BotRiskMonitor, grid: Grid, book: BookTop
+) -> tuple[int, int] | None:
+    """The mids (bid + ask in ticks) at which the loss guards' check changes nothing: no trip and no new
+    PnL peak (when `max_drawdown` is on). None when no guard watches a position; an empty range when the
+    current mid itself is not such a mid."""
+    params = risk.params
+    qty = inventory.qty
+    if qty == 0 or (params.max_loss <= 0 and params.max_drawdown <= 0):
+        return None
+    bid, ask = grid.index(book.bid), grid.index(book.ask)
+    if bid is None or ask is None:
+        return 1, 0
+    now = bid + ask
+    peak = risk.peak
+
+    def ok(mid2: int) -> bool:
+        pnl = inventory.net(EXACT.divide(grid.value(mid2), Decimal(2)))
+        if params.max_loss > 0 and pnl <= -params.max_loss:
+            return False
+        return params.max_drawdown <= 0 or (pnl <= peak and peak - pnl < params.max_drawdown)
+
+    if not ok(now):
+        return 1, 0
+    floors = [-params.max_loss] if params.max_loss > 0 else []
+    if params.max_drawdown > 0:
+        floors.append(peak - params.max_drawdown)
+    falling_pnl = _mid2_for_pnl(inventory, max(floors), grid)  # the PnL below which a guard trips
+    rising_pnl = _mid2_for_pnl(inventory, peak, grid) if params.max_drawdown > 0 else None  # a new peak
+    # a long position loses as the mid falls; a short one as it rises
+    down_guess, up_guess = (falling_pnl, rising_pnl) if qty > 0 else (rising_pnl, falling_pnl)
+    low = -(10**40) if down_guess is None else _edge(ok, now, -1, down_guess)
+    high = 10**40 if up_guess is None else _edge(ok, now, 1, up_guess)
+    return low, high
+
+
+def _mid2_for_pnl(inventory: Inventory, pnl: Decimal, grid: Grid) -> int:
+    """About the mid (bid + ask, ticks) at which the inventory's net PnL is `pnl` (exact arithmetic,
+    before the PnL's rounding to 1e-8)."""
+    base = Fraction(inventory.realized_pnl) - Fraction(inventory.fees)
+    mark = Fraction(inventory.entry_price) + (Fraction(pnl) - base) / Fraction(inventory.qty)
+    return int(mark * 2 / Fraction(grid.num, grid.den))
+
+
+def _edge(ok: Callable[[int], bool], start: int, step: int, guess: int) -> int:
+    """The last mid from `start` (where `ok` holds) in direction `step` (±1) before `ok` fails, found
+    from `guess` with a few exact evaluations (`ok` holds on an interval). If they do not settle it, the
+    edge stays at `start`: the next move that way wakes the bot."""
+    at = guess if (guess - start) * step > 0 else start
+    for _ in range(EDGE_STEPS):
+        if ok(at):
+            if not ok(at + step):
+                return at
+            at += step
+        else:
+            at -= step
+            if (at - start) * step <= 0:
+                return start
+    return start

@@ -1,0 +1,63 @@
+"""Request classes: who goes first when the venue's request budget is tight (DESIGN.md §4).
+
+Core layer: stdlib only. A request's class comes from what it does, or from the scope it runs in:
+
+    SAFETY  cancels, cancel-all, the countdown cancel (arm/disarm), reduce-only and flatten orders, and any
+            request made inside a `request_class(SAFETY)` scope: the queries a stop, pause or cancel-all
+            needs to confirm itself. Admitted first, with a reserved share of every budget.
+    PLACE   new quotes and amends.
+    QUERY   reads: balances, positions, orders, income.
+    START   what a bot's start costs (reachability, leverage, leftovers) inside a `request_class(START)`
+            scope: the lowest class, capped below the others so starting many bots cannot take the budget
+            running bots and safety need; starts proceed in waves as the budget allows.
+
+A scope is a context variable, so it follows the task that set it and the tasks created inside it, and
+nothing else. Safety methods stay SAFETY in any scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from enum import IntEnum
+
+
+class Priority(IntEnum):
+    """Request classes, served strictly in this order (lower first)."""
+
+    SAFETY = 0
+    PLACE = 1
+    QUERY = 2
+    START = 3
+
+
+SAFETY_METHODS = frozenset(
+    {"cancel_order", "cancel_orders", "cancel_all", "arm_countdown", "disarm_countdown"}
+)
+"""Port methods that take risk off whatever scope they run in (the countdown is the safety heartbeat)."""
+
+_scope: ContextVar[Priority | None] = ContextVar("mmctl_request_class", default=None)
+
+
+@contextmanager
+def request_class(priority: Priority) -> Iterator[None]:
+    """Every venue request made inside this block (in this task and tasks it creates) is of `priority`,
+    except safety methods, which are always SAFETY."""
+    token = _scope.set(priority)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+def classify(method: str, *, reduce_only: bool = False) -> Priority:
+    """The class of a request to port method `method` made here and now."""
+    if method in SAFETY_METHODS or reduce_only:
+        return Priority.SAFETY
+    scoped = _scope.get()
+    if scoped is not None:
+        return scoped
+    if method in ("place_orders", "amend_orders"):
+        return Priority.PLACE
+    return Priority.QUERY

@@ -1,0 +1,52 @@
+"""Smoke tests of the issue-8 benchmarks: each script runs end to end against a real daemon process in a
+tiny configuration, cleans up after itself and ends with its figure line in the documented format.
+
+They check the format only: timings are never asserted in tests (README.md, Development).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+NUMBER = r"(-?\d+(?:\.\d+)?|nan)"
+
+
+def run_bench(script: str, *args: str) -> str:
+    """Run a bench script; its last stdout line, after checking it exited 0 and removed its temp dir."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=240
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    temp_dirs = re.findall(r"temp dir (\S+)", proc.stderr)
+    assert temp_dirs, proc.stderr[-3000:]
+    assert not any(Path(d).exists() for d in temp_dirs), f"left behind: {temp_dirs}"
+    lines = proc.stdout.strip().splitlines()
+    assert lines, proc.stderr[-3000:]
+    return lines[-1]
+
+
+@pytest.mark.slow
+def test_fleet_prints_its_figure_line() -> None:
+    """fleet.py with 6 bots on 2 accounts for 2 s ends with `bots=6 cpu_pct=… … errors=<int>`."""
+    line = run_bench("fleet.py", "--bots", "6", "--bots-per-account", "3", "--seconds", "2")
+    pattern = rf"bots=6 cpu_pct={NUMBER} rss_mb={NUMBER} per_bot_kb={NUMBER} rpc_p99_ms={NUMBER} errors=\d+"
+    assert re.fullmatch(pattern, line), line
+
+
+@pytest.mark.slow
+def test_safety_under_load_prints_its_figure_line() -> None:
+    """safety_under_load.py with 4 bots, a burst of 2 and one reader ends with
+    `stop_p99_ms=… cancel_all_ms=… status_p99_ms=… budget_saturated=<0|1>`."""
+    line = run_bench(
+        "safety_under_load.py",
+        *("--bots", "4", "--burst", "2", "--readers", "1", "--stops", "2", "--pauses", "1"),
+        *("--op-timeout", "5", "--status-timeout", "3", "--saturate-wait", "2"),
+    )
+    pattern = rf"stop_p99_ms={NUMBER} cancel_all_ms={NUMBER} status_p99_ms={NUMBER} budget_saturated=[01]"
+    assert re.fullmatch(pattern, line), line

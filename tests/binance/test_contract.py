@@ -1,0 +1,8 @@
+"""The `Exchange` contract suite (tests/exchange/test_contract.py) run against the Binance adapter.
+
+The tests are imported unchanged; `conftest.open_venue` makes each one use the Binance harness.
+"""
+
+from __future__ import annotations
+
+from tests.exchange.test_contract import *  # noqa: F403

@@ -1,0 +1,233 @@
+"""Safety under load: with the request budget saturated by reads and quotes, stop, pause and cancel-all are
+admitted from the reserved share and confirm without waiting for a window to free; views cost the venue
+at most one shared refresh per interval; requests that cannot get budget fail fast with the budget error.
+
+Everything runs on a manual clock that the safety tests never advance: an operation that needed the
+window to slide could not finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+
+import pytest
+
+from mmctl.bots.account import FIGURES_TTL_S
+from mmctl.bots.bot import BotOptions, BotState
+from mmctl.bots.events import EventLog
+from mmctl.clock import ManualClock, now_ms
+from mmctl.config.schema import PaperAccount
+from mmctl.errors import BudgetExhausted
+from mmctl.exchange.budget import AccountBudgets, BudgetLimits, RequestBudget
+from mmctl.exchange.budgeted import BudgetedExchange
+from mmctl.exchange.paper.exchange import PaperExchange
+from mmctl.exchange.priority import Priority
+from mmctl.exchange.weights import Cost
+from mmctl.fleet import controls
+from mmctl.fleet.manager import BotManager
+from mmctl.model import BookTop
+from mmctl.store.base import MemoryDefinitionStore
+
+BTC = "BTC/USDT:USDT"
+LIMITS = BudgetLimits(weight_per_min=100, orders_per_10s=40, orders_per_min=400, use_fraction=1.0)
+WIDE = BudgetLimits(weight_per_min=300, orders_per_10s=40, orders_per_min=400, use_fraction=1.0)
+"""The account tests' budget: its 60-weight safety reserve holds a stop, a pause and a cancel-all sweep
+(an all-symbol open-orders query alone weighs 40; Binance's real reserve here is 384)."""
+OPTIONS = BotOptions(stop_timeout_s=2.0)
+
+
+class Rig:
+    def __init__(self) -> None:
+        self.clock = ManualClock()
+        self.paper = PaperExchange.from_settings(
+            "a", PaperAccount(symbols=("BTCUSDT",), balance=Decimal(10_000_000)), self.clock
+        )
+        self.budget = RequestBudget(self.clock, WIDE, name="account 'a'")
+        self.manager = BotManager(
+            {"a": BudgetedExchange(self.paper, self.budget)},
+            MemoryDefinitionStore(),
+            self.clock,
+            EventLog(self.clock),
+            options=OPTIONS,
+            budgets={"a": AccountBudgets(self.budget)},
+        )
+
+    def book(self) -> None:
+        self.paper.venue.on_book(
+            BookTop(BTC, Decimal("49999.9"), Decimal(9), Decimal("50000.1"), Decimal(9), now_ms(self.clock))
+        )
+
+    async def run(self, seconds: float) -> None:
+        for _ in range(int(seconds / 0.05)):
+            self.clock.advance(0.05)
+            self.book()
+            await turns(40)
+
+    def orders(self, prefix: str) -> list[str]:
+        return [
+            o.client_order_id for o in self.paper.venue.open_orders() if o.client_order_id.startswith(prefix)
+        ]
+
+    async def saturate(self) -> None:
+        """Fill every window up to what reads and quotes may use: only the safety reserve is left."""
+        for cost in (Cost(weight=1), Cost(orders_10s=1), Cost(orders_1m=1)):
+            while True:
+                try:
+                    await self.budget.acquire(cost, Priority.QUERY, deadline_s=0.0)
+                except BudgetExhausted:
+                    break
+
+
+async def turns(n: int = 20) -> None:
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+def scenario(body: Callable[[Rig], Awaitable[None]]) -> None:
+    async def main() -> None:
+        r = Rig()
+        await r.paper.load_markets()
+        r.book()
+        for i in range(4):
+            await r.manager.create(f"m{i}", "a", "BTCUSDT", "market_maker", {"levels": "2"})
+        await r.manager.start([], all_bots=True)
+        await r.run(0.5)
+        try:
+            await body(r)
+        finally:
+            stopping = asyncio.ensure_future(r.manager.shutdown())
+            while not stopping.done():
+                r.clock.advance(0.5)
+                await turns()
+            await r.paper.close()
+
+    asyncio.run(main())
+
+
+async def frozen(operation: Awaitable[object]) -> object:
+    """Run `operation` without advancing the clock; fail if it does not finish (it waited for budget)."""
+    task = asyncio.ensure_future(operation)
+    await turns(200)
+    assert task.done(), "the operation waited for the budget window to slide"
+    return task.result()
+
+
+def test_a_stop_is_admitted_and_confirmed_while_reads_and_quotes_saturate_the_budget() -> None:
+    """With the windows full to the non-safety share, `stop` cancels and confirms at once."""
+
+    async def body(r: Rig) -> None:
+        assert len(r.orders("mm.m0.")) == 4
+        await r.saturate()
+        with pytest.raises(BudgetExhausted):  # a read is refused fast...
+            await r.manager.exchange("a").balance()
+        (out,) = await frozen(r.manager.stop(["m0"]))  # type: ignore[misc]
+        assert out["ok"]
+        assert out["state"] == "stopped"
+        assert r.orders("mm.m0.") == []
+
+    scenario(body)
+
+
+def test_pause_and_cancel_all_confirm_while_the_budget_is_saturated() -> None:
+    """`pause` and `cancel-all --all` complete (orders gone on the venue) without the window freeing."""
+
+    async def body(r: Rig) -> None:
+        await r.saturate()
+        (paused,) = await frozen(r.manager.pause(["m1"]))  # type: ignore[misc]
+        assert paused["ok"]
+        assert r.manager.bot("m1").state is BotState.PAUSED
+        assert r.orders("mm.m1.") == []
+        results = await frozen(controls.cancel_everything(r.manager))
+        assert results
+        assert r.orders("mm.") == []
+
+    scenario(body)
+
+
+def test_a_stop_is_not_held_behind_a_tick_waiting_for_budget() -> None:
+    """A bot whose tick waits for quote budget stops at once: the wait is cut, nothing is sent after."""
+
+    async def body(r: Rig) -> None:
+        await r.saturate()
+        bot = r.manager.bot("m2")
+        bot.update_definition(bot.definition)  # wake it: its re-quote now waits for (or is refused) budget
+        await turns()
+        (out,) = await frozen(r.manager.stop(["m2"]))  # type: ignore[misc]
+        assert out["ok"]
+        assert r.orders("mm.m2.") == []
+
+    scenario(body)
+
+
+def test_a_thousand_status_views_cost_at_most_one_refresh_per_interval() -> None:
+    """1,000 concurrent `status` calls on one account send at most one balance+positions refresh."""
+
+    async def body(r: Rig) -> None:
+        r.clock.advance(FIGURES_TTL_S + 1)  # whatever the start cached is stale now
+        before = r.budget.admitted
+        docs = await asyncio.gather(*(r.manager.status(f"m{i % 4}") for i in range(1000)))
+        assert r.budget.admitted - before <= 2  # one balance and one positions request
+        assert all(d["figures_age_s"] is not None and d["figures_age_s"] <= FIGURES_TTL_S for d in docs)
+        before = r.budget.admitted
+        await asyncio.gather(*(r.manager.status("m0") for _ in range(1000)))
+        assert r.budget.admitted == before  # fresh: no request at all
+
+    scenario(body)
+
+
+def test_a_query_that_cannot_get_budget_in_time_fails_with_the_budget_error() -> None:
+    """A read past its deadline fails with "request budget exhausted on ...: retry in N s" (no hang)."""
+
+    async def main() -> None:
+        clock = ManualClock()
+        budget = RequestBudget(clock, LIMITS, name="account 'a'")
+        await budget.acquire(Cost(weight=80), Priority.QUERY)  # the reads' share of the minute is used
+        with pytest.raises(BudgetExhausted, match=r"exhausted on account 'a': retry in 60 s"):
+            await budget.acquire(Cost(weight=1), Priority.QUERY, deadline_s=5.0)  # at once: 60 s > 5 s
+        clock.advance(57)  # the window frees in 3 s: within a 5 s deadline, so the read waits...
+        waiting = asyncio.ensure_future(budget.acquire(Cost(weight=1), Priority.QUERY, deadline_s=5.0))
+        await turns()
+        assert not waiting.done()
+        clock.advance(3)
+        await turns()
+        assert waiting.done()
+        assert waiting.exception() is None
+        await budget.acquire(Cost(weight=79), Priority.QUERY)
+        safety = asyncio.ensure_future(budget.acquire(Cost(weight=1), Priority.SAFETY))
+        await turns()
+        assert safety.done()  # safety uses the reserve: 81 of 100
+        ahead = asyncio.ensure_future(budget.acquire(Cost(weight=80), Priority.PLACE))  # frees in 60 s
+        late = asyncio.ensure_future(budget.acquire(Cost(weight=1), Priority.QUERY, deadline_s=70.0))
+        await turns()
+        assert not late.done()  # could fit in 60 s: it waits, behind the quote
+        clock.advance(60)
+        await turns()
+        assert ahead.done()
+        assert not late.done()  # the quote took the room
+        clock.advance(10)
+        await turns()
+        assert isinstance(late.exception(), BudgetExhausted)  # the deadline ended the wait
+        assert budget.usage()["waiting"]["query"] == 0
+
+    asyncio.run(main())
+
+
+def test_starts_cannot_take_more_than_their_share_of_the_budget() -> None:
+    """START-class requests stop at `start_share` of a window, leaving room for quotes and reads."""
+
+    async def main() -> None:
+        clock = ManualClock()
+        budget = RequestBudget(clock, LIMITS)
+        await budget.acquire(Cost(weight=50), Priority.START)  # half of 100: the starts' share is full
+        starting = asyncio.ensure_future(budget.acquire(Cost(weight=1), Priority.START, deadline_s=120))
+        await turns()
+        assert not starting.done()  # waits for the next wave
+        await budget.acquire(Cost(weight=30), Priority.PLACE, deadline_s=0)  # quotes still fit
+        clock.advance(60)
+        await turns()
+        assert starting.done()
+        assert starting.exception() is None
+
+    asyncio.run(main())
