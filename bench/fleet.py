@@ -6,10 +6,10 @@ counters while all of them share one IP weight budget, as on Binance (one VPS, o
 about 40 default bots (bench/api_budget.py). Each account's synthetic market sends one book update per
 second per symbol.
 
-The run: create every bot; read the daemon's RSS with no bot running, then with one; start the rest in
-one `bot.start` (as `mmctl start a b c ...` does) and wait until none is still starting; let them quote
-for `--seconds` while one client calls `bot.status` on random bots and `bot.list` over the raw socket,
-one call every 50 ms; then `bot.stop --all`.
+The run: create every bot; read the daemon's RSS with no bot running, then with one; start the rest as
+`mmctl start a b c ...` does (one `bot.start` per bot, 4 in flight) and wait until none is still
+starting; let them quote for `--seconds` while one client calls `bot.status` on random bots and
+`bot.list` over the raw socket, one call every 50 ms; then `bot.stop --all`.
 
 Figures: the daemon's CPU over the quoting window (utime + stime from /proc/<pid>/stat, in % of one
 core); its RSS at the end; the memory per extra bot, (RSS with N bots - RSS with 1) / (N - 1); the p99
@@ -264,6 +264,35 @@ def start_bots(rpc: Rpc, names: list[str], timeout_s: float) -> tuple[set[str], 
     return failed, rows
 
 
+def start_each(
+    daemon: BenchDaemon, starter: Rpc, names: list[str], timeout_s: float, in_flight: int = 4
+) -> tuple[set[str], dict[str, dict[str, Any]]]:
+    """Start `names` as `mmctl start a b c ...` does: one `bot.start` per bot, `in_flight` at a time (each
+    answer within the daemon's request timeout while the budget admits starts in waves), then wait until
+    none is still starting. RPC failures are recorded on `starter`."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    t0 = time.monotonic()
+    rpcs = [daemon.rpc(timeout_s) for _ in range(in_flight)]
+
+    def one(i: int) -> tuple[str, CallResult]:
+        return names[i], rpcs[i % in_flight].call("bot.start", {"names": [names[i]]})
+
+    failed: set[str] = set()
+    with ThreadPoolExecutor(in_flight) as pool:
+        for name, reply in pool.map(one, range(len(names))):
+            outcomes = reply.result if isinstance(reply.result, list) else []
+            if not reply.ok or not all(isinstance(o, dict) and o.get("ok") for o in outcomes):
+                failed.add(name)
+    for rpc in rpcs:
+        starter.failures.extend(rpc.failures)
+        rpc.close()
+    if failed:
+        log(f"{len(failed)} start(s) failed")
+    rows = wait_for_rows(starter, settled(names), max(1.0, timeout_s - (time.monotonic() - t0)))
+    return failed, rows
+
+
 def create_bots(rpc: Rpc, specs: list[tuple[str, str, str]]) -> list[str]:
     """Create (name, account, symbol) bots, 3 levels each, spreads 8..24 bps; the names created."""
     created = []
@@ -340,7 +369,7 @@ def run_fleet(args: argparse.Namespace) -> Figures:
         figures.rss_kb["one"] = settle_rss(daemon.pid)
         log(f"starting {len(names) - 1} more bots")
         t_start = time.monotonic()
-        more_failed, rows = start_bots(starter, names[1:], args.start_timeout)
+        more_failed, rows = start_each(daemon, starter, names[1:], args.start_timeout)
         running = sorted(name for name, row in rows.items() if row["state"] == "running")
         log(f"{len(running)}/{n} running {time.monotonic() - t_start:.1f} s after the start call")
         time.sleep(3.0)

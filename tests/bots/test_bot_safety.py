@@ -44,6 +44,7 @@ def test_stop_all_disarms_the_countdown_of_symbols_nobody_quotes_any_more() -> N
         await w.run(0.3)
         assert w.paper.venue.state(SYMBOL).countdown_ms is not None
         await manager.stop([], all_bots=True)
+        await manager.settle_background()  # the disarm follows the answer
         assert w.paper.venue.state(SYMBOL).countdown_ms is None
 
     scenario(body)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmctl.strategies.ticks import Grid, ceil_div, floor_div
+from mmctl.strategies.ticks import Grid, ceil_div
 
 D = Decimal
 INCREMENTS = ["0.1", "0.10", "0.01", "0.5", "0.25", "1", "5", "1E+1", "0.00001", "0.001"]
@@ -35,15 +35,13 @@ def test_value_and_index_are_inverse_and_value_carries_the_increments_exponent(i
 def test_off_grid_amounts_have_no_index_and_round_to_the_neighbouring_indexes(
     inc: str, k: int, frac: int
 ) -> None:
-    """An amount between two multiples has no index; `floor` and `ceil` give the multiples around it."""
+    """An amount between two multiples has no index; its exact ratio to the increment lies between them."""
     grid = Grid(D(inc))
     with localcontext() as ctx:
         ctx.prec = 60
         amount = (D(k) + D(frac) / 1000) * D(inc)
     assert grid.index(amount) is None
     assert grid.index_of_kept(amount) is None
-    num, den = amount.as_integer_ratio()
-    assert (grid.floor(num, den), grid.ceil(num, den)) == (k, k + 1)
     n, d = grid.index_ratio(amount)
     assert D(n) / D(d) == D(k) + D(frac) / 1000
 
@@ -65,8 +63,14 @@ def test_a_grid_needs_a_positive_finite_increment() -> None:
     assert Grid(D("0.1")).index(D("NaN")) is None
 
 
-def test_integer_division_rounds_toward_minus_and_plus_infinity() -> None:
-    """`floor_div` and `ceil_div` round exact fractions down and up, negatives included."""
-    assert (floor_div(7, 2), ceil_div(7, 2)) == (3, 4)
-    assert (floor_div(-7, 2), ceil_div(-7, 2)) == (-4, -3)
-    assert (floor_div(6, 2), ceil_div(6, 2)) == (3, 3)
+def test_ceil_div_rounds_an_exact_fraction_up() -> None:
+    """`ceil_div` rounds up, negatives included, and leaves a whole quotient alone."""
+    assert (ceil_div(7, 2), ceil_div(-7, 2), ceil_div(6, 2)) == (4, -3, 3)
+
+
+def test_shared_grids_keep_the_increments_exponent() -> None:
+    """`Grid.of` shares one grid per increment as written: 0.1 and 0.10 are two grids that write prices
+    differently."""
+    assert Grid.of(D("0.1")) is Grid.of(D("0.1"))
+    assert str(Grid.of(D("0.1")).value(5)) == "0.5"
+    assert str(Grid.of(D("0.10")).value(5)) == "0.50"

@@ -1,8 +1,10 @@
 """Per-account state that every bot of the account shares, so N bots and N readers do not pay N times:
 the order-event stream (one router), the book subscriptions (one hub), the account's figures (balance,
 positions, income totals: one shared refresh every few seconds, whatever the number of readers), each
-symbol's leverage, and each symbol's exchange-side countdown cancel (Binance keeps one per symbol and
-account: one refresh serves every bot quoting it).
+symbol's leverage, each symbol's exchange-side countdown cancel (Binance keeps one per symbol and
+account: one refresh serves every bot quoting it), and the funding poll: new FUNDING_FEE rows of the
+income ledger, at most one walk per `FUNDING_POLL_S`, each split over the bots quoting its symbol by
+their positions at the settlement time (`mmctl.pnl.funding`) and credited to their inventories.
 
 Reading never costs the venue per call: readers get the latest figures with their age, and a stale value
 starts one background refresh that every reader shares. Nobody holds a lock while a request waits for
@@ -14,19 +16,23 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
+from mmctl.bots.definition import BotDefinition
+from mmctl.bots.inventory import Inventory
 from mmctl.bots.market_data import MarketDataHub
 from mmctl.bots.router import OrderRouter
 from mmctl.clock import Clock
-from mmctl.errors import ExchangeError, VenueUnavailable
+from mmctl.errors import ExchangeError, MmctlError, VenueUnavailable
 from mmctl.exchange.base import Exchange
 from mmctl.exchange.priority import Priority, request_class
-from mmctl.model import ZERO, Balance, Order, Position
+from mmctl.model import ZERO, Balance, IncomeType, Order, Position
+from mmctl.pnl.funding import allocate_funding
 from mmctl.pnl.income import iter_income
+from mmctl.pnl.position import CTX
 
 T = TypeVar("T")
 
@@ -35,6 +41,8 @@ FIGURES_TTL_S = 5.0  # balance and positions for views: at most one refresh per 
 INCOME_TTL_S = 30.0  # income totals for the portfolio: at most one ledger walk per 30 s
 FIRST_WAIT_S = 3.0  # a reader with nothing cached waits this long for the first refresh
 STALE_WAIT_S = 0.5  # a reader with a stale value waits this long for the shared refresh, then shows it
+FUNDING_POLL_S = 60.0  # funding rows: at most one ledger walk per account per minute
+FUNDING_LATE_MS = 60_000  # each walk re-reads this much before the newest row seen (late postings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,16 +87,18 @@ class Refreshed(Generic[T]):
         snap = self.peek()
         if snap.value is not None and snap.age_s is not None and snap.age_s <= max_age_s:
             return snap.value
-        task = self._refresh()
-        await asyncio.shield(task)
+        await asyncio.shield(self._refresh())
+        if self._error is not None:  # the shared refresh may have been a read that could not get budget:
+            await asyncio.shield(self._refresh())  # one more, in this caller's request class
         if self._error is not None or self._value is None:
             raise ExchangeError(self._error or "no answer from the venue")
         return self._value
 
     def _refresh(self) -> asyncio.Task[None]:
         if self._task is None or self._task.done():
-            # a fresh context: the refresh is a plain read whatever scope (a start, a stop) triggered it
-            self._task = asyncio.get_running_loop().create_task(self._run(), context=contextvars.Context())
+            # in the request class of the caller that found it stale: a start's refresh goes ahead of
+            # quotes, a view's is a plain read
+            self._task = asyncio.get_running_loop().create_task(self._run())
         return self._task
 
     async def _run(self) -> None:
@@ -119,6 +129,48 @@ class AccountFigures:
         return next((p for p in self.positions if p.symbol == symbol), None)
 
 
+class FundedBot(Protocol):
+    """What the funding poll needs of a bot."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def definition(self) -> BotDefinition: ...
+
+    @property
+    def inventory(self) -> Inventory: ...
+
+
+@dataclass(slots=True)
+class AccountFunding:
+    """The account's funding since the poll began, as attributed: per symbol, `total` equals the sum of
+    the bots' shares on it plus `unattributed`, exactly."""
+
+    total: dict[str, Decimal] = field(default_factory=dict)  # symbol → funding of the account
+    unattributed: dict[str, Decimal] = field(default_factory=dict)  # symbol → held by no bot
+    by_bot: dict[str, Decimal] = field(default_factory=dict)  # bot → its shares, whatever its restarts
+    rows: int = 0
+    error: str | None = None  # the last poll's failure, None once a poll succeeds
+    polled_at: float | None = None  # monotonic time of the last successful poll
+
+    def sum_total(self) -> Decimal:
+        return _exact_sum(self.total.values())
+
+    def sum_unattributed(self) -> Decimal:
+        return _exact_sum(self.unattributed.values())
+
+    def sum_bots(self) -> Decimal:
+        return _exact_sum(self.by_bot.values())
+
+
+def _exact_sum(values: Iterable[Decimal]) -> Decimal:
+    total = ZERO
+    for v in values:
+        total = CTX.add(total, v)
+    return total
+
+
 class AccountShared:
     def __init__(self, exchange: Exchange, clock: Clock, name: str = "") -> None:
         self.exchange = exchange
@@ -132,6 +184,10 @@ class AccountShared:
         self._leverage: dict[str, int] = {}
         self._armed_at: dict[str, float] = {}
         self._open_orders: dict[str, _PendingQuery] = {}
+        self.funding = AccountFunding()
+        self._funding_cursor_ms: int | None = None
+        self._funding_seen: set[str] = set()  # funding row ids at or after the cursor
+        self._funding_task: asyncio.Task[None] | None = None
 
     async def _fetch_figures(self) -> AccountFigures:
         balance = await self.exchange.balance()
@@ -240,3 +296,67 @@ class AccountShared:
         async with self._locks[f"countdown:{symbol}"]:
             await self.exchange.disarm_countdown(symbol)
             self._armed_at.pop(symbol, None)
+
+    # --- funding ---------------------------------------------------------------------------------------
+
+    def funding_poll(
+        self, bots: Callable[[], Iterable[FundedBot]], since_ms: int, max_age_s: float = FUNDING_POLL_S
+    ) -> asyncio.Task[None] | None:
+        """Start (or join) the funding poll unless one succeeded in the last `max_age_s`; returns its task,
+        or None when none is due. `bots` lists the account's bots when the rows arrive; the first poll
+        reads from `since_ms`. The walk is a QUERY-class read in a fresh context."""
+        if self._funding_task is not None and not self._funding_task.done():
+            return self._funding_task
+        polled = self.funding.polled_at
+        if polled is not None and self.clock.monotonic() - polled < max_age_s:
+            return None
+        self._funding_task = asyncio.get_running_loop().create_task(
+            self._poll_funding(bots, since_ms), context=contextvars.Context()
+        )
+        return self._funding_task
+
+    async def poll_funding(
+        self, bots: Callable[[], Iterable[FundedBot]], since_ms: int, max_age_s: float = FUNDING_POLL_S
+    ) -> AccountFunding:
+        """`funding_poll`, waiting for it; the attribution so far (its `error` says if the poll failed)."""
+        task = self.funding_poll(bots, since_ms, max_age_s)
+        if task is not None:
+            await asyncio.shield(task)
+        return self.funding
+
+    async def _poll_funding(self, bots: Callable[[], Iterable[FundedBot]], since_ms: int) -> None:
+        cursor = since_ms if self._funding_cursor_ms is None else self._funding_cursor_ms
+        newest = cursor
+        try:
+            with request_class(Priority.QUERY):
+                async for row in iter_income(self.exchange, cursor):
+                    newest = max(newest, row.ts_ms)
+                    if row.type is IncomeType.FUNDING_FEE and row.id not in self._funding_seen:
+                        self._funding_seen.add(row.id)
+                        self._attribute(row.symbol, row.amount, row.ts_ms, list(bots()))
+        except ExchangeError as e:
+            self.funding.error = e.message
+            return
+        cursor = max(cursor, newest - FUNDING_LATE_MS)
+        self._funding_cursor_ms = cursor
+        self.funding.error, self.funding.polled_at = None, self.clock.monotonic()
+
+    def _attribute(self, symbol: str, amount: Decimal, ts_ms: int, bots: list[FundedBot]) -> None:
+        key = self._unified(symbol)
+        holders = [b for b in bots if self._unified(b.definition.symbol) == key]
+        split = allocate_funding(amount, {b.name: b.inventory.qty_at(ts_ms) for b in holders})
+        for bot in holders:
+            share = split.shares.get(bot.name, ZERO)
+            if share:
+                bot.inventory.add_funding(share)
+                self.funding.by_bot[bot.name] = CTX.add(self.funding.by_bot.get(bot.name, ZERO), share)
+        f = self.funding
+        f.total[key] = CTX.add(f.total.get(key, ZERO), amount)
+        f.unattributed[key] = CTX.add(f.unattributed.get(key, ZERO), split.unattributed)
+        f.rows += 1
+
+    def _unified(self, symbol: str) -> str:
+        try:
+            return self.exchange.market(symbol).symbol
+        except (MmctlError, KeyError):
+            return symbol

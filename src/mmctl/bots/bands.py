@@ -31,12 +31,11 @@ from mmctl.bots.inventory import Inventory
 from mmctl.bots.orders import LiveOrder, reconcile, tolerance_window
 from mmctl.bots.risk import BPS, EXACT, BotRiskMonitor
 from mmctl.model import BookTop, MarketRules
-from mmctl.strategies.base import BookBand, Quote, Strategy
+from mmctl.strategies.base import UNBOUNDED, BookBand, Quote, Strategy
 from mmctl.strategies.params import StrategyParams
 from mmctl.strategies.ticks import Grid
 
 EDGE_STEPS = 8  # exact evaluations allowed to settle a loss-guard edge; beyond that the edge stays put
-_GRIDS: dict[Decimal, Grid] = {}
 
 
 def band_after_tick(
@@ -60,7 +59,7 @@ def band_after_tick(
     plan = reconcile(desired, live, tolerance_bps=tolerance, max_age_ms=max_age_ms, now_ms=now_ms)
     resting = [(o.side, o.level, o.price, o.created_ms) for o in plan.kept]  # once the plan is carried out
     resting += [(q.side, q.level, q.price, now_ms) for q in plan.places]
-    grid = price_grid(rules)
+    grid = Grid.of(rules.tick_size)
     windows: dict[Any, tuple[int, int]] = {}
     for side, level, price, _ in resting:
         window = tolerance_window(price, grid, tolerance)
@@ -76,14 +75,6 @@ def band_after_tick(
     oldest = min((created for *_, created in resting), default=None)
     until = float("inf") if oldest is None else now_s + (oldest + max_age_ms - now_ms) / 1000 - 0.001
     return band, until
-
-
-def price_grid(rules: MarketRules) -> Grid:
-    """The tick grid of `rules` (one per tick size, shared)."""
-    grid = _GRIDS.get(rules.tick_size)
-    if grid is None:
-        grid = _GRIDS[rules.tick_size] = Grid(rules.tick_size)
-    return grid
 
 
 def breaker_due(risk: BotRiskMonitor) -> bool:
@@ -128,8 +119,8 @@ def loss_guard_mids(
     rising_pnl = _mid2_for_pnl(inventory, peak, grid) if params.max_drawdown > 0 else None  # a new peak
     # a long position loses as the mid falls; a short one as it rises
     down_guess, up_guess = (falling_pnl, rising_pnl) if qty > 0 else (rising_pnl, falling_pnl)
-    low = -(10**40) if down_guess is None else _edge(ok, now, -1, down_guess)
-    high = 10**40 if up_guess is None else _edge(ok, now, 1, up_guess)
+    low = -UNBOUNDED if down_guess is None else _edge(ok, now, -1, down_guess)
+    high = UNBOUNDED if up_guess is None else _edge(ok, now, 1, up_guess)
     return low, high
 
 

@@ -32,12 +32,15 @@ from mmctl.clock import Clock, now_ms
 from mmctl.errors import (
     Action,
     ExchangeError,
+    InsufficientMargin,
     InvalidState,
     LeverageRejected,
     MmctlError,
+    NoMarketData,
     RateLimited,
 )
 from mmctl.exchange.base import Exchange
+from mmctl.exchange.margin import check_orders
 from mmctl.exchange.priority import Priority, request_class
 from mmctl.model import BookTop, MarketRules
 from mmctl.strategies import get_strategy
@@ -45,6 +48,9 @@ from mmctl.strategies.base import Quote
 from mmctl.strategies.params import StrategyParams
 
 __all__ = ["Bot", "BotOptions", "BotState"]  # the bot and the value types callers use with it
+
+START_FIGURES_AGE_S = 5.0  # a balance this recent is good enough for the start's margin check
+START_BOOK_WAIT_S = 5.0  # how long a start waits for the first book of its symbol
 
 
 class Bot:
@@ -174,7 +180,50 @@ class Bot:
         if leftovers:
             await self.quoter.cancel(leftovers)
             self.events.add(self.name, "cancel", f"cancelled {len(leftovers)} leftover order(s)")
+        await self._check_margin(refresh=bool(leftovers))
         await self.account.keep_countdown(symbol, self.options.countdown_s, self.options.countdown_refresh_s)
+
+    async def _check_margin(self, *, refresh: bool) -> None:
+        """Refuse to start when the bot's first quotes do not fit the account's available margin (the
+        venue would reject each one), with the numbers. `refresh`: leftovers were just cancelled, so the
+        cached balance may understate what is available."""
+        book = await self._first_book()
+        rules = self.rules
+        if rules is None:
+            return
+        quotes = self._quotes_for(book, rules)
+        if not quotes:
+            return
+        requests = [q.to_request(rules.symbol, f"margin-check-{i}") for i, q in enumerate(quotes)]
+        figures = await self.account.figures.fresh(0.0 if refresh else START_FIGURES_AGE_S)
+        available = figures.balance.available
+        if available.is_zero():
+            available = Decimal(0)  # "0", not the venue's "0E-8", in the refusal
+        check = check_orders(requests, self.params.leverage, available, book.mid)
+        if not check.fits:
+            raise InsufficientMargin(
+                f"bot {self.name} cannot start: {check.describe()}",
+                data={
+                    "required": str(check.required),
+                    "available": str(check.available),
+                    "leverage": check.leverage,
+                },
+            )
+
+    async def _first_book(self) -> BookTop:
+        """The symbol's latest book, waiting (at most `START_BOOK_WAIT_S`) for the first one."""
+        book = self.exchange.book(self.definition.symbol)
+        if book is not None:
+            return book
+        async with self.market_data.subscribe(self.definition.symbol) as books:
+            try:
+                return await asyncio.wait_for(anext(books), START_BOOK_WAIT_S)
+            except (TimeoutError, StopAsyncIteration):
+                raise NoMarketData(
+                    f"bot {self.name}: no market data for {self.definition.symbol} within "
+                    f"{START_BOOK_WAIT_S:g} s",
+                    data={"symbol": self.definition.symbol},
+                ) from None
 
     async def _abort_start(self, error: MmctlError) -> None:
         self.last_error = error.message

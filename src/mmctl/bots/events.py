@@ -2,6 +2,7 @@
 
 In memory for now (persisted by a later store). Every event has a daemon-wide sequence number so a
 follower (`mmctl events --follow`) asks for "everything after N" and never misses or repeats one.
+The time is kept as epoch milliseconds (`ts_ms`) and goes on the wire as ISO 8601 UTC (`ts`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmctl.clock import Clock, now_ms
+from mmctl.rpc.protocol import EventDoc
+from mmctl.timefmt import iso_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,10 +26,11 @@ class Event:
     message: str
     data: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> EventDoc:
+        """The wire document (`events.list`, `mmctl events --json`)."""
         return {
             "seq": self.seq,
-            "ts_ms": self.ts_ms,
+            "ts": iso_utc(self.ts_ms),
             "bot": self.bot,
             "kind": self.kind,
             "message": self.message,

@@ -50,7 +50,8 @@ class FillBook:
         self.wake()
 
     async def recover(self, maker_fee: Decimal) -> None:
-        """Book what the venue says the bot's orders filled beyond what the stream delivered."""
+        """Book what the venue says the bot's orders filled beyond what the stream delivered, from its
+        trade records; `maker_fee` only estimates a fill those records no longer show."""
         for fill in await self.quoter.recover_fills(maker_fee):
             self._book(fill, " (recovered after a gap)")
         self.recover_due = False

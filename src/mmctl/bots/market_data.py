@@ -205,7 +205,7 @@ class MarketDataHub:
     # --- machinery ----------------------------------------------------------------------------------
 
     def _start(self, symbol: str) -> _Upstream:
-        grid = Grid(self.exchange.market(symbol).tick_size)
+        grid = Grid.of(self.exchange.market(symbol).tick_size)
         upstream = _Upstream(symbol, self.exchange.watch_book(symbol), grid)
         upstream.task = asyncio.get_running_loop().create_task(self._pump(upstream), name=f"book-{symbol}")
         self._upstreams[symbol] = upstream

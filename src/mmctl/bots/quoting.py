@@ -21,7 +21,7 @@ from mmctl.clock import Clock, now_ms
 from mmctl.errors import ExchangeError, OrderRejected, PostOnlyWouldCross, StopIncomplete, UnknownOrder
 from mmctl.exchange.base import MAX_CANCEL_BATCH, Exchange
 from mmctl.model import ZERO, Fill, Order, OrderUpdate, Side
-from mmctl.pnl.position import money
+from mmctl.pnl.position import CTX, money
 from mmctl.strategies.base import Quote
 
 CLOSED_MEMORY = 512  # closed ids remembered to ignore late events about them
@@ -154,7 +154,17 @@ class Quoter:
                 if res.error is not None and not isinstance(res.error, UnknownOrder):
                     self.needs_resync = True
                     raise res.error
-                self.live.pop(res.client_order_id, None)
+                gone = self.live.pop(res.client_order_id, None)
+                if res.error is None and gone is not None:
+                    self._order_event(
+                        "cancel",
+                        "cancelled",
+                        gone.side,
+                        gone.level,
+                        gone.price,
+                        gone.remaining,
+                        gone.client_order_id,
+                    )
                 done += 1
         self.stats.cancelled += done
         return done
@@ -215,6 +225,15 @@ class Quoter:
                 cid = res.request.client_order_id
                 if res.order is not None:
                     placed += 1
+                    self._order_event(
+                        "order",
+                        "placed",
+                        quote.side,
+                        quote.level,
+                        res.order.price or quote.price,
+                        res.order.qty,
+                        cid,
+                    )
                     if res.order.status.is_open and cid not in self._closed:
                         self.live[cid] = _live(res.order, quote, now)
                 elif isinstance(res.error, OrderRejected):
@@ -224,6 +243,21 @@ class Quoter:
                     raise res.error
         self.stats.placed += placed
         return placed
+
+    def _order_event(
+        self, kind: str, verb: str, side: Side, level: int, price: Decimal, qty: Decimal, cid: str
+    ) -> None:
+        """One event per order placed or cancelled (`mmctl events`), with the order's figures."""
+        self.events.add(
+            self.bot,
+            kind,
+            f"{verb} {side.value} level {level}: {qty} @ {price}",
+            side=side.value,
+            level=level,
+            price=str(price),
+            qty=str(qty),
+            client_order_id=cid,
+        )
 
     def _rejected(self, quote: Quote, error: OrderRejected) -> None:
         self.stats.rejected += 1
@@ -241,39 +275,31 @@ class Quoter:
 
     async def recover_fills(self, maker_fee: Decimal) -> list[Fill]:
         """After a gap in the order stream: ask the venue for every order we believed open and return
-        the fills we missed (the venue's average price; the fee estimated at the maker rate)."""
-        missed: list[Fill] = []
-        now = now_ms(self.clock)
+        the fills we missed, from the venue's own trade records (price, fee, maker flag). What those
+        records do not cover (older than the page `my_trades` returns) is booked at the order's average
+        price with the fee estimated at the maker rate."""
+        behind: list[tuple[Order, LiveOrder, Decimal]] = []  # order, our view, qty booked so far
         for cid, lo in list(self.live.items()):
             try:
                 order = await self.exchange.fetch_order(self.symbol, client_order_id=cid)
             except UnknownOrder:
                 continue
-            gap = order.filled - self._filled.get(cid, ZERO)
-            if gap > 0:
+            booked = self._filled.get(cid, ZERO)
+            if order.filled > booked:
                 self._filled[cid] = order.filled
-                price = order.avg_price or order.price or lo.price
-                missed.append(
-                    Fill(
-                        f"recovered:{cid}:{order.filled}",
-                        order.id,
-                        cid,
-                        order.symbol,
-                        order.side,
-                        price,
-                        gap,
-                        money(price * gap * maker_fee),
-                        "USDT",
-                        True,
-                        ZERO,
-                        now,
-                    )
-                )
+                behind.append((order, lo, booked))
             if order.status.is_open:
                 self.live[cid] = _with(lo, remaining=order.remaining)
             else:
                 self.live.pop(cid, None)
                 self._remember_closed(cid)
+        if not behind:
+            return []
+        since = min(order.created_ms for order, _, _ in behind)
+        trades = await self.exchange.my_trades(self.symbol, since_ms=since, limit=1000)
+        missed: list[Fill] = []
+        for order, lo, booked in behind:
+            missed += _unbooked_trades(order, booked, trades, lo.price, maker_fee, now_ms(self.clock))
         return missed
 
     def open_orders_view(self) -> list[dict[str, Any]]:
@@ -290,6 +316,45 @@ class Quoter:
             }
             for o in rows
         ]
+
+
+def _unbooked_trades(
+    order: Order, booked: Decimal, trades: list[Fill], fallback_price: Decimal, maker_fee: Decimal, now: int
+) -> list[Fill]:
+    """The fills of `order` beyond the `booked` quantity, from the venue's trade records (oldest first;
+    a trade straddling `booked` contributes its unbooked part and that share of its fee), then, for any
+    filled quantity the records do not show, one estimated fill at the maker rate."""
+    out: list[Fill] = []
+    seen = ZERO
+    for trade in trades:
+        if trade.order_id != order.id:
+            continue
+        start, seen = seen, CTX.add(seen, trade.qty)
+        new = CTX.subtract(min(seen, order.filled), max(start, booked))
+        if new <= 0:
+            continue
+        fee = trade.fee if new == trade.qty else money(CTX.divide(CTX.multiply(trade.fee, new), trade.qty))
+        out.append(replace(trade, client_order_id=order.client_order_id, qty=new, fee=fee))
+    rest = CTX.subtract(order.filled, max(seen, booked))
+    if rest > 0:
+        price = order.avg_price or order.price or fallback_price
+        out.append(
+            Fill(
+                f"recovered:{order.client_order_id}:{order.filled}",
+                order.id,
+                order.client_order_id,
+                order.symbol,
+                order.side,
+                price,
+                rest,
+                money(CTX.multiply(CTX.multiply(price, rest), maker_fee)),
+                "USDT",
+                True,
+                ZERO,
+                now,
+            )
+        )
+    return out
 
 
 def _live(order: Order, quote: Quote, created_ms: int) -> LiveOrder:

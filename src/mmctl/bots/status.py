@@ -2,7 +2,9 @@
 
 Money is rendered as strings. Neither view sends a request of its own: the account-level figures come
 from the account's shared refresh, with their age (`figures_age_s`), and say so when the venue could not
-be reached.
+be reached. The bot's funding (its share of the account's funding payments, `mmctl.pnl.funding`) sits
+beside its realized PnL and fees, and its net PnL includes it. A bot that a risk guard (its own or a
+daemon-wide one) stopped with its position still open says so: `risk_stop_open`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from mmctl.bots.bot import Bot
+from mmctl.bots.risk import money_text
 from mmctl.bots.state import BotState
 from mmctl.clock import now_ms
 from mmctl.strategies.params import params_to_dict
@@ -49,6 +52,9 @@ async def detail(bot: Bot) -> dict[str, Any]:
             "entry_price": str(inv.entry_price) if inv.qty else None,
             "fills": inv.fills,
             "fees_paid": str(inv.fees),
+            "funding": str(inv.funding),
+            "net_pnl": str(inv.net(_mid(bot))),
+            "risk_stop_open": risk_stop_open(bot),
             "volume": str(inv.volume),
             "uptime_s": round((now - bot.started_ms) / 1000, 1)
             if bot.started_ms is not None and bot.state in (BotState.RUNNING, BotState.PAUSED)
@@ -87,6 +93,23 @@ async def _venue_figures(bot: Bot) -> dict[str, Any]:
         }
     )
     return doc
+
+
+def risk_stop_open(bot: Bot) -> dict[str, str] | None:
+    """The position a risk stop left open (size, notional at the mid, the stop's reason), or None when
+    the bot is active, was not stopped by a risk guard, or is flat."""
+    reason = bot.last_error or ""
+    qty = bot.inventory.qty
+    if bot.state.active or not reason.startswith("risk: ") or not qty:
+        return None
+    mid = _mid(bot)
+    notional = money_text(abs(qty) * mid) if mid is not None else None
+    return {"position": str(qty), "notional": notional or "unknown", "reason": reason}
+
+
+def _mid(bot: Bot) -> Decimal | None:
+    book = bot.exchange.book(bot.definition.symbol)
+    return book.mid if book is not None else None
 
 
 def _dec(value: Decimal | None) -> str | None:

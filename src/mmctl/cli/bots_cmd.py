@@ -13,6 +13,7 @@ from mmctl.cli.output import Output, fail
 from mmctl.cli.render import render_events, render_rows, render_status, report_outcomes
 from mmctl.cli.values import clip, finite
 from mmctl.errors import ValidationError
+from mmctl.rpc import protocol as proto
 
 
 def parse_assignments(pairs: list[str], out: Output) -> dict[str, str]:
@@ -26,9 +27,10 @@ def parse_assignments(pairs: list[str], out: Output) -> dict[str, str]:
     return values
 
 
-DEFINITION_KEYS = ("version", "name", "account", "symbol", "strategy", "created_ms", "params")
-"""The top-level keys of a bot definition, as `mmctl export` writes it (`name` and `created_ms` are
-ignored by `create --from`: the new bot takes the name given on the command line)."""
+DEFINITION_KEYS = ("version", "name", "account", "symbol", "strategy", "created", "created_ms", "params")
+"""The top-level keys of a bot definition, as `mmctl export` writes it (`created`, ISO 8601 UTC) or
+wrote it before (`created_ms`, epoch milliseconds). `name` and the creation time are ignored by
+`create --from`: the new bot takes the name given on the command line and is created now."""
 
 
 def read_definition_file(path: Path, out: Output) -> dict[str, Any]:
@@ -87,7 +89,7 @@ def register(app: typer.Typer) -> None:
             "strategy": strategy or base.get("strategy") or "market_maker",
             "params": params,
         }
-        row = call(ctx, "bot.create", request, json_flag=json_flag)
+        row = call(ctx, proto.BOT_CREATE, request, json_flag=json_flag)
         if out.json:
             out.document(row)
         else:
@@ -96,7 +98,7 @@ def register(app: typer.Typer) -> None:
     @app.command("list")
     def list_(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
         """One row per bot: state, symbol, mid, position, PnL, open orders, last error."""
-        render_rows(globals_of(ctx).output(json_flag), call(ctx, "bot.list", json_flag=json_flag))
+        render_rows(globals_of(ctx).output(json_flag), call(ctx, proto.BOT_LIST, json_flag=json_flag))
 
     @app.command()
     def status(
@@ -120,9 +122,9 @@ def register(app: typer.Typer) -> None:
 
         def once() -> None:
             if name is None:
-                render_rows(out, call(ctx, "bot.list", json_flag=json_flag))
+                render_rows(out, call(ctx, proto.BOT_LIST, json_flag=json_flag))
             else:
-                render_status(out, call(ctx, "bot.status", {"name": name}, json_flag=json_flag))
+                render_status(out, call(ctx, proto.BOT_STATUS, {"name": name}, json_flag=json_flag))
 
         if not watch:
             once()
@@ -158,7 +160,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Stop bots: quoting stops, every order of the bot is cancelled and confirmed gone."""
         params = {"names": names or [], "all": all_, "flatten": flatten}
-        report_outcomes(globals_of(ctx).output(json_flag), call(ctx, "bot.stop", params, json_flag=json_flag))
+        report_outcomes(
+            globals_of(ctx).output(json_flag), call(ctx, proto.BOT_STOP, params, json_flag=json_flag)
+        )
 
     @app.command("set")
     def set_(
@@ -170,7 +174,7 @@ def register(app: typer.Typer) -> None:
         """Change parameters; a running bot applies them at its next tick."""
         out = globals_of(ctx).output(json_flag)
         changes = parse_assignments(assignments, out)
-        result = call(ctx, "bot.set", {"name": name, "params": changes}, json_flag=json_flag)
+        result = call(ctx, proto.BOT_SET, {"name": name, "params": changes}, json_flag=json_flag)
         if out.json:
             out.document(result)
         else:
@@ -186,7 +190,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print a bot's definition as TOML (usable with create --from)."""
         out = globals_of(ctx).output(json_flag)
-        definition = call(ctx, "bot.export", {"name": name}, json_flag=json_flag)
+        definition = call(ctx, proto.BOT_EXPORT, {"name": name}, json_flag=json_flag)
         if out.json:
             out.document(definition)
             return
@@ -200,7 +204,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Delete a stopped bot's definition."""
         out = globals_of(ctx).output(json_flag)
-        result = call(ctx, "bot.remove", {"name": name}, json_flag=json_flag)
+        result = call(ctx, proto.BOT_REMOVE, {"name": name}, json_flag=json_flag)
         out.document(result) if out.json else out.write(f"removed bot {name}")
 
     @app.command()
@@ -209,7 +213,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """A bot's open orders."""
         out = globals_of(ctx).output(json_flag)
-        rows = call(ctx, "bot.orders", {"name": name}, json_flag=json_flag)
+        rows = call(ctx, proto.BOT_ORDERS, {"name": name}, json_flag=json_flag)
         if out.json:
             out.document(rows)
             return
@@ -229,7 +233,7 @@ def register(app: typer.Typer) -> None:
         """Recent events (state changes, orders, fills, errors); --follow streams new ones."""
         out = globals_of(ctx).output(json_flag)
         params: dict[str, Any] = {"bot": name, "after": 0, "limit": limit}
-        result = call(ctx, "events.list", params, json_flag=json_flag)
+        result = call(ctx, proto.EVENTS_LIST, params, json_flag=json_flag)
         if out.json and not follow:
             out.document(result)
             return
@@ -238,7 +242,7 @@ def register(app: typer.Typer) -> None:
             while follow:
                 time.sleep(0.5)
                 params = {"bot": name, "after": result["last_seq"], "limit": 5000}
-                result = call(ctx, "events.list", params, json_flag=json_flag)
+                result = call(ctx, proto.EVENTS_LIST, params, json_flag=json_flag)
                 render_events(out, result["events"], header=False)
                 out.stream.flush()
         except KeyboardInterrupt:

@@ -26,7 +26,9 @@ from mmctl.cli.output import Output, fail
 from mmctl.cli.render import render_status
 from mmctl.cli.values import finite
 from mmctl.errors import MmctlError
+from mmctl.rpc import protocol as proto
 from mmctl.rpc.client import Client
+from mmctl.timefmt import iso_utc
 
 BOT = "demo-btc"
 SPEED = 10.0
@@ -76,7 +78,7 @@ def register(app: typer.Typer) -> None:
         except KeyboardInterrupt:
             out.write("interrupted: stopping the demo bot")
             with contextlib.suppress(MmctlError), Client(root / "mmctl.sock", timeout_s=30) as client:
-                client.call("bot.stop", {"names": [BOT]})
+                client.call(proto.BOT_STOP, {"names": [BOT]})
             raise typer.Exit(130) from None
         finally:
             _shutdown(daemon)
@@ -98,7 +100,7 @@ def _wait_ready(client: Client, daemon: subprocess.Popen[bytes], root: Path) -> 
     deadline = time.monotonic() + 60
     while True:
         try:
-            client.call("daemon.version")
+            client.call(proto.DAEMON_VERSION)
             return
         except MmctlError:
             client.close()
@@ -109,8 +111,10 @@ def _wait_ready(client: Client, daemon: subprocess.Popen[bytes], root: Path) -> 
 
 
 def _run(client: Client, out: Output, seconds: float) -> dict[str, Any]:
-    client.call("bot.create", {"name": BOT, "account": "paper", "symbol": "BTCUSDT", "params": DEMO_PARAMS})
-    (outcome,) = client.call("bot.start", {"names": [BOT]})
+    client.call(
+        proto.BOT_CREATE, {"name": BOT, "account": "paper", "symbol": "BTCUSDT", "params": DEMO_PARAMS}
+    )
+    (outcome,) = client.call(proto.BOT_START, {"names": [BOT]})
     if not outcome["ok"]:
         raise MmctlError(f"the demo bot did not start: {outcome['error']}")
     started_ms = int(time.time() * 1000)
@@ -123,14 +127,14 @@ def _run(client: Client, out: Output, seconds: float) -> dict[str, Any]:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         time.sleep(min(1.0, max(0.0, end - time.monotonic())))
-        status = client.call("bot.status", {"name": BOT})
-        events = client.call("events.list", {"bot": BOT, "after": last_seq, "limit": 5000})
+        status = client.call(proto.BOT_STATUS, {"name": BOT})
+        events = client.call(proto.EVENTS_LIST, {"bot": BOT, "after": last_seq, "limit": 5000})
         last_seq = events["last_seq"]
         if not out.json:
             _live_view(out, status, events["events"], end - time.monotonic())
-    stop = client.call("bot.stop", {"names": [BOT]})[0]
-    final = client.call("bot.status", {"name": BOT})
-    account = client.call("account.summary", {"account": "paper", "since_ms": started_ms})
+    stop = client.call(proto.BOT_STOP, {"names": [BOT]})[0]
+    final = client.call(proto.BOT_STATUS, {"name": BOT})
+    account = client.call(proto.ACCOUNT_SUMMARY, {"account": "paper", "since": iso_utc(started_ms)})
     return _summary(final, stop, account, seconds)
 
 

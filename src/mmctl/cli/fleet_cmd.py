@@ -11,6 +11,7 @@ from mmctl.cli.context import AllFlag, JsonFlag, Names, call, globals_of
 from mmctl.cli.output import Output, fail
 from mmctl.cli.render import report_outcomes
 from mmctl.errors import EXIT_FAILED, ValidationError
+from mmctl.rpc import protocol as proto
 
 
 def register(app: typer.Typer) -> None:
@@ -20,7 +21,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Stop quoting (orders cancelled and confirmed) but keep watching market data and risk."""
         out = globals_of(ctx).output(json_flag)
-        report_outcomes(out, call(ctx, "bot.pause", {"names": names or [], "all": all_}, json_flag=json_flag))
+        report_outcomes(
+            out, call(ctx, proto.BOT_PAUSE, {"names": names or [], "all": all_}, json_flag=json_flag)
+        )
 
     @app.command()
     def resume(
@@ -29,7 +32,7 @@ def register(app: typer.Typer) -> None:
         """Quote again after a pause."""
         out = globals_of(ctx).output(json_flag)
         report_outcomes(
-            out, call(ctx, "bot.resume", {"names": names or [], "all": all_}, json_flag=json_flag)
+            out, call(ctx, proto.BOT_RESUME, {"names": names or [], "all": all_}, json_flag=json_flag)
         )
 
     @app.command()
@@ -42,7 +45,7 @@ def register(app: typer.Typer) -> None:
         """Show the bot's symbol's leverage and maximum, or set it."""
         out = globals_of(ctx).output(json_flag)
         params: dict[str, Any] = {"name": name} if value is None else {"name": name, "leverage": value}
-        info = call(ctx, "bot.leverage", params, json_flag=json_flag)
+        info = call(ctx, proto.BOT_LEVERAGE, params, json_flag=json_flag)
         if out.json:
             out.document(info)
             return
@@ -76,7 +79,7 @@ def register(app: typer.Typer) -> None:
         if forms != 1:
             fail(ValidationError("give bot names, or --symbol S --account A, or --all (exactly one)"), out)
         if names:
-            report_outcomes(out, call(ctx, "cancel.bots", {"names": names}, json_flag=json_flag))
+            report_outcomes(out, call(ctx, proto.CANCEL_BOTS, {"names": names}, json_flag=json_flag))
             return
         if not all_ and (symbol is None or account is None):
             fail(
@@ -86,10 +89,10 @@ def register(app: typer.Typer) -> None:
         what = "EVERY open order on every account" if all_ else f"every open order on {account} {symbol}"
         _confirm(out, what, yes)
         if all_:
-            results = call(ctx, "cancel.all", {}, json_flag=json_flag)
+            results = call(ctx, proto.CANCEL_ALL, {}, json_flag=json_flag)
         else:
             results = [
-                call(ctx, "cancel.symbol", {"account": account, "symbol": symbol}, json_flag=json_flag)
+                call(ctx, proto.CANCEL_SYMBOL, {"account": account, "symbol": symbol}, json_flag=json_flag)
             ]
         _render_cancelled(out, results)
 
@@ -97,7 +100,7 @@ def register(app: typer.Typer) -> None:
     def portfolio(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
         """Capital, exposure and PnL across accounts and bots."""
         out = globals_of(ctx).output(json_flag)
-        doc = call(ctx, "portfolio.get", {}, json_flag=json_flag)
+        doc = call(ctx, proto.PORTFOLIO_GET, {}, json_flag=json_flag)
         if out.json:
             out.document(doc)
             return

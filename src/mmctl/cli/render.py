@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import typer
@@ -116,7 +115,7 @@ def render_events(out: Output, events: list[dict[str, Any]], header: bool) -> No
         for e in events:
             out.write(json.dumps(e, separators=(",", ":")))
         return
-    rows = [[_time(e["ts_ms"]), e.get("bot") or "-", e["kind"], e["message"]] for e in events]
+    rows = [[e["ts"], e.get("bot") or "-", e["kind"], e["message"]] for e in events]
     if out.tty:
         for r in rows:
             out.write(f"{r[0]}  {r[1]:<20} {r[2]:<7} {r[3]}")
@@ -125,7 +124,3 @@ def render_events(out: Output, events: list[dict[str, Any]], header: bool) -> No
         out.write("time\tbot\tkind\tmessage")
     for r in rows:
         out.write("\t".join(str(v) for v in r))
-
-
-def _time(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -82,6 +82,9 @@ class RiskSettings:
     # Stop every bot when the net PnL of all bots since 00:00 UTC today reaches -daily_loss_limit, USDT.
     daily_loss_limit: Decimal = bounded(Decimal(0), min=Decimal(0), max=MAX_MONEY)
     check_interval_s: float = bounded(1.0, min=0.1, max=3_600.0)  # how often the daemon checks them
+    # What a tripped daemon-wide guard does: "stop" cancels every bot's orders and leaves positions open;
+    # "flatten" also closes each bot's own position with a reduce-only market order.
+    on_trip: Literal["stop", "flatten"] = "stop"
 
 
 AccountSettings = PaperAccount | BinanceAccount

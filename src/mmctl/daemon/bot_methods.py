@@ -1,15 +1,29 @@
-"""The `bot.*`, `events.*` and `strategy.*` RPC methods: thin bindings of the bot manager."""
+"""The `bot.*`, `events.*`, `cancel.*`, `portfolio.*`, `account.*` and `strategy.*` RPC methods: thin
+bindings of the bot manager, registered under the names in `mmctl.rpc.protocol`. Points in time go out
+as ISO 8601 UTC strings (`mmctl.timefmt`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from mmctl.errors import InvalidParams
 from mmctl.fleet import controls
 from mmctl.fleet.manager import BotManager
 from mmctl.fleet.portfolio import portfolio
+from mmctl.rpc import protocol as proto
+from mmctl.rpc.protocol import (
+    AccountSummaryDoc,
+    BotRowDoc,
+    BotStatusDoc,
+    DefinitionDoc,
+    EventsPageDoc,
+    OutcomeDoc,
+    PortfolioDoc,
+)
 from mmctl.rpc.registry import MethodTable
 from mmctl.strategies import get_strategy
 from mmctl.strategies.params import describe
+from mmctl.timefmt import iso_utc, parse_iso_utc
 
 
 def register_bot_methods(table: MethodTable, manager: BotManager) -> None:
@@ -23,25 +37,25 @@ def register_bot_methods(table: MethodTable, manager: BotManager) -> None:
         """Create a bot (validated against the strategy's schema and the market's rules)."""
         return await manager.create(name, account, symbol, strategy, params or {})
 
-    async def start(names: list[str] | None = None, all: bool = False) -> list[dict[str, Any]]:
+    async def start(names: list[str] | None = None, all: bool = False) -> list[OutcomeDoc]:
         """Start bots by name, or all stopped bots; one outcome per bot."""
-        return await manager.start(names or [], all)
+        return cast(list[OutcomeDoc], await manager.start(names or [], all))
 
     async def stop(
         names: list[str] | None = None,
         all: bool = False,
         flatten: bool = False,
-    ) -> list[dict[str, Any]]:
+    ) -> list[OutcomeDoc]:
         """Stop bots (orders cancelled and confirmed); flatten also closes the bot's position."""
-        return await manager.stop(names or [], all, flatten)
+        return cast(list[OutcomeDoc], await manager.stop(names or [], all, flatten))
 
-    async def list_bots() -> list[dict[str, Any]]:
+    async def list_bots() -> list[BotRowDoc]:
         """One row per bot."""
-        return manager.rows()
+        return cast(list[BotRowDoc], manager.rows())
 
-    async def status(name: str) -> dict[str, Any]:
+    async def status(name: str) -> BotStatusDoc:
         """One bot in detail, with its open orders."""
-        return await manager.status(name)
+        return cast(BotStatusDoc, await manager.status(name))
 
     async def orders(name: str) -> list[dict[str, Any]]:
         """A bot's open orders."""
@@ -51,33 +65,36 @@ def register_bot_methods(table: MethodTable, manager: BotManager) -> None:
         """Change parameters (validated); a running bot applies them at its next tick."""
         return await manager.set_params(name, params)
 
-    async def export(name: str) -> dict[str, Any]:
-        """A bot's definition, as stored."""
-        return manager.export(name)
+    async def export(name: str) -> DefinitionDoc:
+        """A bot's definition, as `mmctl export` writes it (`created` as ISO 8601 UTC)."""
+        return manager.bot(name).definition.to_document()
 
     async def remove(name: str) -> dict[str, Any]:
         """Delete a stopped bot."""
         return manager.remove(name)
 
-    async def events(bot: str | None = None, after: int = 0, limit: int = 200) -> dict[str, Any]:
+    async def events(bot: str | None = None, after: int = 0, limit: int = 200) -> EventsPageDoc:
         """Events after sequence number `after` (optionally one bot's), oldest first."""
-        return manager.event_list(bot, after, limit)
+        return cast(EventsPageDoc, manager.event_list(bot, after, limit))
 
     async def strategy_params(strategy: str = "market_maker") -> list[dict[str, Any]]:
         """A strategy's parameters with types, defaults, bounds and docs."""
         return [vars_of(p) for p in describe(get_strategy(strategy).params_cls)]
 
-    async def account_summary(account: str, since_ms: int = 0) -> dict[str, Any]:
-        """An account's balance and income totals by type since a time (ms)."""
-        return await manager.account_summary(account, since_ms)
+    async def account_summary(account: str, since: str | None = None) -> AccountSummaryDoc:
+        """An account's balance and income totals by type since an ISO 8601 time (default: ever)."""
+        since_ms = 0 if since is None else _parse_since(since)
+        doc = await manager.account_summary(account, since_ms)
+        doc.pop("since_ms", None)
+        return cast(AccountSummaryDoc, {**doc, "since": iso_utc(since_ms)})
 
-    async def pause(names: list[str] | None = None, all: bool = False) -> list[dict[str, Any]]:
+    async def pause(names: list[str] | None = None, all: bool = False) -> list[OutcomeDoc]:
         """Stop quoting (orders cancelled and confirmed) but keep watching."""
-        return await manager.pause(names or [], all)
+        return cast(list[OutcomeDoc], await manager.pause(names or [], all))
 
-    async def resume(names: list[str] | None = None, all: bool = False) -> list[dict[str, Any]]:
+    async def resume(names: list[str] | None = None, all: bool = False) -> list[OutcomeDoc]:
         """Quote again after a pause."""
-        return await manager.resume(names or [], all)
+        return cast(list[OutcomeDoc], await manager.resume(names or [], all))
 
     async def leverage(name: str, leverage: int | None = None) -> dict[str, Any]:
         """Show the bot's symbol's leverage and maximum, or set it (validated against the brackets)."""
@@ -85,9 +102,9 @@ def register_bot_methods(table: MethodTable, manager: BotManager) -> None:
             return await controls.leverage_info(manager, name)
         return await controls.set_leverage(manager, name, leverage)
 
-    async def cancel_bots(names: list[str]) -> list[dict[str, Any]]:
+    async def cancel_bots(names: list[str]) -> list[OutcomeDoc]:
         """Pause these bots and cancel their orders."""
-        return await controls.cancel_bots(manager, names)
+        return cast(list[OutcomeDoc], await controls.cancel_bots(manager, names))
 
     async def cancel_symbol(account: str, symbol: str) -> dict[str, Any]:
         """Cancel every open order on a symbol of an account (manual ones too); pause its bots."""
@@ -97,30 +114,40 @@ def register_bot_methods(table: MethodTable, manager: BotManager) -> None:
         """cancel.symbol for every account and symbol with orders or bots."""
         return await controls.cancel_everything(manager)
 
-    async def portfolio_view() -> dict[str, Any]:
+    async def portfolio_view() -> PortfolioDoc:
         """Balances and positions per account, figures per bot, and totals."""
-        return await portfolio(manager, manager.started_ms)
+        return cast(PortfolioDoc, await portfolio(manager, manager.started_ms))
 
-    table.add("bot.pause", pause)
-    table.add("bot.resume", resume)
-    table.add("bot.leverage", leverage)
-    table.add("cancel.bots", cancel_bots)
-    table.add("cancel.symbol", cancel_symbol)
-    table.add("cancel.all", cancel_everything)
-    table.add("portfolio.get", portfolio_view)
-    table.add("account.summary", account_summary)
-    table.add("bot.create", create)
-    table.add("bot.start", start)
-    table.add("bot.stop", stop)
-    table.add("bot.list", list_bots)
-    table.add("bot.status", status)
-    table.add("bot.orders", orders)
-    table.add("bot.set", set_params)
-    table.add("bot.export", export)
-    table.add("bot.remove", remove)
-    table.add("events.list", events)
-    table.add("strategy.params", strategy_params)
+    table.add(proto.BOT_PAUSE, pause)
+    table.add(proto.BOT_RESUME, resume)
+    table.add(proto.BOT_LEVERAGE, leverage)
+    table.add(proto.CANCEL_BOTS, cancel_bots)
+    table.add(proto.CANCEL_SYMBOL, cancel_symbol)
+    table.add(proto.CANCEL_ALL, cancel_everything)
+    table.add(proto.PORTFOLIO_GET, portfolio_view)
+    table.add(proto.ACCOUNT_SUMMARY, account_summary)
+    table.add(proto.BOT_CREATE, create)
+    table.add(proto.BOT_START, start)
+    table.add(proto.BOT_STOP, stop)
+    table.add(proto.BOT_LIST, list_bots)
+    table.add(proto.BOT_STATUS, status)
+    table.add(proto.BOT_ORDERS, orders)
+    table.add(proto.BOT_SET, set_params)
+    table.add(proto.BOT_EXPORT, export)
+    table.add(proto.BOT_REMOVE, remove)
+    table.add(proto.EVENTS_LIST, events)
+    table.add(proto.STRATEGY_PARAMS, strategy_params)
 
 
 def vars_of(info: Any) -> dict[str, Any]:
     return {k: getattr(info, k) for k in ("name", "type", "default", "min", "max", "doc")}
+
+
+def _parse_since(since: str) -> int:
+    try:
+        return parse_iso_utc(since)
+    except (ValueError, OverflowError) as e:
+        raise InvalidParams(
+            f"since must be an ISO 8601 time with an offset, e.g. 2026-12-01T05:59:01.123Z: {e}",
+            data={"field": "since"},
+        ) from e

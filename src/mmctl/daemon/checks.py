@@ -1,5 +1,6 @@
 """Health checks of the trading services: accounts (reachable, request budget), market data per
-symbol (fresh), order streams, and bots (not in error, ticking, countdown cancel refreshed on time).
+symbol (fresh), order streams, and bots (not in error, ticking, countdown cancel refreshed on time, and
+no position left open by a risk stop: the operator must close it or restart the bot).
 """
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from mmctl.bots.bot import Bot
+from mmctl.bots.status import risk_stop_open
 from mmctl.daemon.health import Check
 from mmctl.exchange.base import Exchange
 from mmctl.exchange.budget import AccountBudgets, RequestBudget
@@ -49,7 +51,14 @@ def bot_checks(manager: BotManager) -> list[Check]:
         for account, router in sorted(manager.routers.items())
     ]
     for bot in manager.bots.values():
-        if bot.state.value == "error":
+        left = risk_stop_open(bot)
+        if left is not None:
+            detail = (
+                f"{bot.state.value} by a risk stop with a position of {left['position']} open "
+                f"(notional {left['notional']}): {left['reason']}"
+            )
+            checks.append(Check(f"bot:{bot.name}", False, detail))
+        elif bot.state.value == "error":
             checks.append(Check(f"bot:{bot.name}", False, f"error: {bot.last_error}"))
         elif bot.state.value == "running":
             checks.append(running_bot_check(bot, manager.clock.monotonic()))

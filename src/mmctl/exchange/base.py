@@ -16,6 +16,7 @@ from mmctl.model import (
     BookTop,
     CancelResult,
     ExchangeHealth,
+    Fill,
     IncomeRow,
     IncomeType,
     MarketRules,
@@ -131,6 +132,13 @@ class Exchange(Protocol):
         share a millisecond); otherwise query again from the last row's millisecond at page 1, skipping the
         rows at that millisecond already seen by `(type, id)` (Binance's tranId is unique per income type).
         Stop at the first page shorter than `limit`, never at a page of rows already seen."""
+        ...
+
+    async def my_trades(self, symbol: str, *, since_ms: int | None = None, limit: int = 500) -> list[Fill]:
+        """The account's own trades on `symbol`, oldest first, at most `limit` (1..1000): from `since_ms`
+        on when given, else the most recent (Binance's `GET /fapi/v1/userTrades`). Each carries the
+        venue's fee and maker flag; `client_order_id` is empty when the venue's trade record does not
+        carry it (Binance's does not): match by `order_id`."""
         ...
 
     def order_updates(self) -> AsyncIterator[OrderUpdate]:

@@ -5,11 +5,12 @@ going over earns a 429 and then 418 IP bans (see the shared ccxt reference). Eve
 that talks to the venue through one IP must therefore draw from one budget. `RequestBudget.acquire(cost,
 priority, deadline_s)` returns once the request fits in all three windows:
 
-- Classes (`mmctl.exchange.priority.Priority`: SAFETY < PLACE < QUERY < START) are served strictly in
-  order, first come first served within a class. Each class may fill a window only up to its share of the
-  cap: SAFETY all of it, PLACE and QUERY all but `safety_reserve`, START at most `start_share`. So the
-  reserved share is always there for cancels, countdown refreshes, reduce-only orders and a stop's
-  confirming queries, and starting many bots cannot take the room running bots need.
+- Classes (`mmctl.exchange.priority.Priority`: SAFETY < START < PLACE < QUERY) are served strictly in
+  order, first come first served within a class. SAFETY may fill a window to its cap, the others to all
+  but `safety_reserve`, and START requests together never hold more than `start_share` of a window (they
+  are counted in windows of their own too). So the reserved share is always there for cancels, countdown
+  refreshes, reduce-only orders and a stop's confirming queries, starts are not starved by busy quoting,
+  and starting many bots cannot take the room running bots need.
 - A request larger than a whole window is admitted alone, once that window is empty (never deadlock).
 - `deadline_s`: a request that cannot be admitted within it fails with `BudgetExhausted` ("request
   budget exhausted on ...: retry in N s"): at once when the window alone says it cannot fit in time,
@@ -65,22 +66,18 @@ class BudgetLimits:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name, low in (("use_fraction", 0.0), ("safety_reserve", -1e-12), ("start_share", 0.0)):
+        for name in ("use_fraction", "safety_reserve", "start_share"):
             value = getattr(self, name)
-            if not (isinstance(value, int | float) and not isinstance(value, bool) and low < value <= 1):
-                raise ValueError(f"{name} must be a fraction in ({max(low, 0):g}, 1], got {value!r}")
-        if self.safety_reserve >= 1 or self.start_share > 1 - self.safety_reserve:
-            raise ValueError(
-                "start_share must leave the safety reserve free: start_share <= 1 - safety_reserve"
-            )
+            if not (isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1):
+                raise ValueError(f"{name} must be a fraction between 0 and 1, got {value!r}")
+        if self.use_fraction == 0 or self.start_share == 0 or self.safety_reserve == 1:
+            raise ValueError("use_fraction and start_share must be above 0, safety_reserve below 1")
+        if self.start_share > 1 - self.safety_reserve:
+            raise ValueError("start_share must leave the safety reserve free: at most 1 - safety_reserve")
 
     def share(self, priority: Priority) -> float:
         """The share of each window's cap that requests of `priority` may fill."""
-        if priority is Priority.SAFETY:
-            return 1.0
-        if priority is Priority.START:
-            return self.start_share
-        return 1.0 - self.safety_reserve
+        return 1.0 if priority is Priority.SAFETY else 1.0 - self.safety_reserve
 
     @property
     def weight_cap(self) -> int:
@@ -178,6 +175,12 @@ class RequestBudget:
         self._weight = SlidingWindow(MINUTE_S, self.limits.weight_cap)
         self._orders_10s = SlidingWindow(TEN_S, self.limits.orders_10s_cap)
         self._orders_1m = SlidingWindow(MINUTE_S, self.limits.orders_1m_cap)
+        # what START requests hold of each window, capped at `start_share` of it
+        self._starts = (
+            SlidingWindow(MINUTE_S, self.limits.weight_cap),
+            SlidingWindow(TEN_S, self.limits.orders_10s_cap),
+            SlidingWindow(MINUTE_S, self.limits.orders_1m_cap),
+        )
         self._queues: dict[Priority, deque[_Waiter]] = {p: deque() for p in Priority}
         self._blocked_until = -math.inf
         self._timer: asyncio.Task[None] | None = None
@@ -202,7 +205,7 @@ class RequestBudget:
         now = self._now()
         self._expire(now)
         if not self._waiting_before(priority) and now >= self._blocked_until and self._fits(cost, priority):
-            self._charge(now, cost)
+            self._charge(now, cost, priority)
             return
         if deadline_s is not None:
             eta = self._eta(cost, priority) - now
@@ -252,6 +255,10 @@ class RequestBudget:
         self._weight.cap = limits.weight_cap
         self._orders_10s.cap = limits.orders_10s_cap
         self._orders_1m.cap = limits.orders_1m_cap
+        for window, cap in zip(
+            self._starts, (limits.weight_cap, limits.orders_10s_cap, limits.orders_1m_cap), strict=True
+        ):
+            window.cap = cap
         if self._has_waiters():
             self._dispatch()
 
@@ -294,18 +301,27 @@ class RequestBudget:
             (self._orders_1m, cost.orders_1m),
         )
 
+    def _starts_of(self, cost: Cost) -> tuple[tuple[SlidingWindow, int], ...]:
+        return tuple(zip(self._starts, (cost.weight, cost.orders_10s, cost.orders_1m), strict=True))
+
     def _expire(self, now: float) -> None:
-        for window in (self._weight, self._orders_10s, self._orders_1m):
+        for window in (self._weight, self._orders_10s, self._orders_1m, *self._starts):
             window.expire(now)
 
     def _fits(self, cost: Cost, priority: Priority) -> bool:
         share = self.limits.share(priority)
-        return all(window.fits(amount, share) for window, amount in self._windows(cost))
+        if not all(window.fits(amount, share) for window, amount in self._windows(cost)):
+            return False
+        start_share = self.limits.start_share
+        return priority is not Priority.START or all(w.fits(a, start_share) for w, a in self._starts_of(cost))
 
     def _eta(self, cost: Cost, priority: Priority) -> float:
         """The earliest time this request could be admitted, ignoring other waiters."""
         share = self.limits.share(priority)
-        return max(self._blocked_until, *(w.fits_at(amount, share) for w, amount in self._windows(cost)))
+        times = [w.fits_at(amount, share) for w, amount in self._windows(cost)]
+        if priority is Priority.START:
+            times += [w.fits_at(a, self.limits.start_share) for w, a in self._starts_of(cost)]
+        return max(self._blocked_until, *times)
 
     def _exhausted(self, retry_in_s: float) -> BudgetExhausted:
         self.exhausted += 1
@@ -314,28 +330,44 @@ class RequestBudget:
             f"request budget exhausted on {self.name}: retry in {retry:g} s", retry_after_s=retry
         )
 
-    def _charge(self, now: float, cost: Cost) -> None:
+    def _charge(self, now: float, cost: Cost, priority: Priority) -> None:
         for window, amount in self._windows(cost):
             window.add(now, amount)
+        if priority is Priority.START:
+            for window, amount in self._starts_of(cost):
+                window.add(now, amount)
         self.admitted += 1
 
     def _has_waiters(self) -> bool:
         return any(self._queues.values())
 
     def _waiting_before(self, priority: Priority) -> bool:
-        """Whether a waiter of this class or a more urgent one is queued (it goes first)."""
-        return any(self._queues[p] for p in Priority if p <= priority)
+        """Whether a waiter of this class or a more urgent one is queued and goes first (a start held only
+        by the starts' own share holds nobody else up)."""
+        return any(self._queues[p] and not self._held_by_share(p) for p in Priority if p <= priority)
+
+    def _held_by_share(self, priority: Priority) -> bool:
+        """Whether this class's head waits only because starts are at their own share."""
+        queue = self._queues[priority]
+        if priority is not Priority.START or not queue:
+            return False
+        head = queue[0]
+        return all(w.fits(a, self.limits.share(priority)) for w, a in self._windows(head.cost))
 
     def _waiting(self, priority: Priority) -> int:
         return sum(1 for w in self._queues[priority] if not w.future.done())
 
-    def _head(self) -> _Waiter | None:
-        for queue in self._queues.values():  # in priority order
+    def _heads(self) -> list[_Waiter]:
+        """The head of each class in priority order, down to the first one that holds the rest up."""
+        heads = []
+        for priority, queue in self._queues.items():  # in priority order
             while queue and queue[0].future.done():  # cancelled or expired while queued
                 queue.popleft()
             if queue:
-                return queue[0]
-        return None
+                heads.append(queue[0])
+                if not self._held_by_share(priority):
+                    break
+        return heads
 
     def _forget(self, waiter: _Waiter) -> None:
         with contextlib.suppress(ValueError):
@@ -353,19 +385,23 @@ class RequestBudget:
         """Admit waiters from the head while they fit, then sleep until the head can fit."""
         now = self._now()
         self._expire(now)
-        head = self._head()
-        while head is not None and now >= self._blocked_until and self._fits(head.cost, head.priority):
-            self._queues[head.priority].popleft()
-            self._charge(now, head.cost)
-            head.future.set_result(None)
-            head = self._head()
-        self._arm_timer(head)
+        progress = True
+        while progress and now >= self._blocked_until:
+            progress = False
+            for head in self._heads():
+                if self._fits(head.cost, head.priority):
+                    self._queues[head.priority].popleft()
+                    self._charge(now, head.cost, head.priority)
+                    head.future.set_result(None)
+                    progress = True
+                    break
+        self._arm_timer(self._heads())
 
-    def _arm_timer(self, head: _Waiter | None) -> None:
-        if head is None:
+    def _arm_timer(self, heads: list[_Waiter]) -> None:
+        if not heads:
             self._cancel_timer()
             return
-        wake_at = self._eta(head.cost, head.priority)
+        wake_at = min(self._eta(head.cost, head.priority) for head in heads)
         if self._timer is not None and self._timer_at == wake_at:
             return
         self._cancel_timer()

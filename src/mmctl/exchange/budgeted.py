@@ -84,7 +84,7 @@ class BudgetedExchange(ForwardingExchange):
             )
         request: asyncio.Task[T] = asyncio.ensure_future(call())  # sent: runs to its answer
         self._in_flight.add(request)
-        request.add_done_callback(self._in_flight.discard)
+        request.add_done_callback(self._answered)
         try:
             return await asyncio.shield(request)
         except RateLimited as e:
@@ -92,6 +92,11 @@ class BudgetedExchange(ForwardingExchange):
                 for budget in self.budgets:
                     budget.penalize(e.retry_after_s)
             raise
+
+    def _answered(self, request: asyncio.Task[object]) -> None:
+        self._in_flight.discard(request)
+        if not request.cancelled():
+            request.exception()  # retrieved: a caller cut short no longer awaits it (the stop confirms)
 
     async def settle(self) -> None:
         """Wait until every request already sent has its answer (its caller may have been cancelled)."""

@@ -29,6 +29,7 @@ from mmctl.model import (
     BookTop,
     CancelResult,
     ExchangeHealth,
+    Fill,
     IncomeRow,
     IncomeType,
     MarketRules,
@@ -158,6 +159,11 @@ class ForwardingExchange:
             lambda: self.inner.income(
                 since_ms, until_ms=until_ms, income_type=income_type, symbol=symbol, limit=limit, page=page
             ),
+        )
+
+    async def my_trades(self, symbol: str, *, since_ms: int | None = None, limit: int = 500) -> list[Fill]:
+        return await self._call(
+            "my_trades", lambda: self.inner.my_trades(symbol, since_ms=since_ms, limit=limit)
         )
 
     def order_updates(self) -> AsyncIterator[OrderUpdate]:

@@ -5,11 +5,12 @@ Core layer: stdlib only. A request's class comes from what it does, or from the 
     SAFETY  cancels, cancel-all, the countdown cancel (arm/disarm), reduce-only and flatten orders, and any
             request made inside a `request_class(SAFETY)` scope: the queries a stop, pause or cancel-all
             needs to confirm itself. Admitted first, with a reserved share of every budget.
+    START   what a bot's start costs (reachability, leverage, leftovers, margin) inside a
+            `request_class(START)` scope: ahead of quotes, so busy running bots cannot starve a start,
+            but starts as a whole never hold more than their own share of a window: starting many bots
+            proceeds in waves and cannot take the budget running bots and safety need.
     PLACE   new quotes and amends.
     QUERY   reads: balances, positions, orders, income.
-    START   what a bot's start costs (reachability, leverage, leftovers) inside a `request_class(START)`
-            scope: the lowest class, capped below the others so starting many bots cannot take the budget
-            running bots and safety need; starts proceed in waves as the budget allows.
 
 A scope is a context variable, so it follows the task that set it and the tasks created inside it, and
 nothing else. Safety methods stay SAFETY in any scope.
@@ -27,9 +28,9 @@ class Priority(IntEnum):
     """Request classes, served strictly in this order (lower first)."""
 
     SAFETY = 0
-    PLACE = 1
-    QUERY = 2
-    START = 3
+    START = 1
+    PLACE = 2
+    QUERY = 3
 
 
 SAFETY_METHODS = frozenset(

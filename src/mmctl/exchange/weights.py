@@ -18,6 +18,7 @@ Binance adapter issues it, so the request budget, benchmarks and reports all rea
     leverage          GET /fapi/v1/symbolConfig              5
     set_leverage      POST /fapi/v1/leverage                 1
     income            GET /fapi/v1/income                   30
+    my_trades         GET /fapi/v1/userTrades                5
     arm/disarm_countdown POST /fapi/v1/countdownCancelAll   10
     server_time_ms    GET /fapi/v1/time                      1
     load_markets      GET /fapi/v1/exchangeInfo              1   (once)
@@ -78,6 +79,7 @@ FIXED: dict[str, Cost] = {
     "leverage": Cost(5),
     "set_leverage": Cost(1),
     "income": Cost(30),
+    "my_trades": Cost(5),
     "arm_countdown": Cost(10),
     "disarm_countdown": Cost(10),
     "server_time_ms": Cost(1),

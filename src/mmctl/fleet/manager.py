@@ -45,6 +45,7 @@ from mmctl.strategies import STRATEGIES, get_strategy
 from mmctl.strategies.params import parse_params, update_params
 
 BOOK_WAIT_S = 5.0
+SHUTDOWN_DISARM_WAIT_S = 5.0  # at shutdown, how long countdown disarms may delay the exit
 
 
 class BotManager:
@@ -68,14 +69,18 @@ class BotManager:
         self.events = events
         self.options = options or BotOptions()
         self.bots: dict[str, Bot] = {}
+        # definitions whose account is unavailable: listed in `error` with the reason, not loaded
+        self.unloaded: dict[str, tuple[BotDefinition, str]] = {}
         self.shared: dict[str, AccountShared] = {}  # router, book hub, leverage, countdowns per account
         self.started_ms = now_ms(clock)  # portfolio income is counted from here
         self.fleet = FleetGuard(self, risk or RiskSettings())
+        self._background: set[asyncio.Future[None]] = set()
 
     # --- loading and lookup -------------------------------------------------------------------------
 
     def load(self) -> list[str]:
-        """Load stored definitions; returns one message per definition that could not be loaded."""
+        """Load stored definitions, each `stopped`; returns one message per definition that could not be
+        loaded. A bot whose account is unavailable stays listed in `error` with the reason."""
         problems: list[str] = []
         for name, raw in self.store.load_all().items():
             try:
@@ -84,7 +89,15 @@ class BotManager:
                     raise ValidationError(
                         f"file name says {name!r} but the definition says {definition.name!r}"
                     )
-                self.bots[name] = self._new_bot(definition)
+                if definition.account in self.unavailable and definition.account not in self.accounts:
+                    reason = f"account {definition.account!r} is not available: "
+                    reason += self.unavailable[definition.account]
+                    self.unloaded[name] = (definition, reason)
+                    problems.append(f"bot {name}: {reason}")
+                    self.events.add(name, "error", f"not loaded: {reason}", state=BotState.ERROR.value)
+                    continue
+                bot = self.bots[name] = self._new_bot(definition)
+                bot.state = BotState.STOPPED  # it exists and holds no orders of this daemon's
             except MmctlError as e:
                 problems.append(f"bot {name}: {e.message}")
                 self.events.add(name, "error", f"definition not loaded: {e.message}")
@@ -137,6 +150,12 @@ class BotManager:
         try:
             return self.bots[name]
         except KeyError:
+            if name in self.unloaded:
+                raise InvalidState(
+                    f"bot {name} is not loaded: {self.unloaded[name][1]} (fix the account and restart "
+                    "the daemon, or remove the bot)",
+                    data={"field": "name"},
+                ) from None
             known = ", ".join(sorted(self.bots)) or "none yet; create one with mmctl create"
             raise NotFound(f"no bot named {name!r} (bots: {known})", data={"field": "name"}) from None
 
@@ -146,7 +165,7 @@ class BotManager:
         self, name: str, account: str, symbol: str, strategy: str, params: Mapping[str, Any]
     ) -> dict[str, Any]:
         validate_bot_name(name)
-        if name in self.bots:
+        if name in self.bots or name in self.unloaded:
             raise AlreadyExists(f"a bot named {name!r} already exists", data={"field": "name"})
         exchange = self.exchange(account)
         strat = get_strategy(strategy)
@@ -205,6 +224,11 @@ class BotManager:
         return self.bot(name).definition.to_dict()
 
     def remove(self, name: str) -> dict[str, Any]:
+        if name in self.unloaded:  # never loaded: it holds no orders of this daemon's
+            self.store.delete(name)
+            del self.unloaded[name]
+            self.events.add(name, "state", "removed", state="removed")
+            return {"bot": name, "removed": True}
         bot = self.bot(name)
         if bot.state.active:
             raise InvalidState(f"bot {name} is {bot.state.value}: stop it before removing it")
@@ -272,8 +296,21 @@ class BotManager:
             return await bot.stop(flatten=flatten, disarm=False)
 
         outcomes = await self.each(bots, stop)
-        await self._disarm_idle_countdowns({(b.definition.account, b.definition.symbol) for b in bots})
+        # after the answer: the orders are confirmed gone; the disarm only spares later manual orders, and
+        # must not hold a mass stop's answer while the budget's safety share refills
+        self._later(self._disarm_idle_countdowns({(b.definition.account, b.definition.symbol) for b in bots}))
         return outcomes
+
+    def _later(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def settle_background(self, timeout_s: float | None = None) -> None:
+        """Wait (at most `timeout_s`) for housekeeping started after an answer (countdown disarms); a
+        countdown left armed expires on the venue by itself."""
+        if self._background:
+            await asyncio.wait(list(self._background), timeout=timeout_s)
 
     async def _disarm_idle_countdowns(self, pairs: set[tuple[str, str]]) -> None:
         """Disarm the venue's countdown on every (account, symbol) no active bot quotes any more, so it
@@ -285,20 +322,44 @@ class BotManager:
                 await self.account(account).disarm_countdown(symbol)
 
     async def pause(self, names: list[str], all_bots: bool = False) -> list[dict[str, Any]]:
-        return await self.each(self.select(names, all_bots), lambda bot: bot.pause())
+        """Pause bots. With `--all`, a bot already paused or not running is ok with a note (as
+        `stop --all` treats a stopped bot); a bot named explicitly must be running or paused."""
+
+        async def pause(bot: Bot) -> dict[str, Any]:
+            if all_bots and bot.state is BotState.PAUSED:
+                return {"cancelled": 0, "note": "already paused"}
+            if all_bots and bot.state is not BotState.RUNNING:
+                return {"cancelled": 0, "note": "not running"}
+            return await bot.pause()
+
+        return await self.each(self.select(names, all_bots), pause)
 
     async def resume(self, names: list[str], all_bots: bool = False) -> list[dict[str, Any]]:
-        return await self.each(self.select(names, all_bots), lambda bot: bot.resume())
+        """Resume paused bots. With `--all`, a bot already running or not paused is ok with a note; a bot
+        named explicitly must be paused."""
+
+        async def resume(bot: Bot) -> dict[str, Any]:
+            if all_bots and bot.state is BotState.RUNNING:
+                return {"note": "already running"}
+            if all_bots and bot.state is not BotState.PAUSED:
+                return {"note": "not paused"}
+            return await bot.resume()
+
+        return await self.each(self.select(names, all_bots), resume)
 
     async def shutdown(self) -> list[dict[str, Any]]:
         """Stop every bot that is quoting or may hold orders; one outcome per bot."""
         running = [b for b in self.bots.values() if b.state.active or b.state is BotState.ERROR]
-        return await self.stop([b.name for b in running]) if running else []
+        outcomes = await self.stop([b.name for b in running]) if running else []
+        await self.settle_background(SHUTDOWN_DISARM_WAIT_S)
+        return outcomes
 
     # --- views -----------------------------------------------------------------------------------------
 
     def rows(self) -> list[dict[str, Any]]:
-        return [summary(self.bots[n]) for n in sorted(self.bots)]
+        rows = {n: summary(b) for n, b in self.bots.items()}
+        rows.update({n: _unloaded_row(d, why) for n, (d, why) in self.unloaded.items()})
+        return [rows[n] for n in sorted(rows)]
 
     async def status(self, name: str) -> dict[str, Any]:
         return await detail(self.bot(name))
@@ -330,6 +391,23 @@ class BotManager:
             "unrealized_pnl": str(balance.unrealized_pnl),
             "income": {k: str(v) for k, v in sorted(totals.items())},
         }
+
+
+def _unloaded_row(definition: BotDefinition, reason: str) -> dict[str, Any]:
+    """The `list` row of a bot that could not be loaded (its account is unavailable): no figures."""
+    return {
+        "name": definition.name,
+        "state": BotState.ERROR.value,
+        "account": definition.account,
+        "symbol": definition.symbol,
+        "strategy": definition.strategy,
+        "mid": None,
+        "position": "0",
+        "unrealized_pnl": "0",
+        "realized_pnl": "0",
+        "open_orders": 0,
+        "last_error": reason,
+    }
 
 
 def _replace_params(definition: BotDefinition, params: Any) -> BotDefinition:

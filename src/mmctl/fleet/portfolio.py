@@ -1,17 +1,23 @@
 """The portfolio view: every account's balances and net positions, every bot's figures, and totals.
 
-Bot totals are the sums of the bots' own figures (their fills since their last start); account income
-(realized PnL, commissions, funding) comes from the venue's ledger since the daemon started and since
-00:00 UTC today. Nothing here sends a request per view: account figures come from each account's shared
-refreshes (`AccountShared`) and carry their age.
+Bot totals are the sums of the bots' own figures (their fills since their last start, and their shares
+of funding, `mmctl.pnl.funding`); account income (realized PnL, commissions, funding) comes from the
+venue's ledger since the daemon started and since 00:00 UTC today. Each account's `funding` block is the
+funding attribution since the daemon started: `total` = `bots` + `unattributed`, exactly, where `bots`
+counts every share a bot got whatever its restarts (so with no restart since the daemon started, the bot
+rows' `funding` plus `unattributed` is the account's funding). Nothing here sends a request per view:
+account figures come from each account's shared refreshes (`AccountShared`) and carry their age; a due
+funding poll is started and waited for briefly.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+import asyncio
+from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING, Any
 
-from mmctl.bots.account import AccountShared
+from mmctl.bots.account import FIRST_WAIT_S, AccountFunding, AccountShared
+from mmctl.bots.risk import EXACT
 from mmctl.clock import now_ms
 from mmctl.exchange.budget import AccountBudgets
 from mmctl.model import ZERO
@@ -44,16 +50,18 @@ def bot_figures(manager: BotManager) -> list[dict[str, Any]]:
                 "notional": str(abs(inv.qty) * mid) if mid is not None else "0",
                 "realized_pnl": str(inv.realized_pnl),
                 "fees": str(inv.fees),
+                "funding": str(inv.funding),
                 "unrealized_pnl": str(unrealized),
-                "net_pnl": str(inv.realized_pnl - inv.fees + unrealized),
+                "net_pnl": str(inv.net(mid)),
             }
         )
     return rows
 
 
 def totals(rows: list[dict[str, Any]]) -> dict[str, str]:
-    keys = ("realized_pnl", "fees", "unrealized_pnl", "net_pnl", "notional")
-    sums = {k: sum((Decimal(r[k]) for r in rows), ZERO) for k in keys}
+    keys = ("realized_pnl", "fees", "funding", "unrealized_pnl", "net_pnl", "notional")
+    with localcontext(EXACT):
+        sums = {k: sum((Decimal(r[k]) for r in rows), ZERO) for k in keys}
     return {k: str(v) for k, v in sums.items()}
 
 
@@ -92,7 +100,32 @@ async def account_figures(
     doc["income_today"] = _money_map(today.value)
     doc["income_age_s"] = _age(today.age_s)
     doc["budget"] = budgets.usage() if budgets is not None else None
+    doc["funding"] = funding_figures(shared.funding, shared.clock.monotonic())
     return doc
+
+
+def funding_figures(funding: AccountFunding, now_s: float) -> dict[str, Any]:
+    """The account's funding since the daemon started, as attributed: total = bots + unattributed."""
+    doc: dict[str, Any] = {
+        "total": str(funding.sum_total()),
+        "bots": str(funding.sum_bots()),
+        "unattributed": str(funding.sum_unattributed()),
+        "by_symbol": {
+            symbol: {"total": str(total), "unattributed": str(funding.unattributed.get(symbol, ZERO))}
+            for symbol, total in sorted(funding.total.items())
+        },
+        "age_s": None if funding.polled_at is None else _age(max(0.0, now_s - funding.polled_at)),
+    }
+    if funding.error is not None:
+        doc["error"] = funding.error
+    return doc
+
+
+async def refresh_funding(manager: BotManager) -> None:
+    """Start every account's due funding poll and wait for them briefly (`FIRST_WAIT_S`)."""
+    tasks = manager.fleet.poll_funding()
+    if tasks:
+        await asyncio.wait(tasks, timeout=FIRST_WAIT_S)
 
 
 def _age(age_s: float | None) -> float | None:
@@ -105,6 +138,7 @@ def _money_map(sums: dict[str, Decimal] | None) -> dict[str, str] | None:
 
 async def portfolio(manager: BotManager, started_ms: int) -> dict[str, Any]:
     now = now_ms(manager.clock)
+    await refresh_funding(manager)
     rows = bot_figures(manager)
     accounts = [
         await account_figures(
@@ -112,4 +146,8 @@ async def portfolio(manager: BotManager, started_ms: int) -> dict[str, Any]:
         )
         for name in sorted(manager.accounts)
     ]
-    return {"accounts": accounts, "bots": rows, "totals": totals(rows)}
+    sums = totals(rows)
+    with localcontext(EXACT):
+        unattributed = sum((Decimal(a["funding"]["unattributed"]) for a in accounts), ZERO)
+    sums["unattributed_funding"] = str(unattributed)
+    return {"accounts": accounts, "bots": rows, "totals": sums}

@@ -1,6 +1,7 @@
 """Daemon-wide risk guards (`FleetRiskMonitor`, from `[risk]` settings): the sum of absolute net position
 notionals strictly above `max_total_notional`, or the net PnL of all bots since 00:00 UTC
-(`utc_day_start_ms`) <= -daily_loss_limit → `STOP_ALL`.
+(`utc_day_start_ms`) <= -daily_loss_limit → `STOP_ALL`; `on_trip` says whether the caller
+(`mmctl.fleet.guard`) also flattens the positions.
 
 Core layer like `mmctl.bots.risk`: pure checks, no I/O; the verdict types are shared with the per-bot guards.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal, localcontext
-from typing import Protocol
+from typing import Literal, Protocol
 
 from mmctl.bots.risk import DAY_MS, EXACT, Guard, JsonScalar, RiskAction, RiskVerdict, money_text
 from mmctl.model import ZERO
@@ -23,6 +24,11 @@ class FleetLimits(Protocol):
 
     @property
     def daily_loss_limit(self) -> Decimal: ...
+
+    @property
+    def on_trip(self) -> Literal["stop", "flatten"]:
+        """What a trip does to positions: "stop" leaves them open, "flatten" closes them too."""
+        ...
 
 
 def utc_day_start_ms(now_ms: int) -> int:

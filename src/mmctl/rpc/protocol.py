@@ -1,7 +1,11 @@
 """JSON-RPC 2.0 wire format shared by the daemon and the CLI: one compact JSON object per line.
 
 Messages are UTF-8, at most `MAX_MESSAGE_BYTES` including the newline. Money travels as strings,
-times as ISO 8601 UTC strings or integer milliseconds; `to_jsonable` converts core types.
+points in time as ISO 8601 UTC strings (`mmctl.timefmt.iso_utc`); `to_jsonable` converts core types.
+
+The method names (one constant each, registered by the daemon and called by the CLI) and the typed
+shapes of the stable result documents live here too; `docs/json.md` describes every field. Stdlib only:
+the CLI imports this module on every call.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import json
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 JSONRPC = "2.0"
 MAX_MESSAGE_BYTES = 1 << 20
@@ -21,6 +25,213 @@ INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
+
+# --- method names ------------------------------------------------------------------------------------
+
+DAEMON_VERSION = "daemon.version"
+DAEMON_HEALTH = "daemon.health"
+DAEMON_METHODS = "daemon.methods"
+BOT_CREATE = "bot.create"
+BOT_START = "bot.start"
+BOT_STOP = "bot.stop"
+BOT_LIST = "bot.list"
+BOT_STATUS = "bot.status"
+BOT_ORDERS = "bot.orders"
+BOT_SET = "bot.set"
+BOT_EXPORT = "bot.export"
+BOT_REMOVE = "bot.remove"
+BOT_PAUSE = "bot.pause"
+BOT_RESUME = "bot.resume"
+BOT_LEVERAGE = "bot.leverage"
+CANCEL_BOTS = "cancel.bots"
+CANCEL_SYMBOL = "cancel.symbol"
+CANCEL_ALL = "cancel.all"
+PORTFOLIO_GET = "portfolio.get"
+ACCOUNT_SUMMARY = "account.summary"
+EVENTS_LIST = "events.list"
+STRATEGY_PARAMS = "strategy.params"
+
+METHOD_NAMES = frozenset(
+    {
+        DAEMON_VERSION,
+        DAEMON_HEALTH,
+        DAEMON_METHODS,
+        BOT_CREATE,
+        BOT_START,
+        BOT_STOP,
+        BOT_LIST,
+        BOT_STATUS,
+        BOT_ORDERS,
+        BOT_SET,
+        BOT_EXPORT,
+        BOT_REMOVE,
+        BOT_PAUSE,
+        BOT_RESUME,
+        BOT_LEVERAGE,
+        CANCEL_BOTS,
+        CANCEL_SYMBOL,
+        CANCEL_ALL,
+        PORTFOLIO_GET,
+        ACCOUNT_SUMMARY,
+        EVENTS_LIST,
+        STRATEGY_PARAMS,
+    }
+)
+"""Every method the daemon registers (a test checks this against `daemon.methods`)."""
+
+# --- result documents (money as decimal strings, times as ISO 8601 UTC strings) ------------------------
+
+
+class VersionDoc(TypedDict):
+    """`daemon.version`."""
+
+    version: str
+    api: int
+
+
+class HealthCheckDoc(TypedDict):
+    name: str
+    ok: bool
+    detail: str
+
+
+class HealthDoc(TypedDict):
+    """`daemon.health` (`mmctl health --json`)."""
+
+    status: str
+    checks: list[HealthCheckDoc]
+    version: str
+    api: int
+    pid: int
+    uptime_s: float
+    config: str | None
+    socket: str
+    state_dir: str
+    loop_lag_ms: float  # a duration, not a point in time
+
+
+class BotRowDoc(TypedDict):
+    """One `bot.list` row (`mmctl list --json`); no venue calls behind it."""
+
+    name: str
+    state: str
+    account: str
+    symbol: str
+    strategy: str
+    mid: str | None
+    position: str
+    unrealized_pnl: str
+    realized_pnl: str
+    open_orders: int
+    last_error: str | None
+
+
+class OrderRowDoc(TypedDict):
+    """One open order of a bot (`bot.orders`, `bot.status` `orders`)."""
+
+    client_order_id: str
+    side: str
+    level: int
+    price: str
+    qty: str
+    age_s: float
+
+
+class QuoteStatsDoc(TypedDict):
+    placed: int
+    cancelled: int
+    rejected: int
+    post_only_rejects: int
+    ticks: int
+
+
+class BotStatusDoc(BotRowDoc):
+    """`bot.status` (`mmctl status NAME --json`): the row plus book, counters, orders, account figures."""
+
+    best_bid: str | None
+    best_ask: str | None
+    entry_price: str | None
+    fills: int
+    fees_paid: str
+    funding: str
+    net_pnl: str
+    risk_stop_open: dict[str, str] | None
+    volume: str
+    uptime_s: float | None
+    last_tick_age_s: float | None
+    quotes: QuoteStatsDoc
+    params: dict[str, Any]
+    orders: list[OrderRowDoc]
+    leverage: int | None
+    figures_age_s: float | None
+    venue_error: NotRequired[str]
+    wallet_balance: NotRequired[str]
+    available_balance: NotRequired[str]
+    account_position: NotRequired[str]
+    account_entry_price: NotRequired[str | None]
+
+
+class EventDoc(TypedDict):
+    """One event (`events.list`, `mmctl events --json`)."""
+
+    seq: int
+    ts: str
+    bot: str | None
+    kind: str
+    message: str
+    data: dict[str, Any]
+
+
+class EventsPageDoc(TypedDict):
+    """`events.list`: events after `after`, oldest first, and the newest sequence number to follow from."""
+
+    events: list[EventDoc]
+    last_seq: int
+
+
+class OutcomeDoc(TypedDict):
+    """One bot's row of a batch command (start, stop, pause, resume, cancel-all by bot)."""
+
+    bot: str
+    ok: bool
+    state: str
+    error: NotRequired[str]
+    code: NotRequired[int]
+    data: NotRequired[dict[str, Any] | None]
+    cancelled: NotRequired[int]
+    flatten: NotRequired[dict[str, Any] | None]
+    note: NotRequired[str]
+
+
+class DefinitionDoc(TypedDict):
+    """`bot.export` (`mmctl export NAME`, TOML or `--json`), readable by `create --from`."""
+
+    version: int
+    name: str
+    account: str
+    symbol: str
+    strategy: str
+    created: str
+    params: dict[str, Any]
+
+
+class AccountSummaryDoc(TypedDict):
+    """`account.summary`: balances and income totals by type since a time."""
+
+    account: str
+    since: str
+    wallet_balance: str
+    available_balance: str
+    unrealized_pnl: str
+    income: dict[str, str]
+
+
+class PortfolioDoc(TypedDict):
+    """`portfolio.get` (`mmctl portfolio --json`); see docs/json.md for the account and bot rows."""
+
+    accounts: list[dict[str, Any]]
+    bots: list[dict[str, Any]]
+    totals: dict[str, str]
 
 
 def to_jsonable(value: Any) -> Any:

@@ -25,7 +25,7 @@ from mmctl.model import Side
 from mmctl.strategies.base import Quote
 from mmctl.strategies.ticks import Grid, Ratio
 
-_MADE = 1024  # quotes remembered per side ladder
+_MADE = 32  # quotes remembered per side ladder
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,21 +48,21 @@ class RefBounds:
         self.low: int | None = None
         self.high: int | None = None
 
-    def at_least(self, num: int, den: int, *, open_: bool = False) -> None:
-        """Keep only R >= num / den (R > num / den when `open_`); den > 0."""
-        n = num * self.scale
-        self.raise_low(n // den + 1 if open_ else -(-n // den))
+    def at_least(self, num: int, den: int) -> None:
+        """Keep only R >= num / den (den > 0)."""
+        self.raise_low(-(-num * self.scale // den))
 
-    def at_most(self, num: int, den: int, *, open_: bool = False) -> None:
-        """Keep only R <= num / den (R < num / den when `open_`); den > 0."""
-        n = num * self.scale
-        self.lower_high(-(-n // den) - 1 if open_ else n // den)
+    def at_most(self, num: int, den: int) -> None:
+        """Keep only R <= num / den (den > 0)."""
+        self.lower_high(num * self.scale // den)
 
     def raise_low(self, k: int) -> None:
+        """Keep only k >= `k`."""
         if self.low is None or k > self.low:
             self.low = k
 
     def lower_high(self, k: int) -> None:
+        """Keep only k <= `k`."""
         if self.high is None or k < self.high:
             self.high = k
 
@@ -79,10 +79,6 @@ class SideLadder:
         self.grid = grid
         self.factors = [level.factor for level in self.levels]
         self._made: dict[tuple[int, int], Quote] = {}
-
-    def prices(self, ref: Ratio) -> list[int]:
-        """Every level's price in ticks at reference `ref`, quoted or not."""
-        return chained_prices(self.side, self.factors, ref)
 
     def quotes(self, ref: Ratio) -> list[Quote]:
         """The side's quotes at `ref`: the levels whose price reaches their `min_ticks`."""

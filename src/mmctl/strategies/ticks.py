@@ -4,8 +4,7 @@ The hot path of a bot (quote math, matching desired to live orders, the market-d
 works on integers: a price is `k` ticks, a size `k` steps. A `Grid` converts exactly in both directions,
 never through the thread's decimal context (ccxt changes it): `index` reads a Decimal as its exact
 integer ratio, `value` builds `k × increment` carrying the increment's exponent (`0.010`, not `1E-2`), as
-the venue expects and as `Decimal.quantize(increment)` would. Rational helpers (`floor_div`, `ceil_div`)
-round integer fractions toward minus or plus infinity.
+the venue expects and as `Decimal.quantize(increment)` would. `ceil_div` rounds an integer fraction up.
 """
 
 from __future__ import annotations
@@ -15,7 +14,8 @@ from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 Ratio = tuple[int, int]  # (numerator, denominator > 0), an exact rational
 
 _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)  # products of integers and an increment
-_MEMO = 4096  # Decimal -> index conversions remembered per grid (the same prices recur all day)
+_MEMO = 1024  # conversions remembered per grid, each way (the same prices recur all day)
+_SHARED: dict[str, Grid] = {}  # by the increment as written: 0.1 and 0.10 price differently
 
 
 def ratio(value: Decimal) -> Ratio:
@@ -24,11 +24,6 @@ def ratio(value: Decimal) -> Ratio:
         return value.as_integer_ratio()
     except (ValueError, OverflowError) as e:
         raise ValueError(f"not a finite amount: {value}") from e
-
-
-def floor_div(num: int, den: int) -> int:
-    """floor(num / den) for den > 0."""
-    return num // den
 
 
 def ceil_div(num: int, den: int) -> int:
@@ -48,6 +43,17 @@ class Grid:
         self.num, self.den = ratio(increment)  # increment = num / den
         self._index_memo: dict[Decimal, int | None] = {}
         self._value_memo: dict[int, Decimal] = {}
+
+    @classmethod
+    def of(cls, increment: Decimal) -> Grid:
+        """The grid of `increment`, shared by everyone who asks (its memos serve every bot of a market)."""
+        key = str(increment)
+        grid = _SHARED.get(key)
+        if grid is None:
+            if len(_SHARED) >= _MEMO:
+                _SHARED.clear()
+            grid = _SHARED[key] = cls(increment)
+        return grid
 
     def index(self, value: Decimal) -> int | None:
         """The exact index of `value`, or None when it is not a multiple of the increment (or not finite)."""
@@ -75,14 +81,6 @@ class Grid:
         """`value / increment` as an exact fraction (for amounts that may lie off the grid)."""
         n, d = ratio(value)
         return n * self.den, d * self.num
-
-    def floor(self, num: int, den: int) -> int:
-        """The largest index whose value is <= num / den (den > 0)."""
-        return (num * self.den) // (den * self.num)
-
-    def ceil(self, num: int, den: int) -> int:
-        """The smallest index whose value is >= num / den (den > 0)."""
-        return -((-num * self.den) // (den * self.num))
 
     def value(self, index: int) -> Decimal:
         """`index × increment`, exactly, with the increment's exponent."""

@@ -56,6 +56,7 @@ from mmctl.model import (
     BookTop,
     CancelResult,
     ExchangeHealth,
+    Fill,
     IncomeRow,
     IncomeType,
     MarketRules,
@@ -422,6 +423,16 @@ class BinanceExchange:
         answer = await self.call("fapiPrivateGetIncome", params)
         rows = [convert.income_row(raw, self.symbol_of) for raw in answer or ()]
         return sorted(rows, key=lambda r: r.ts_ms)  # stable: Binance's order within a millisecond
+
+    async def my_trades(self, symbol: str, *, since_ms: int | None = None, limit: int = 500) -> list[Fill]:
+        """GET /fapi/v1/userTrades (weight 5): its rows carry no client order id, so each fill's
+        `client_order_id` is empty (match by `order_id`)."""
+        params: dict[str, Any] = {"symbol": self.market(symbol).id, "limit": max(1, min(1000, limit))}
+        if since_ms is not None:
+            params["startTime"] = since_ms
+        answer = await self.call("fapiPrivateGetUserTrades", params)
+        fills = [convert.fill_from_trade(raw, "", self.symbol_of) for raw in answer or ()]
+        return sorted(fills, key=lambda f: f.ts_ms)
 
     # --- port: dead-man's switch and time ---------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from mmctl.model import (
     BookTop,
     CancelResult,
     ExchangeHealth,
+    Fill,
     IncomeRow,
     IncomeType,
     MarketRules,
@@ -228,6 +229,10 @@ class PaperExchange:
         return self.venue.income(
             since_ms, until_ms=until_ms, income_type=income_type, symbol=symbol, limit=limit, page=page
         )
+
+    async def my_trades(self, symbol: str, *, since_ms: int | None = None, limit: int = 500) -> list[Fill]:
+        await asyncio.sleep(0)
+        return self.venue.my_trades(symbol, since_ms=since_ms, limit=limit)
 
     async def arm_countdown(self, symbol: str, timeout_s: float) -> None:
         """Binance's countdownCancelAll. `timeout_s` is in the caller's (clock) seconds, converted to venue

@@ -20,6 +20,7 @@ a dict lookup and two Decimal comparisons.
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
@@ -51,6 +52,7 @@ from mmctl.model import (
 from mmctl.pnl.position import CTX, apply_fill, fee_for, funding_payment, reducible_qty
 
 OrderListener = Callable[[OrderUpdate], None]
+FILLS_KEPT = 20_000  # the most recent own trades `my_trades` can return (all symbols)
 
 
 class PaperVenue:
@@ -81,6 +83,7 @@ class PaperVenue:
         self._now_ms = start_ms
         self.orders = OrderStore()
         self._trade_ids = itertools.count(1)
+        self._fills: deque[Fill] = deque(maxlen=FILLS_KEPT)  # the account's trades, for `my_trades`
         self._listeners: list[OrderListener] = []
 
     # --- time and market data (the driver's side) -------------------------------------------------
@@ -283,6 +286,14 @@ class PaperVenue:
             since_ms, until_ms=until_ms, income_type=income_type, symbol=unified, limit=limit, page=page
         )
 
+    def my_trades(self, symbol: str, *, since_ms: int | None = None, limit: int = 500) -> list[Fill]:
+        """The account's own trades on `symbol`, oldest first: the first `limit` from `since_ms` on, or
+        the last `limit` (Binance's userTrades; `limit` clamped to 1..1000)."""
+        unified = self.state(symbol).symbol
+        limit = max(1, min(1000, limit))
+        mine = [f for f in self._fills if f.symbol == unified and (since_ms is None or f.ts_ms >= since_ms)]
+        return mine[:limit] if since_ms is not None else mine[-limit:]
+
     # --- internals ----------------------------------------------------------------------------------
 
     @property
@@ -355,6 +366,7 @@ class PaperVenue:
             realized_pnl=change.realized_pnl,
             ts_ms=ts,
         )
+        self._fills.append(fill)
         if order.status is OrderStatus.FILLED:
             self._retire(st, order)
         self._emit(OrderUpdate(order.snapshot(), fill))

@@ -1,0 +1,251 @@
+"""The market_maker's quotes in integer ticks: the hot path of every book update, and its book bands.
+
+`quotes` returns exactly what `quotes_decimal` returns (the property tests pin it against the Decimal
+quotes of before). What does not depend on the book (each level's price factor and size, for a position
+and a minimum size) is built once with the Decimal functions of `mmctl.strategies.market_maker_decimal`
+and cached per (params, rules) object; per book the work is in integer ticks (`mmctl.strategies.ladder`):
+the reference in ticks as an exact fraction, each price floor(ref × factor) or ceil(ref × factor).
+Directed rounding composes exactly: the Decimal path's floor (ceiling) of the product to 60 digits, then
+to the tick, is the floor (ceiling) of the exact product whenever the tick multiples involved have at most
+60 digits, so prices, sizes and their exponents are equal. A reference beyond `MAX_REF_TICKS` takes the
+Decimal path.
+
+`quote_band` inverts the same math: the books under which the quotes keep their levels and sizes with
+every price inside given windows (`Strategy.quote_band`).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, localcontext
+
+from mmctl.model import BookTop, MarketRules, Side
+from mmctl.strategies.base import BookBand, PriceWindows, Quote
+from mmctl.strategies.ladder import (
+    Level,
+    RefBounds,
+    SideLadder,
+    chained_prices,
+    price_at_least,
+    price_at_most,
+)
+from mmctl.strategies.market_maker_decimal import (
+    DOWN,
+    UP,
+    first_and_limit,
+    first_distance,
+    level_factor,
+    position_terms,
+    quotes_decimal,
+    reference_price,
+    side_sizes,
+)
+from mmctl.strategies.market_maker_params import MarketMakerParams
+from mmctl.strategies.ticks import Grid, Ratio, ceil_div, ratio
+
+MAX_REF_TICKS = 10**24  # a reference beyond this many ticks takes the Decimal path (see the docstring)
+_PREC_28 = 10**28  # `NEAREST` keeps 28 digits: a mid with fewer is exact
+_MODELS = 1024  # compiled (params, rules) pairs kept: one per running bot, and some
+_LADDERS = 8  # ladders (and minimum sizes) kept per model: per (position, minimum size) seen lately
+
+
+def quotes(params: MarketMakerParams, book: BookTop, position: Decimal, rules: MarketRules) -> list[Quote]:
+    """The desired ladder for this book and position (empty for an empty or crossed book); equal to
+    `quotes_decimal`, computed in integer ticks."""
+    if book.bid <= 0 or book.ask <= book.bid:
+        return []
+    model = _compiled(params, rules)
+    ref = model.reference(book)
+    if ref is None:
+        return quotes_decimal(params, book, position, rules)
+    ladders = model.ladders(ref, position)
+    if ladders is None:
+        return []
+    bids, asks = ladders
+    return [*bids.quotes(ref), *asks.quotes(ref)]
+
+
+def quote_band(
+    params: MarketMakerParams, book: BookTop, position: Decimal, rules: MarketRules, windows: PriceWindows
+) -> BookBand | None:
+    """The books under which `quotes` keeps its levels and sizes, every price inside its window (see
+    `Strategy.quote_band`); None for a book the integer path does not cover."""
+    if book.bid <= 0 or book.ask <= book.bid:
+        return None
+    model = _compiled(params, rules)
+    ref = model.reference(book)
+    if ref is None:
+        return None
+    bounds = RefBounds(2)  # on twice the reference: bid + ask, or twice the microprice
+    if not model.constrain_sizing(bounds, ref):
+        return None
+    for ladder in model.ladders(ref, position) or ():
+        side_windows = {level: w for (side, level), w in windows.items() if side is ladder.side}
+        if not ladder.constrain(bounds, ref, side_windows):
+            return None
+    return model.book_band(bounds, book, ref)
+
+
+class _Compiled:
+    """One (params, rules) pair prepared for integer quoting: what depends on neither the book nor the
+    position, and the side ladders per (position, minimum size), built by the Decimal functions."""
+
+    def __init__(self, params: MarketMakerParams, rules: MarketRules) -> None:
+        self.params, self.rules = params, rules
+        self.grid = Grid.of(rules.tick_size)
+        self.steps = Grid.of(rules.step_size)
+        first_bps = max(params.spread_bps, params.min_spread_bps)
+        self.unskewed = [ratio(level_factor(Side.BUY, first_bps, n, params)) for n in range(params.levels)]
+        self.notional = ratio(rules.min_notional)
+        coefficient = int("".join(map(str, rules.tick_size.as_tuple().digits)))
+        self.max_mid2 = min((_PREC_28 - 1) // (5 * coefficient), 2 * MAX_REF_TICKS - 1)  # mid exact below
+        self._min_sizes: dict[int, Decimal] = {}
+        self._sizing: tuple[int | None, int | None, Decimal] | None = None  # last `_min_size_at` range
+        self._ladders: dict[tuple[Decimal, Decimal], tuple[SideLadder, SideLadder] | None] = {}
+
+    def reference(self, book: BookTop) -> Ratio | None:
+        """The reference price in ticks, exactly as `reference_price` computes it (None beyond range)."""
+        if self.params.reference == "mid":
+            bid, ask = self.grid.index(book.bid), self.grid.index(book.ask)
+            if bid is not None and ask is not None and bid + ask <= self.max_mid2:
+                return bid + ask, 2
+        num, den = self.grid.index_ratio(reference_price(self.params, book))
+        return (num, den) if num < MAX_REF_TICKS * den else None
+
+    def ladders(self, ref: Ratio, position: Decimal) -> tuple[SideLadder, SideLadder] | None:
+        """Both sides' ladders at this reference (through the minimum size) and position; None when
+        the first level's size is 0 (nothing is quoted)."""
+        min_size = self._min_size_at(ref)
+        key = (position, min_size)
+        try:
+            return self._ladders[key]
+        except KeyError:
+            pass
+        if len(self._ladders) >= _LADDERS:
+            self._ladders.clear()
+        built = self._ladders[key] = self._build(position, min_size)
+        return built
+
+    def _min_size_at(self, ref: Ratio) -> Decimal:
+        """The minimum size at `ref`; remembers the references (twice, in ticks) over which it holds."""
+        if self._sizing is not None:
+            low, high, size = self._sizing
+            twice, den = 2 * ref[0], ref[1]
+            if (low is None or twice >= low * den) and (high is None or twice <= high * den):
+                return size
+        size = self._min_size(self._deepest(ref)[1])
+        bounds = RefBounds(2)
+        self._sizing = (bounds.low, bounds.high, size) if self.constrain_sizing(bounds, ref) else None
+        return size
+
+    def constrain_sizing(self, bounds: RefBounds, ref: Ratio) -> bool:
+        """Narrow `bounds` to references with the same minimum size as `ref` (False: cannot tell)."""
+        if self.notional[0] == 0:
+            return True  # no minimum notional: the minimum size is the minimum quantity at any price
+        prices = chained_prices(Side.BUY, self.unskewed, ref)
+        deepest, k = self._deepest(ref, prices)
+        if deepest < 0:
+            return False
+        low, high = self._deepest_range(k)
+        price_at_least(Side.BUY, self.unskewed, deepest, max(1, low), bounds)
+        if high is not None:
+            price_at_most(Side.BUY, self.unskewed, deepest, high, bounds)
+        beyond = deepest + 1
+        if beyond < len(self.unskewed) and all(f[0] > 0 for f in self.unskewed[: beyond + 1]):
+            price_at_most(Side.BUY, self.unskewed, beyond, 0, bounds)  # the next level stays <= 0
+        return True
+
+    def book_band(self, bounds: RefBounds, book: BookTop, ref: Ratio) -> BookBand | None:
+        """`bounds` (on twice the reference) as a band of books; None unless `book` is inside it."""
+        low = BookBand().mid2_lo if bounds.low is None else bounds.low
+        high = self.max_mid2 if bounds.high is None else min(bounds.high, self.max_mid2)
+        if self.params.reference == "mid":
+            band = BookBand(mid2_lo=low, mid2_hi=high)
+        else:  # books whose microprice is inside
+            band = BookBand(micro2_lo=low, micro2_hi=high)
+        bid, ask = self.grid.index(book.bid), self.grid.index(book.ask)
+        inside = bid is not None and ask is not None and band.admits(bid, ask)
+        return band if inside and (not band.watches_micro or band.admits_micro(*ref)) else None
+
+    def _deepest(self, ref: Ratio, prices: list[int] | None = None) -> tuple[int, int]:
+        """The deepest positive level of the unskewed bid ladder (-1: none) and the steps of size the
+        minimum notional needs at its price (at the reference when there is none)."""
+        if prices is None:
+            prices = chained_prices(Side.BUY, self.unskewed, ref)
+        deepest = sum(1 for p in prices if p > 0) - 1  # prices fall level by level
+        price = (prices[deepest], 1) if deepest >= 0 else ref
+        nn, nd = self.notional
+        tick, step = self.grid, self.steps
+        k = ceil_div(nn * price[1] * tick.den * step.den, nd * price[0] * tick.num * step.num)
+        return deepest, k
+
+    def _deepest_range(self, k: int) -> tuple[int, int | None]:
+        """The prices (ticks) of the deepest bid at which the minimum size stays what `k` steps give."""
+        (nn, nd), (qn, qd) = self.notional, ratio(self._min_size(0))  # the minimum quantity, as sized
+        tick, step = self.grid, self.steps
+        if k * step.num * qd <= qn * step.den:  # the minimum quantity decides: k may fall freely
+            k = (qn * step.den) // (qd * step.num)  # the most steps that still do not exceed it
+            return ceil_div(nn * tick.den * step.den, nd * k * tick.num * step.num), None
+        low = ceil_div(nn * tick.den * step.den, nd * k * tick.num * step.num)
+        if k < 2:
+            return low, None
+        return low, ceil_div(nn * tick.den * step.den, nd * (k - 1) * tick.num * step.num) - 1
+
+    def _min_size(self, k: int) -> Decimal:
+        """What `sizing` resolves the minimum size to when the notional needs `k` steps."""
+        found = self._min_sizes.get(k)
+        if found is None:
+            with localcontext(UP):
+                found = max(self.rules.min_qty, self.steps.value(k)).quantize(self.rules.step_size)
+            if len(self._min_sizes) >= _LADDERS:
+                self._min_sizes.clear()
+            self._min_sizes[k] = found
+        return found
+
+    def _build(self, position: Decimal, min_size: Decimal) -> tuple[SideLadder, SideLadder] | None:
+        params, rules = self.params, self.rules
+        first, limit = first_and_limit(params, rules, min_size)
+        if first <= 0:
+            return None
+        ratio_, full, bid_room, ask_room = position_terms(params, rules, position, first, limit)
+        return (
+            self._side(Side.BUY, ratio_, bid_room, min_size, full),
+            self._side(Side.SELL, -ratio_, ask_room, min_size, full),
+        )
+
+    def _side(
+        self, side: Side, lean: Decimal, room: Decimal, min_size: Decimal, full: list[Decimal]
+    ) -> SideLadder:
+        params, rules = self.params, self.rules
+        first_bps = first_distance(lean, params)
+        sizes = side_sizes(params, rules, min_size, full, lean, room)
+        levels = tuple(
+            Level(
+                ratio(level_factor(side, first_bps, n, params)),
+                qty.quantize(rules.step_size, context=DOWN),
+                self._min_ticks(qty),
+            )
+            for n, qty in enumerate(sizes)
+        )
+        return SideLadder(side, levels, self.grid)
+
+    def _min_ticks(self, qty: Decimal) -> int | None:
+        """The lowest price (ticks) at which a level of size `qty` is quoted (None: never)."""
+        if qty <= 0 or qty < self.rules.min_qty:
+            return None
+        (nn, nd), (qn, qd) = self.notional, ratio(qty)
+        return max(1, ceil_div(nn * self.grid.den * qd, nd * self.grid.num * qn))
+
+
+_COMPILED: dict[tuple[int, int], _Compiled] = {}
+
+
+def _compiled(params: MarketMakerParams, rules: MarketRules) -> _Compiled:
+    """The compiled model of this exact params and rules object (the entry holds them, so their ids
+    are not reused while it lives)."""
+    key = (id(params), id(rules))
+    found = _COMPILED.get(key)
+    if found is None or found.params is not params or found.rules is not rules:
+        if len(_COMPILED) >= _MODELS:
+            _COMPILED.clear()
+        found = _COMPILED[key] = _Compiled(params, rules)
+    return found
