@@ -549,6 +549,7 @@ class Bot:
     _band_rejects = 0  # the quoter's rejections when that tick began
 
     def _quotes_for(self, book: BookTop, rules: MarketRules) -> list[Quote]:
+        """The strategy's quotes for `book`, remembered while their inputs stay the same."""
         params = self.params
         key = (book.bid, book.ask, book.bid_qty, book.ask_qty, self.inventory.qty, params)
         if key != self._desired_for:  # the strategy is pure: same inputs, same quotes

@@ -172,10 +172,11 @@ def _render_portfolio(out: Output, doc: dict[str, Any]) -> None:
         "notional",
         "realized_pnl",
         "fees",
+        "funding",
         "unrealized_pnl",
         "net_pnl",
     ]
-    out.table(columns, [[b[c] for c in columns] for b in doc["bots"]])
+    out.table(columns, [[b.get(c) for c in columns] for b in doc["bots"]])
     t = doc["totals"]
     out.write()
     out.fields([("total " + k.replace("_", " "), v) for k, v in t.items()])

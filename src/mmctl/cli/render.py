@@ -51,6 +51,8 @@ def render_status(out: Output, doc: dict[str, Any]) -> None:
         ("unrealized pnl", doc.get("unrealized_pnl")),
         ("realized pnl", doc.get("realized_pnl")),
         ("fees paid", doc.get("fees_paid")),
+        ("funding", doc.get("funding")),
+        ("net pnl", doc.get("net_pnl")),
         ("fills", doc.get("fills")),
         (
             "quotes placed / cancelled / rejected",
@@ -65,6 +67,9 @@ def render_status(out: Output, doc: dict[str, Any]) -> None:
     ]
     if doc.get("venue_error"):
         pairs.append(("venue", f"unreachable: {doc['venue_error']}"))
+    left = doc.get("risk_stop_open")
+    if left:
+        pairs.append(("left open by risk stop", f"{left['position']} (notional {left['notional']})"))
     out.fields(pairs)
     orders = doc.get("orders", [])
     out.write()

@@ -62,11 +62,11 @@ class MarginCheck:
 
     def describe(self) -> str:
         """One line with the numbers, e.g. for `start` refusing a bot."""
-        verdict = "fits" if self.fits else f"short by {self.shortfall} USDT"
+        verdict = "fits" if self.fits else f"short by {self.shortfall:f} USDT"
         notional = EXACT.quantize(self.notional, CENT)
         return (
-            f"{self.symbol}: orders of {notional} USDT notional need {self.required} USDT initial margin "
-            f"at {self.leverage}x; {self.available} USDT available ({verdict})"
+            f"{self.symbol}: orders of {notional:f} USDT notional need {self.required:f} USDT initial "
+            f"margin at {self.leverage}x; {self.available:f} USDT available ({verdict})"
         )
 
 
