@@ -40,7 +40,6 @@ from mmctl.exchange.binance.batches import match_legs
 from mmctl.exchange.binance.clocksync import ClockSync
 from mmctl.exchange.binance.errors import AlreadySet
 from mmctl.exchange.binance.events import UserEvents
-from mmctl.exchange.binance.fanout import BookWatch, Subscription
 from mmctl.exchange.binance.health import health_of
 from mmctl.exchange.binance.markets import MarketIndex
 from mmctl.exchange.binance.orders import order_params, order_ref
@@ -49,6 +48,7 @@ from mmctl.exchange.binance.streams import BookStreams, UserStream
 from mmctl.exchange.binance.tracker import OrderTracker
 from mmctl.exchange.binance.usage import limits_from_exchange_info
 from mmctl.exchange.budget import BudgetLimits
+from mmctl.exchange.fanout import BookWatch, Subscription
 from mmctl.exchange.rules import check_order, notional
 from mmctl.exchange.weights import BATCH_ORDERS_MAX
 from mmctl.model import (

@@ -27,8 +27,8 @@ import structlog
 
 from mmctl.clock import Clock, now_ms
 from mmctl.exchange.binance.convert import book_top, book_update_id
-from mmctl.exchange.binance.fanout import BookWatch, Fanout, Subscription
 from mmctl.exchange.binance.tracker import OrderTracker
+from mmctl.exchange.fanout import BookWatch, Fanout, Subscription
 from mmctl.model import BookTop, Fill, Order, OrderUpdate
 
 log = structlog.get_logger("mmctl.binance")

@@ -1,4 +1,5 @@
-"""Subscriptions to the account's live data: every order event to every subscriber, book tops conflated.
+"""Subscriptions to an account's live data, shared by every venue (paper and Binance): every order event
+to every subscriber, book tops conflated. Neutral module: stdlib and `mmctl.model` only.
 
 A subscription is registered when it is created (not at its first `__anext__`), so nothing published in
 between is lost. Each order-event subscriber has its own queue and sees every event; a book watcher keeps
