@@ -12,6 +12,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 
+from tests.support.settle import advance
+
 from mmctl.bots.account import AccountShared
 from mmctl.bots.bot import Bot, BotOptions, BotState
 from mmctl.bots.definition import BotDefinition
@@ -78,10 +80,7 @@ class World:
 
     async def run(self, seconds: float) -> None:
         """Let simulated time pass in small steps, with the event loop running in between."""
-        for _ in range(int(seconds / 0.05)):
-            self.clock.advance(0.05)
-            for _ in range(30):
-                await asyncio.sleep(0)
+        await advance(self.clock, seconds)
 
     def orders(self, bot: Bot) -> list[str]:
         return sorted(

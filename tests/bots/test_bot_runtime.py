@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 import pytest
+from tests.support.rig import PaperWorld
+from tests.support.rig import scenario as run_scenario
 
 from mmctl.bots.bot import Bot, BotOptions, BotState
 from mmctl.bots.definition import BotDefinition
-from mmctl.bots.events import EventLog
-from mmctl.clock import ManualClock, now_ms
+from mmctl.clock import now_ms
 from mmctl.config.schema import PaperAccount
 from mmctl.errors import AuthError, VenueUnavailable
 from mmctl.exchange.base import Exchange
 from mmctl.exchange.faults import FaultyExchange
-from mmctl.exchange.paper.exchange import PaperExchange
 from mmctl.fleet.manager import BotManager
-from mmctl.model import BookTop, OrderRequest, Side, Trade
+from mmctl.model import OrderRequest, Side, Trade
 from mmctl.store.base import MemoryDefinitionStore
 from mmctl.strategies.market_maker import MarketMakerParams
 from mmctl.strategies.params import parse_params
@@ -27,26 +26,25 @@ SYMBOL = "BTC/USDT:USDT"
 OPTIONS = BotOptions(stop_timeout_s=2.0, max_failures=3, backoff_base_s=0.1, backoff_max_s=0.4)
 
 
-class World:
+class World(PaperWorld):
     """A paper venue with no feed, a manual clock, and helpers to move the market."""
 
     def __init__(self) -> None:
-        self.clock = ManualClock()
-        self.paper = PaperExchange.from_settings("paper", PaperAccount(symbols=("BTCUSDT",)), self.clock)
+        super().__init__({"paper": PaperAccount(symbols=("BTCUSDT",))}, {SYMBOL: 50000}, size=Decimal(2))
         self.faulty = FaultyExchange(self.paper, self.clock)
-        self.events = EventLog(self.clock)
-        self.mid = Decimal("50000")
+
+    @property
+    def mid(self) -> Decimal:
+        return self.mids[SYMBOL]
 
     @property
     def venue_orders(self) -> list[str]:
-        return sorted(o.client_order_id for o in self.paper.venue.open_orders(SYMBOL))
+        return self.orders(symbol=SYMBOL)
 
     def book(self, mid: Decimal | None = None) -> None:
-        self.mid = mid if mid is not None else self.mid
-        half = Decimal("0.05")
-        self.paper.venue.on_book(
-            BookTop(SYMBOL, self.mid - half, Decimal(2), self.mid + half, Decimal(2), now_ms(self.clock))
-        )
+        if mid is not None:
+            self.mids[SYMBOL] = mid
+        self.books()
 
     def best_bid(self, prefix: str = "mm.") -> Decimal:
         """The highest resting bid among orders whose client id starts with `prefix`."""
@@ -67,26 +65,9 @@ class World:
         definition = BotDefinition(name, "paper", SYMBOL, "market_maker", p)
         return Bot(definition, exchange or self.paper, self.clock, self.events, OPTIONS)
 
-    async def run(self, seconds: float) -> None:
-        """Let simulated time pass in small steps, with the event loop running in between."""
-        steps = int(seconds / 0.05)
-        for _ in range(steps):
-            self.clock.advance(0.05)
-            for _ in range(30):
-                await asyncio.sleep(0)
-
 
 def scenario(body: Callable[[World], Awaitable[None]]) -> None:
-    async def main() -> None:
-        world = World()
-        await world.paper.load_markets()
-        world.book()
-        try:
-            await body(world)
-        finally:
-            await world.paper.close()
-
-    asyncio.run(main())
+    run_scenario(World(), body)
 
 
 def test_start_places_post_only_quotes_on_both_sides_at_every_level() -> None:

@@ -3,43 +3,32 @@ leaves no residual: every bot's own position plus nothing else makes up the acco
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
-from mmctl.bots.bot import BotOptions
-from mmctl.bots.events import EventLog
-from mmctl.clock import ManualClock, now_ms
-from mmctl.config.schema import PaperAccount
-from mmctl.exchange.paper.exchange import PaperExchange
-from mmctl.fleet.manager import BotManager
-from mmctl.model import BookTop, Side, Trade
-from mmctl.store.base import MemoryDefinitionStore
+from tests.support.rig import ETH, PaperFleet
+from tests.support.rig import scenario as run_scenario
 
-ETH = "ETH/USDT:USDT"
+from mmctl.bots.bot import BotOptions
+from mmctl.clock import now_ms
+from mmctl.config.schema import PaperAccount
+from mmctl.model import Side, Trade
+
 MID = Decimal(3000)
 
 
-class Desk:
-    """One paper account quoting ETH with several bots, on a manual clock."""
+class Desk(PaperFleet):
+    """One paper account quoting ETH with several bots, on a manual clock; books republished every 10
+    steps."""
 
     def __init__(self) -> None:
-        self.clock = ManualClock()
-        self.paper = PaperExchange.from_settings(
-            "a", PaperAccount(symbols=("ETHUSDT",), balance=Decimal(1_000_000)), self.clock
-        )
-        self.manager = BotManager(
-            {"a": self.paper},
-            MemoryDefinitionStore(),
-            self.clock,
-            EventLog(self.clock),
+        settings = PaperAccount(symbols=("ETHUSDT",), balance=Decimal(1_000_000))
+        super().__init__(
+            {"a": settings},
+            {ETH: MID},
+            size=Decimal(50),
+            books_every=10,
             options=BotOptions(stop_timeout_s=2.0),
-        )
-
-    def book(self) -> None:
-        half = Decimal("0.05")
-        self.paper.venue.on_book(
-            BookTop(ETH, MID - half, Decimal(50), MID + half, Decimal(50), now_ms(self.clock))
         )
 
     def best(self, bot: str, side: Side) -> Decimal:
@@ -54,30 +43,12 @@ class Desk:
         """A taker trade of `side` (SELL hits bids) at `price` from the market."""
         self.paper.venue.on_trade(Trade(ETH, price, qty, side, now_ms(self.clock)))
 
-    async def run(self, seconds: float) -> None:
-        for i in range(int(seconds / 0.05)):
-            self.clock.advance(0.05)
-            if i % 10 == 0:
-                self.book()
-            for _ in range(30):
-                await asyncio.sleep(0)
-
     async def net(self) -> Decimal:
         return (await self.paper.position("ETHUSDT")).qty
 
 
 def scenario(body: Callable[[Desk], Awaitable[None]]) -> None:
-    async def main() -> None:
-        d = Desk()
-        await d.paper.load_markets()
-        d.book()
-        try:
-            await body(d)
-        finally:
-            await d.manager.shutdown()
-            await d.paper.close()
-
-    asyncio.run(main())
+    run_scenario(Desk(), body)
 
 
 async def three_bots(d: Desk) -> None:

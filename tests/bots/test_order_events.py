@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+from tests.support.settle import advance
+
 from mmctl.bots.bot import Bot, BotOptions
 from mmctl.bots.definition import BotDefinition
 from mmctl.bots.events import EventLog
@@ -35,10 +37,7 @@ def test_placed_and_cancelled_orders_each_leave_one_event_with_their_figures() -
             BotDefinition("ev", "paper", SYMBOL, "market_maker", params), paper, clock, events, BotOptions()
         )
         await bot.start()
-        for _ in range(10):
-            clock.advance(0.05)
-            for _ in range(30):
-                await asyncio.sleep(0)
+        await advance(clock, 0.5)
         venue = {o.client_order_id: o for o in paper.venue.open_orders(SYMBOL)}
         placed = [e for e in events.since(0, "ev") if e.kind == "order"]
         assert len(placed) == len(venue) == 4

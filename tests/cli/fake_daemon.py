@@ -2,7 +2,9 @@
 
 Each connection is served by its own thread; `daemon.version` answers with this CLI's API version,
 `bot.list` with the configured bots, and `bot.start` waits until the test releases that bot
-(`release(name)`), counting how many starts are in flight at once.
+(`release(name)`), counting how many starts are in flight at once. Any other method is answered by the
+test's `handlers` (params -> result, or raise `Refuse` for an error reply); every request is recorded in
+`requests` as (method, params).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import contextlib
 import json
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +22,25 @@ from tests.conftest import readline
 from mmctl import API_VERSION, __version__
 
 
+class Refuse(Exception):
+    """Raised by a handler: the fake answers with this JSON-RPC error."""
+
+    def __init__(self, code: int, message: str, data: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.error: dict[str, Any] = {"code": code, "message": message, "data": data}
+
+
+Handler = Callable[[dict[str, Any]], Any]
+
+
 class FakeDaemon:
-    def __init__(self, path: Path, bots: dict[str, str]) -> None:
+    def __init__(
+        self, path: Path, bots: dict[str, str] | None = None, handlers: dict[str, Handler] | None = None
+    ) -> None:
         self.path = path
+        self.handlers = dict(handlers or {})
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        bots = bots or {}
         self.bots = dict(bots)  # name -> state
         self.gates = {name: threading.Event() for name in bots}
         self.lock = threading.Lock()
@@ -75,6 +94,13 @@ class FakeDaemon:
                 conn.sendall(json.dumps(reply).encode() + b"\n")
 
     def _answer(self, method: str, params: Any) -> dict[str, Any]:
+        with self.lock:
+            self.requests.append((method, dict(params or {})))
+        if method in self.handlers:
+            try:
+                return {"result": self.handlers[method](dict(params or {}))}
+            except Refuse as e:
+                return {"error": e.error}
         if method == "daemon.version":
             return {"result": {"version": __version__, "api": API_VERSION}}
         if method == "bot.list":

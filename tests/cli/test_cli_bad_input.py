@@ -345,18 +345,6 @@ def test_create_without_market_data_exits_1(
 
 
 @pytest.mark.slow
-def test_create_with_an_unwritable_bots_directory_says_why(daemon_factory: Callable[..., DaemonProc]) -> None:
-    """When `<state_dir>/bots` cannot be written, `create` says so in one line and creates nothing."""
-    d = daemon_factory().start()
-    (d.state_dir / "bots").write_text("not a directory")
-    r = d.cli("create", "x", "--account", "paper", "--symbol", "BTCUSDT")
-    assert r.returncode == 1
-    assert_one_line(r.stderr)
-    assert "internal error" not in r.stderr
-    assert str(d.state_dir / "bots") in r.stderr
-    assert d.cli("list").stdout.splitlines()[1:] == []
-
-
 @pytest.mark.slow
 def test_a_state_dir_that_is_a_file_is_refused_with_a_clear_message(
     daemon_factory: Callable[..., DaemonProc],

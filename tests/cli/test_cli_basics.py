@@ -16,6 +16,8 @@ from tests.conftest import PYTHON, DaemonProc, readline, run_cli
 
 
 def test_health_exits_0_and_prints_tsv_when_piped(shared_daemon: DaemonProc) -> None:
+    """Piped `health` exits 0 and prints tab-separated rows under a `check ok detail` header, the loop-lag
+    check first."""
     r = shared_daemon.cli("health")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
@@ -24,6 +26,7 @@ def test_health_exits_0_and_prints_tsv_when_piped(shared_daemon: DaemonProc) -> 
 
 
 def test_health_json_is_one_document_with_a_stable_shape(shared_daemon: DaemonProc) -> None:
+    """`health --json` prints one JSON document carrying every documented top-level key."""
     r = shared_daemon.cli("health", "--json")
     assert r.returncode == 0
     doc = json.loads(r.stdout)
@@ -43,6 +46,7 @@ def test_health_json_is_one_document_with_a_stable_shape(shared_daemon: DaemonPr
 
 
 def test_global_json_flag_before_the_command_works_too(shared_daemon: DaemonProc) -> None:
+    """`--json` given before the command name switches `version` to JSON as it does after it."""
     r = run_cli("--json", "--socket", str(shared_daemon.socket), "version")
     doc = json.loads(r.stdout)
     assert doc["cli"]["api"] == 1
@@ -59,6 +63,8 @@ def test_version_without_a_daemon_prints_the_cli_version_and_exits_3(short_tmp: 
 
 
 def test_no_daemon_exits_3_naming_the_socket_and_how_to_start(short_tmp: Path) -> None:
+    """With no daemon on the socket a command exits 3 with one stderr line naming the socket and `mmctl daemon
+    run`."""
     sock = short_tmp / "none.sock"
     r = run_cli("--socket", str(sock), "health")
     assert r.returncode == 3
@@ -68,11 +74,13 @@ def test_no_daemon_exits_3_naming_the_socket_and_how_to_start(short_tmp: Path) -
 
 
 def test_socket_from_environment_variable(shared_daemon: DaemonProc) -> None:
+    """`MMCTL_SOCKET` alone is enough for the CLI to reach the daemon."""
     r = run_cli("health", "--json", env={"MMCTL_SOCKET": str(shared_daemon.socket)})
     assert r.returncode == 0
 
 
 def test_socket_from_the_config_file(shared_daemon: DaemonProc) -> None:
+    """With no `--socket` and no `MMCTL_SOCKET`, the CLI takes the socket path from `--config`'s file."""
     env = {k: v for k, v in os.environ.items() if k != "MMCTL_SOCKET"}
     r = subprocess.run(
         [PYTHON, "-m", "mmctl", "--config", str(shared_daemon.config), "health", "--json"],
@@ -85,6 +93,8 @@ def test_socket_from_the_config_file(shared_daemon: DaemonProc) -> None:
 
 
 def test_json_error_object_on_stdout_and_one_line_on_stderr(short_tmp: Path) -> None:
+    """A failed `--json` command prints an error object (code and message) on stdout and one `mmctl: error:`
+    line on stderr."""
     r = run_cli("--socket", str(short_tmp / "none.sock"), "health", "--json")
     assert r.returncode == 3
     err = json.loads(r.stdout)["error"]
@@ -95,6 +105,7 @@ def test_json_error_object_on_stdout_and_one_line_on_stderr(short_tmp: Path) -> 
 
 @pytest.mark.parametrize("args", [["nonsense"], ["health", "--bogus"], ["--timeout", "abc", "health"], []])
 def test_usage_errors_exit_2(args: list[str]) -> None:
+    """Each malformed command line (unknown command, missing or bad argument) exits 2."""
     assert run_cli(*args).returncode == 2
 
 
@@ -125,6 +136,7 @@ def _cli_as_nobody(sock: Path) -> tuple[int, str]:
 
 
 def test_socket_the_user_cannot_open_exits_4(shared_daemon: DaemonProc) -> None:
+    """A socket the caller has no permission to open exits 4 with "permission denied"."""
     if os.geteuid() == 0:
         code, err = _cli_as_nobody(shared_daemon.socket)
     else:
@@ -168,6 +180,8 @@ def old_daemon(short_tmp: Path) -> Iterator[Path]:
 
 
 def test_api_version_mismatch_is_a_clear_error(old_daemon: Path) -> None:
+    """A daemon answering with another API version makes a command exit 1 naming the mismatch and the daemon's
+    version."""
     r = run_cli("--socket", str(old_daemon), "health")
     assert r.returncode == 1
     assert "API version mismatch" in r.stderr
@@ -175,6 +189,7 @@ def test_api_version_mismatch_is_a_clear_error(old_daemon: Path) -> None:
 
 
 def test_cli_never_imports_ccxt_structlog_or_apscheduler(shared_daemon: DaemonProc) -> None:
+    """A CLI round trip never imports the daemon's heavy dependencies (ccxt, structlog, apscheduler)."""
     code = (
         "import sys\n"
         "from mmctl.cli.app import app\n"
@@ -193,6 +208,8 @@ def test_cli_never_imports_ccxt_structlog_or_apscheduler(shared_daemon: DaemonPr
 
 
 def test_config_init_writes_a_valid_starter_and_refuses_to_overwrite(short_tmp: Path) -> None:
+    """`config init` writes a config that `config check` accepts, refuses to overwrite it without `--force`,
+    and overwrites it with."""
     path = short_tmp / "cfg" / "config.toml"
     assert run_cli("config", "init", str(path)).returncode == 0
     assert run_cli("config", "check", str(path)).returncode == 0
@@ -214,6 +231,7 @@ def test_config_init_writes_a_valid_starter_and_refuses_to_overwrite(short_tmp: 
     ],
 )
 def test_config_check_names_the_file_and_key(short_tmp: Path, body: str, key: str) -> None:
+    """`config check` of an invalid config exits 1 naming both the file and the offending key."""
     path = short_tmp / "bad.toml"
     path.write_text(body)
     r = run_cli("config", "check", str(path))
@@ -223,12 +241,15 @@ def test_config_check_names_the_file_and_key(short_tmp: Path, body: str, key: st
 
 
 def test_config_check_of_a_missing_file_fails(short_tmp: Path) -> None:
+    """`config check` of a path that does not exist exits 1 with "not found"."""
     r = run_cli("config", "check", str(short_tmp / "missing.toml"))
     assert r.returncode == 1
     assert "not found" in r.stderr
 
 
 def test_config_show_prints_effective_toml_and_json(shared_daemon: DaemonProc) -> None:
+    """`config show` prints the effective config as TOML (socket and accounts) and, with `--json`, as a
+    document with defaults filled in."""
     r = run_cli("--config", str(shared_daemon.config), "config", "show")
     assert r.returncode == 0
     assert f'socket = "{shared_daemon.socket}"' in r.stdout
@@ -239,6 +260,7 @@ def test_config_show_prints_effective_toml_and_json(shared_daemon: DaemonProc) -
 
 
 def test_config_show_masks_secret_looking_keys() -> None:
+    """`config show` hides the values of keys that look like credentials while keeping other values."""
     from mmctl.cli.config_cmd import mask_secrets
 
     doc = {"accounts": {"main": {"api_key": "abc", "api_secret": "shh", "exchange": "binanceusdm"}}}
@@ -249,6 +271,7 @@ def test_config_show_masks_secret_looking_keys() -> None:
 
 
 def test_python_dash_m_mmctl_works() -> None:
+    """`python -m mmctl --help` runs the CLI and lists the `daemon` command."""
     r = subprocess.run([sys.executable, "-m", "mmctl", "--help"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0
     assert "daemon" in r.stdout

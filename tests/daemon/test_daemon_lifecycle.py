@@ -13,6 +13,7 @@ from tests.conftest import DaemonProc, answers, rpc, wait_until
 
 
 def test_socket_is_0660_in_a_0750_directory(daemon: DaemonProc) -> None:
+    """The daemon's socket is a socket with mode 0660 inside a directory with mode 0750."""
     assert stat.S_IMODE(daemon.socket.stat().st_mode) == 0o660
     assert stat.S_IMODE(daemon.socket.parent.stat().st_mode) == 0o750
     assert stat.S_ISSOCK(daemon.socket.stat().st_mode)
@@ -21,6 +22,8 @@ def test_socket_is_0660_in_a_0750_directory(daemon: DaemonProc) -> None:
 def test_second_daemon_on_the_same_socket_is_refused_and_the_first_keeps_working(
     daemon: DaemonProc, daemon_factory: Callable[..., DaemonProc]
 ) -> None:
+    """A second daemon configured with a live daemon's socket exits 1 with "already running" and the first one
+    still answers."""
     other = daemon_factory(name="other")
     other.config.write_text(f'[daemon]\nsocket = "{daemon.socket}"\nstate_dir = "{other.state_dir}"\n')
     code, out = other.start(wait=False).exited()
@@ -32,6 +35,8 @@ def test_second_daemon_on_the_same_socket_is_refused_and_the_first_keeps_working
 def test_second_daemon_on_the_same_state_dir_is_refused_with_the_owner_pid(
     daemon: DaemonProc, daemon_factory: Callable[..., DaemonProc]
 ) -> None:
+    """A second daemon on a state dir in use exits 1 naming the lock holder's pid, without creating its own
+    socket, and the first still answers."""
     other = daemon_factory(name="other")
     other.config.write_text(f'[daemon]\nsocket = "{other.socket}"\nstate_dir = "{daemon.state_dir}"\n')
     code, out = other.start(wait=False).exited()
@@ -44,6 +49,7 @@ def test_second_daemon_on_the_same_state_dir_is_refused_with_the_owner_pid(
 
 
 def test_sigterm_exits_0_and_removes_the_socket(daemon: DaemonProc) -> None:
+    """SIGTERM makes the daemon exit 0, remove its socket and log `daemon_stopped`."""
     code, out = daemon.stop(signal.SIGTERM)
     assert code == 0
     assert not daemon.socket.exists()
@@ -51,12 +57,15 @@ def test_sigterm_exits_0_and_removes_the_socket(daemon: DaemonProc) -> None:
 
 
 def test_sigint_also_shuts_down_cleanly(daemon: DaemonProc) -> None:
+    """SIGINT shuts the daemon down like SIGTERM: exit 0 and the socket removed."""
     code, _ = daemon.stop(signal.SIGINT)
     assert code == 0
     assert not daemon.socket.exists()
 
 
 def test_stale_socket_file_is_replaced(daemon_factory: Callable[..., DaemonProc]) -> None:
+    """A leftover socket file nobody listens on (a crashed daemon's) is replaced and the new daemon serves on
+    it."""
     d = daemon_factory()
     d.socket.parent.mkdir(parents=True)
     stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -69,6 +78,8 @@ def test_stale_socket_file_is_replaced(daemon_factory: Callable[..., DaemonProc]
 
 
 def test_a_regular_file_at_the_socket_path_is_not_deleted(daemon_factory: Callable[..., DaemonProc]) -> None:
+    """A regular file at the socket path makes the daemon exit 1 with "not a socket" and leaves the file's
+    content untouched."""
     d = daemon_factory()
     d.socket.parent.mkdir(parents=True)
     d.socket.write_text("important")
@@ -79,6 +90,8 @@ def test_a_regular_file_at_the_socket_path_is_not_deleted(daemon_factory: Callab
 
 
 def test_sighup_with_a_broken_config_keeps_running_and_says_why(daemon: DaemonProc) -> None:
+    """SIGHUP with an invalid config keeps the daemon serving on its old config and logs
+    `config_reload_failed` naming the bad key."""
     daemon.config.write_text(daemon.config.read_text() + "\n[log]\nlevel = 'loud'\n")
     assert daemon.proc is not None
     daemon.proc.send_signal(signal.SIGHUP)
@@ -90,6 +103,8 @@ def test_sighup_with_a_broken_config_keeps_running_and_says_why(daemon: DaemonPr
 
 
 def test_sighup_applies_a_valid_config_change(daemon: DaemonProc) -> None:
+    """SIGHUP with a valid config change applies it at once (a `warning` log level filters the info lines
+    after the reload)."""
     daemon.config.write_text(daemon.config.read_text() + "\n[log]\nlevel = 'warning'\n")
     assert daemon.proc is not None
     daemon.proc.send_signal(signal.SIGHUP)
@@ -101,6 +116,10 @@ def test_sighup_applies_a_valid_config_change(daemon: DaemonProc) -> None:
 
 
 def test_health_reports_paths_pid_and_loop_lag(daemon: DaemonProc) -> None:
+    # the socket answers while the start-up recovery runs (health says "recovering" until it is over)
+    """`daemon.health` reports ok with the daemon's pid, socket, state dir and config paths, a loop lag and an
+    uptime."""
+    wait_until(lambda: rpc(daemon.socket, "daemon.health")["result"]["status"] == "ok", what="healthy")
     h = rpc(daemon.socket, "daemon.health")["result"]
     assert h["status"] == "ok"
     assert daemon.proc is not None
@@ -145,11 +164,14 @@ def _notify_roundtrip(d: DaemonProc, address: str) -> None:
 def test_sd_notify_ready_watchdog_stopping_on_a_path_socket(
     daemon_factory: Callable[..., DaemonProc],
 ) -> None:
+    """With `NOTIFY_SOCKET` a filesystem path, the daemon sends READY/STATUS, then WATCHDOG pings, then
+    STOPPING on shutdown, and exits 0."""
     d = daemon_factory()
     _notify_roundtrip(d, str(d.root / "notify.sock"))
 
 
 def test_sd_notify_on_an_abstract_socket(daemon_factory: Callable[..., DaemonProc]) -> None:
+    """The same READY, WATCHDOG and STOPPING messages reach an abstract-namespace `NOTIFY_SOCKET` (`@...`)."""
     d = daemon_factory()
     _notify_roundtrip(d, f"@mmctl-test-{os.getpid()}-{d.root.name}")
 
@@ -157,6 +179,8 @@ def test_sd_notify_on_an_abstract_socket(daemon_factory: Callable[..., DaemonPro
 def test_socket_path_too_long_is_a_clear_error(
     daemon_factory: Callable[..., DaemonProc], tmp_path: Path
 ) -> None:
+    """A socket path longer than a Unix socket address allows makes the daemon exit 1 saying it is too
+    long."""
     d = daemon_factory()
     long_sock = d.root / ("x" * 120) / "s.sock"
     d.config.write_text(f'[daemon]\nsocket = "{long_sock}"\nstate_dir = "{d.state_dir}"\n')
@@ -168,6 +192,8 @@ def test_socket_path_too_long_is_a_clear_error(
 def test_a_failing_service_at_start_is_one_log_line_and_exit_1(
     daemon_factory: Callable[..., DaemonProc],
 ) -> None:
+    """A service that fails at start (an unreadable replay file) gives one `daemon_start_failed` line, no
+    traceback, exit 1 and no socket left."""
     d = daemon_factory()
     bad = d.root / "BTCUSDT-bookTicker-2024-01-01.csv"
     bad.write_text("this is not,a book ticker\n")
@@ -181,6 +207,7 @@ def test_a_failing_service_at_start_is_one_log_line_and_exit_1(
 
 
 def test_an_unbindable_socket_is_one_log_line_and_exit_1(daemon_factory: Callable[..., DaemonProc]) -> None:
+    """A socket path that cannot be bound gives one `daemon_start_refused` line, no traceback and exit 1."""
     d = daemon_factory()
     d.config.write_text(f'[daemon]\nsocket = "/proc/nope/x.sock"\nstate_dir = "{d.state_dir}"\n')
     code, out = d.start(wait=False).exited()
@@ -190,6 +217,8 @@ def test_an_unbindable_socket_is_one_log_line_and_exit_1(daemon_factory: Callabl
 
 
 def test_a_client_that_never_reads_does_not_block_shutdown(daemon: DaemonProc) -> None:
+    """A client that floods requests and never reads its replies neither stops others being served nor keeps
+    SIGTERM from exiting 0."""
     hog = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     hog.connect(str(daemon.socket))
     hog.setblocking(False)
@@ -210,6 +239,8 @@ def test_a_client_that_never_reads_does_not_block_shutdown(daemon: DaemonProc) -
 
 
 def test_a_second_sigterm_during_final_teardown_does_not_kill_the_daemon(daemon: DaemonProc) -> None:
+    """A second SIGTERM arriving during the final teardown does not cut it short: the daemon still exits 0
+    after `daemon_stopped`."""
     assert daemon.proc is not None
     daemon.proc.send_signal(signal.SIGTERM)
     wait_until(lambda: not daemon.socket.exists() or daemon.proc.poll() is not None, what="teardown")  # type: ignore[union-attr]

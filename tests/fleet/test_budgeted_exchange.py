@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from tests.support.settle import settle
 
 from mmctl.clock import Clock, ManualClock, now_ms
 from mmctl.config.schema import PaperAccount
@@ -68,11 +69,6 @@ def scenario(body: Callable[[Rig], Awaitable[None]], limits: BudgetLimits | None
     asyncio.run(main())
 
 
-async def turns(n: int = 10) -> None:
-    for _ in range(n):
-        await asyncio.sleep(0)
-
-
 def bid(i: int, *, reduce_only: bool = False, side: Side = Side.BUY) -> OrderRequest:
     price = Decimal("59000.0") - i if side is Side.BUY else Decimal("61000.0") + i
     return OrderRequest(
@@ -84,6 +80,9 @@ def bid(i: int, *, reduce_only: bool = False, side: Side = Side.BUY) -> OrderReq
 
 
 def test_a_batch_of_five_places_costs_weight_5_and_5_orders_on_the_10s_counter() -> None:
+    """A batch of five placements is one budget request costing weight 5, five orders on the 10 s counter and
+    one on the minute counter."""
+
     async def body(rig: Rig) -> None:
         results = await rig.ex.place_orders([bid(i) for i in range(5)])
         assert all(r.ok for r in results)
@@ -94,6 +93,8 @@ def test_a_batch_of_five_places_costs_weight_5_and_5_orders_on_the_10s_counter()
 
 
 def test_a_single_place_costs_one_order_on_each_counter_and_no_weight() -> None:
+    """A single placement costs one order on each order counter and no request weight."""
+
     async def body(rig: Rig) -> None:
         await rig.ex.place_orders([bid(0)])
         assert rig.charged() == (0, 1, 1)
@@ -126,6 +127,9 @@ CALLS: list[tuple[str, Callable[[BudgetedExchange], Awaitable[Any]], Cost, Prior
 def test_each_request_is_charged_its_binance_cost_at_its_priority(
     call: Callable[[BudgetedExchange], Awaitable[Any]], expected: Cost, priority: Priority
 ) -> None:
+    """Every venue call that sends a request is charged Binance's documented cost at its priority, even when
+    the venue rejects it."""
+
     async def body(rig: Rig) -> None:
         with contextlib.suppress(MmctlError):  # a rejected request was still sent, and is still charged
             await call(rig.ex)
@@ -136,6 +140,9 @@ def test_each_request_is_charged_its_binance_cost_at_its_priority(
 
 
 def test_calls_that_send_no_request_pass_through_uncharged() -> None:
+    """Calls served without a request (cached markets and books, health, streams, an empty batch) pass through
+    and charge nothing."""
+
     async def body(rig: Rig) -> None:
         assert rig.ex.name == "a"
         assert rig.ex.max_batch == rig.paper.max_batch
@@ -155,6 +162,8 @@ def test_calls_that_send_no_request_pass_through_uncharged() -> None:
 
 
 def test_load_markets_is_charged_once_like_the_adapter_fetches_it_once() -> None:
+    """Loading markets twice charges one exchange-info request, as the adapter fetches it only once."""
+
     async def body(rig: Rig) -> None:
         first = await rig.ex.load_markets()
         again = await rig.ex.load_markets()
@@ -168,6 +177,9 @@ def test_load_markets_is_charged_once_like_the_adapter_fetches_it_once() -> None
 
 
 def test_a_batch_of_only_reduce_only_orders_is_charged_at_reduce_priority() -> None:
+    """A batch of only reduce-only orders is charged at safety priority, one with any opening order at place
+    priority."""
+
     async def body(rig: Rig) -> None:
         await rig.ex.place_orders([bid(0, reduce_only=True), bid(1, reduce_only=True)])
         await rig.ex.place_orders([bid(2, reduce_only=True), bid(3)])
@@ -196,6 +208,9 @@ def test_reduce_only_orders_use_the_reserved_share_while_a_place_that_cannot_fit
 
 
 def test_results_pass_through_unchanged() -> None:
+    """Placement, open-order and cancel results (per-order errors included) come back from the wrapper exactly
+    as the venue gave them."""
+
     async def body(rig: Rig) -> None:
         placed = await rig.ex.place_orders([bid(0), bid(1)])
         assert [r.order.client_order_id for r in placed if r.order] == ["t-buy-0", "t-buy-1"]
@@ -209,6 +224,8 @@ def test_results_pass_through_unchanged() -> None:
 
 
 def test_errors_pass_through_unchanged_and_the_request_stays_charged() -> None:
+    """A venue error reaches the caller unchanged (message and data) and its request stays charged."""
+
     async def body(rig: Rig) -> None:
         faulty = FaultyExchange(rig.paper, rig.clock)
         faulty.fail("balance", error=AuthError("the API key was revoked", data={"where": "balance"}))
@@ -225,6 +242,9 @@ def test_errors_pass_through_unchanged_and_the_request_stays_charged() -> None:
 
 
 def test_a_rate_limit_with_retry_after_pauses_every_client_sharing_the_budget() -> None:
+    """A 429 with a retry-after of 12 s blocks the shared budget, so another client's request waits exactly
+    until it has passed."""
+
     async def body(rig: Rig) -> None:
         faulty = FaultyExchange(rig.paper, rig.clock)
         faulty.fail("balance", error=RateLimited("429 too many requests", retry_after_s=12), times=1)
@@ -235,10 +255,10 @@ def test_a_rate_limit_with_retry_after_pauses_every_client_sharing_the_budget() 
         assert rig.budget.usage()["blocked_for_s"] == 12
         waiting = asyncio.create_task(second.cancel_all(BTC))
         rig.clock.advance(11.9)
-        await turns()
+        await settle()
         assert not waiting.done()
         rig.clock.advance(0.2)
-        await turns()
+        await settle()
         assert waiting.done()
         await second.close()
 
@@ -246,6 +266,8 @@ def test_a_rate_limit_with_retry_after_pauses_every_client_sharing_the_budget() 
 
 
 def test_a_rate_limit_without_retry_after_does_not_pause_the_budget() -> None:
+    """A rate-limit error without a retry-after leaves the budget unblocked."""
+
     async def body(rig: Rig) -> None:
         faulty = FaultyExchange(rig.paper, rig.clock)
         faulty.fail("balance", error=RateLimited("-1003 too many requests"), times=1)
@@ -257,6 +279,8 @@ def test_a_rate_limit_without_retry_after_does_not_pause_the_budget() -> None:
 
 
 def test_two_accounts_on_one_ip_draw_from_one_budget() -> None:
+    """Two accounts wrapping one budget add their requests' weight and orders to the same counters."""
+
     async def body(rig: Rig) -> None:
         other = BudgetedExchange(rig.account("b"), rig.budget)
         await rig.ex.place_orders([bid(0), bid(1)])

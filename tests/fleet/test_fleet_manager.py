@@ -8,10 +8,11 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 import pytest
+from tests.support.rig import PaperFleet
+from tests.support.rig import scenario as run_scenario
 
-from mmctl.bots.bot import BotOptions, BotState
-from mmctl.bots.events import EventLog
-from mmctl.clock import ManualClock, now_ms
+from mmctl.bots.bot import BotState
+from mmctl.clock import now_ms
 from mmctl.config.schema import PaperAccount, RiskSettings
 from mmctl.errors import InvalidState
 from mmctl.exchange.base import Exchange
@@ -19,80 +20,35 @@ from mmctl.exchange.budget import BudgetLimits, RequestBudget
 from mmctl.exchange.budgeted import BudgetedExchange
 from mmctl.exchange.faults import FaultyExchange
 from mmctl.exchange.paper.exchange import PaperExchange
-from mmctl.fleet.manager import BotManager
-from mmctl.model import BookTop, Side, Trade
-from mmctl.store.base import MemoryDefinitionStore
+from mmctl.model import Side, Trade
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 MIDS = {"BTC/USDT:USDT": "50000", "ETH/USDT:USDT": "3000", "SOL/USDT:USDT": "150"}
-OPTIONS = BotOptions(stop_timeout_s=2.0, max_failures=3, backoff_base_s=0.1, backoff_max_s=0.2)
 
 
-class Rig:
+class Rig(PaperFleet):
+    """Accounts `a`, `b` and `bad` on three symbols, each behind its own request budget (`limits`),
+    `bad` also behind a `FaultyExchange` the test can fail; books republished every 10 steps."""
+
     def __init__(self, limits: BudgetLimits | None = None, risk: RiskSettings | None = None) -> None:
-        self.clock = ManualClock()
-        self.papers: dict[str, PaperExchange] = {}
+        settings = PaperAccount(symbols=SYMBOLS, balance=Decimal(10_000_000))
+        self.limits = limits
         self.budgets: dict[str, RequestBudget] = {}
-        accounts: dict[str, Exchange] = {}
-        for name in ("a", "b", "bad"):
-            paper = PaperExchange.from_settings(
-                name, PaperAccount(symbols=SYMBOLS, balance=Decimal(10_000_000)), self.clock
-            )
-            self.papers[name] = paper
-            self.budgets[name] = RequestBudget(self.clock, limits)
-            accounts[name] = BudgetedExchange(paper, self.budgets[name])
-        self.faulty = FaultyExchange(accounts["bad"], self.clock)
-        accounts["bad"] = self.faulty
-        self.manager = BotManager(
-            accounts, MemoryDefinitionStore(), self.clock, EventLog(self.clock), options=OPTIONS, risk=risk
+        super().__init__(
+            {name: settings for name in ("a", "b", "bad")}, MIDS, books_every=10, wrap=self._wrap, risk=risk
         )
 
-    def books(self, symbol: str | None = None, mid: str | None = None) -> None:
-        for paper in self.papers.values():
-            for sym, default in MIDS.items():
-                if symbol is None or sym == symbol:
-                    m, half = Decimal(mid or default), Decimal("0.05")
-                    paper.venue.on_book(
-                        BookTop(sym, m - half, Decimal(9), m + half, Decimal(9), now_ms(self.clock))
-                    )
-
-    def orders(self, account: str = "a", prefix: str = "mm.") -> list[str]:
-        return [
-            o.client_order_id
-            for o in self.papers[account].venue.open_orders()
-            if o.client_order_id.startswith(prefix)
-        ]
-
-    async def run(self, seconds: float, refresh_books: bool = True) -> None:
-        for i in range(int(seconds / 0.05)):
-            self.clock.advance(0.05)
-            if refresh_books and i % 10 == 0:
-                self.books()
-            for _ in range(40):
-                await asyncio.sleep(0)
+    def _wrap(self, name: str, paper: PaperExchange) -> Exchange:
+        self.budgets[name] = RequestBudget(self.clock, self.limits)
+        budgeted = BudgetedExchange(paper, self.budgets[name])
+        if name != "bad":
+            return budgeted
+        self.faulty = FaultyExchange(budgeted, self.clock)
+        return self.faulty
 
 
 def scenario(body: Callable[[Rig], Awaitable[None]], **rig: object) -> None:
-    async def main() -> None:
-        r = Rig(**rig)  # type: ignore[arg-type]
-        for paper in r.papers.values():
-            await paper.load_markets()
-        r.books()
-        try:
-            await body(r)
-        finally:
-            stopping = asyncio.ensure_future(r.manager.shutdown())
-            for _ in range(3000):  # simulated time keeps moving while the bots stop (budget, retries)
-                if stopping.done():
-                    break
-                r.clock.advance(0.1)
-                for _ in range(20):
-                    await asyncio.sleep(0)
-            await stopping
-            for paper in r.papers.values():
-                await paper.close()
-
-    asyncio.run(main())
+    run_scenario(Rig(**rig), body)  # type: ignore[arg-type]
 
 
 async def twenty_bots(r: Rig) -> None:
@@ -104,6 +60,9 @@ async def twenty_bots(r: Rig) -> None:
 
 
 def test_twenty_bots_share_one_book_subscription_per_symbol_and_start_stop_together() -> None:
+    """Twenty bots over two accounts open one upstream book stream per symbol per account, all quote after
+    `start --all`, and `stop --all` leaves no order."""
+
     async def body(r: Rig) -> None:
         await twenty_bots(r)
         started = await r.manager.start([], all_bots=True)
@@ -114,16 +73,19 @@ def test_twenty_bots_share_one_book_subscription_per_symbol_and_start_stop_toget
             hub = r.manager.market_data[account]
             assert hub.upstream_count() == 3
             assert sum(hub.subscriptions().values()) == 10
-        assert len(r.orders("a")) + len(r.orders("b")) == 40
+        assert len(r.orders("mm.", "a")) + len(r.orders("mm.", "b")) == 40
         stopped = await r.manager.stop([], all_bots=True)
         assert all(o["ok"] and o["state"] == "stopped" for o in stopped)
-        assert r.orders("a") == []
-        assert r.orders("b") == []
+        assert r.orders("mm.", "a") == []
+        assert r.orders("mm.", "b") == []
 
     scenario(body)
 
 
 def test_a_bot_whose_venue_fails_does_not_disturb_the_others() -> None:
+    """When one account's venue fails, its bot ends in `error` while the twenty bots on healthy accounts keep
+    running with all their orders."""
+
     async def body(r: Rig) -> None:
         await twenty_bots(r)
         await r.manager.create("sick", "bad", "BTCUSDT", "market_maker", {"levels": "1"})
@@ -134,13 +96,15 @@ def test_a_bot_whose_venue_fails_does_not_disturb_the_others() -> None:
         assert r.manager.bot("sick").state is BotState.ERROR
         healthy = [b for b in r.manager.bots.values() if b.name != "sick"]
         assert {b.state for b in healthy} == {BotState.RUNNING}
-        assert len(r.orders("a")) + len(r.orders("b")) == 40
+        assert len(r.orders("mm.", "a")) + len(r.orders("mm.", "b")) == 40
         r.faulty.heal()
 
     scenario(body)
 
 
 def test_many_bots_on_a_tight_budget_never_exceed_it() -> None:
+    """Twenty bots starting on a tight request budget never exceed any of its counters, the budget holds
+    requests back, and the bots still quote."""
     limits = BudgetLimits(weight_per_min=300, orders_per_10s=20, orders_per_min=60, use_fraction=1.0)
 
     async def body(r: Rig) -> None:
@@ -157,12 +121,15 @@ def test_many_bots_on_a_tight_budget_never_exceed_it() -> None:
         assert peak["orders_1m"] <= 60
         held = r.budgets["a"].queued + r.budgets["a"].exhausted
         assert held > 0  # the budget did hold requests back (queued, or refused fast past a deadline)
-        assert r.orders("a")  # and the bots still quote
+        assert r.orders("mm.", "a")  # and the bots still quote
 
     scenario(body, limits=limits)
 
 
 def test_a_sudden_move_pauses_the_bot_for_the_cooldown_with_no_orders() -> None:
+    """A mid move beyond `max_move_bps` pauses the bot with no orders and a risk event for the cooldown, after
+    which it quotes again."""
+
     async def body(r: Rig) -> None:
         m = r.manager
         await m.create(
@@ -174,43 +141,49 @@ def test_a_sudden_move_pauses_the_bot_for_the_cooldown_with_no_orders() -> None:
         )
         await m.start(["cb"])
         await r.run(0.5)
-        assert r.orders("a")
+        assert r.orders("mm.", "a")
         r.books("BTC/USDT:USDT", "50400")  # +80 bps at once
         await r.run(0.5, refresh_books=False)
         bot = m.bot("cb")
         assert bot.state is BotState.PAUSED
-        assert r.orders("a") == []
+        assert r.orders("mm.", "a") == []
         risk = [e for e in m.events.since(0, "cb") if e.kind == "risk"]
         assert risk
         assert risk[0].data["move_bps"]
         await r.run(4.0)
         assert bot.state is BotState.RUNNING
-        assert r.orders("a")
+        assert r.orders("mm.", "a")
 
     scenario(body)
 
 
 def test_a_stalled_feed_pulls_quotes_until_data_returns() -> None:
+    """With no book for longer than `stale_data_s` the bot holds with no orders while staying running, and
+    quotes again once books return."""
+
     async def body(r: Rig) -> None:
         m = r.manager
         await m.create("st", "a", "ETHUSDT", "market_maker", {"stale_data_s": "2"})
         await m.start(["st"])
         await r.run(0.5)
-        assert r.orders("a")
+        assert r.orders("mm.", "a")
         await r.run(3.0, refresh_books=False)
         bot = m.bot("st")
         assert bot.hold is not None
-        assert r.orders("a") == []
+        assert r.orders("mm.", "a") == []
         assert bot.state is BotState.RUNNING
         await r.run(1.0)
         assert bot.hold is None
-        assert r.orders("a")
+        assert r.orders("mm.", "a")
 
     scenario(body)
 
 
 @pytest.mark.parametrize("on_loss", ["stop", "flatten"])
 def test_a_losing_run_stops_the_bot_with_no_orders(on_loss: str) -> None:
+    """A loss beyond `max_loss` stops the bot with no orders, its position left open with `on_loss = stop` and
+    closed with `flatten`."""
+
     async def body(r: Rig) -> None:
         m = r.manager
         await m.create(
@@ -229,7 +202,7 @@ def test_a_losing_run_stops_the_bot_with_no_orders(on_loss: str) -> None:
         bot = m.bot("lo")
         assert bot.state is BotState.STOPPED
         assert "max_loss" in (bot.last_error or "") or "loss" in (bot.last_error or "")
-        assert r.orders("a") == []
+        assert r.orders("mm.", "a") == []
         position = (await r.papers["a"].position("BTCUSDT")).qty
         assert (position == 0) is (on_loss == "flatten")
 
@@ -247,14 +220,17 @@ async def fleet_with_a_long_btc_position(r: Rig) -> None:
 
 
 def test_the_daemon_wide_notional_limit_stops_every_bot_and_refuses_starts() -> None:
+    """Exceeding `max_total_notional` stops every bot on every account and refuses further starts with "risk
+    halt"."""
+
     async def body(r: Rig) -> None:
         m = r.manager
         await fleet_with_a_long_btc_position(r)
         verdict = await m.fleet.check()
         assert verdict.halts
         assert {b.state for b in m.bots.values()} == {BotState.STOPPED}
-        assert r.orders("a") == []
-        assert r.orders("b") == []
+        assert r.orders("mm.", "a") == []
+        assert r.orders("mm.", "b") == []
         with pytest.raises(InvalidState, match="risk halt"):
             await m.start(["m0"])
 
@@ -262,6 +238,8 @@ def test_the_daemon_wide_notional_limit_stops_every_bot_and_refuses_starts() -> 
 
 
 def test_the_daily_loss_limit_stops_every_bot() -> None:
+    """A fleet loss beyond `daily_loss_limit` halts with a daily-loss reason and stops every bot."""
+
     async def body(r: Rig) -> None:
         m = r.manager
         await fleet_with_a_long_btc_position(r)
@@ -275,6 +253,9 @@ def test_the_daily_loss_limit_stops_every_bot() -> None:
 
 
 def test_yesterdays_loss_does_not_count_against_todays_limit() -> None:
+    """Just past 00:00 UTC the daily net restarts at zero, so yesterday's loss no longer trips the daily
+    limit."""
+
     async def body(r: Rig) -> None:
         m = r.manager
         await fleet_with_a_long_btc_position(r)

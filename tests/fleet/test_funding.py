@@ -3,34 +3,27 @@ credits it to the bots quoting the symbol, and the PnL figures and guards that i
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, localcontext
 
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.support.rig import BTC, ETH, PaperFleet
+from tests.support.rig import scenario as run_scenario
 
-from mmctl.bots.bot import BotOptions
-from mmctl.bots.events import EventLog
 from mmctl.bots.inventory import Inventory
 from mmctl.bots.risk import BotRiskMonitor, RiskAction
 from mmctl.bots.status import detail
-from mmctl.clock import ManualClock, now_ms
+from mmctl.clock import now_ms
 from mmctl.config.schema import PaperAccount, RiskSettings
-from mmctl.exchange.base import Exchange
-from mmctl.exchange.paper.exchange import PaperExchange
-from mmctl.fleet.manager import BotManager
 from mmctl.fleet.portfolio import portfolio
-from mmctl.model import BookTop, IncomeType, OrderRequest, OrderType, Side, Trade
+from mmctl.model import IncomeType, OrderRequest, OrderType, Side, Trade
 from mmctl.pnl.funding import allocate_funding
 from mmctl.pnl.income import iter_income
-from mmctl.store.base import MemoryDefinitionStore
 from mmctl.strategies.market_maker import MarketMakerParams
 
 D = Decimal
-BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 MIDS = {BTC: D(50_000), ETH: D(3000)}
-OPTIONS = BotOptions(stop_timeout_s=2.0, max_failures=3, backoff_base_s=0.1, backoff_max_s=0.2)
 
 amounts = st.decimals(min_value=D(-(10**9)), max_value=D(10**9), places=8, allow_nan=False)
 quantities = st.decimals(min_value=D(-1000), max_value=D(1000), places=3, allow_nan=False)
@@ -121,26 +114,18 @@ def test_a_bots_net_pnl_and_its_max_loss_guard_include_funding() -> None:
 # --- the poll on a paper account ---------------------------------------------------------------------
 
 
-class Rig:
+class Rig(PaperFleet):
+    """Paper account `a` on BTC and ETH with a funding settlement every 60 s at a rate of 0.0003, and a
+    manager over it; books republished every 10 steps."""
+
     def __init__(self, risk: RiskSettings | None = None) -> None:
-        self.clock = ManualClock()
         settings = PaperAccount(
             symbols=("BTCUSDT", "ETHUSDT"),
             balance=D(1_000_000),
             funding_interval_s=60,
             funding_rate=D("0.0003"),
         )
-        self.paper = PaperExchange.from_settings("a", settings, self.clock)
-        accounts: dict[str, Exchange] = {"a": self.paper}
-        self.manager = BotManager(
-            accounts, MemoryDefinitionStore(), self.clock, EventLog(self.clock), options=OPTIONS, risk=risk
-        )
-
-    def books(self, symbol: str | None = None, mid: Decimal | None = None) -> None:
-        for sym, default in MIDS.items():
-            if symbol is None or sym == symbol:
-                m, half = mid or default, D("0.05")
-                self.paper.venue.on_book(BookTop(sym, m - half, D(9), m + half, D(9), now_ms(self.clock)))
+        super().__init__({"a": settings}, MIDS, books_every=10, risk=risk)
 
     def sweep_bids(self, symbol: str) -> None:
         """A taker sells into every resting bid at the best bid price."""
@@ -148,34 +133,9 @@ class Rig:
         bid = max(p for p in bids if p is not None)
         self.paper.venue.on_trade(Trade(symbol, bid, D(5), Side.SELL, now_ms(self.clock)))
 
-    async def run(self, seconds: float) -> None:
-        for i in range(int(seconds / 0.05)):
-            self.clock.advance(0.05)
-            if i % 10 == 0:
-                self.books()
-            for _ in range(40):
-                await asyncio.sleep(0)
-
 
 def scenario(body: Callable[[Rig], Awaitable[None]], risk: RiskSettings | None = None) -> None:
-    async def main() -> None:
-        r = Rig(risk)
-        await r.paper.load_markets()
-        r.books()
-        try:
-            await body(r)
-        finally:
-            stopping = asyncio.ensure_future(r.manager.shutdown())
-            for _ in range(3000):
-                if stopping.done():
-                    break
-                r.clock.advance(0.1)
-                for _ in range(20):
-                    await asyncio.sleep(0)
-            await stopping
-            await r.paper.close()
-
-    asyncio.run(main())
+    run_scenario(Rig(risk), body)
 
 
 async def three_bots_with_positions(r: Rig) -> None:

@@ -6,6 +6,7 @@ import asyncio
 from decimal import Decimal
 
 import pytest
+from tests.support.settle import settle
 
 from mmctl.clock import ManualClock, now_ms
 from mmctl.config.schema import PaperAccount
@@ -18,12 +19,10 @@ from mmctl.model import BookTop, OrderRequest, Side
 BTC = "BTC/USDT:USDT"
 
 
-async def turns() -> None:
-    for _ in range(20):
-        await asyncio.sleep(0)
-
-
 def test_two_accounts_draw_weight_from_one_ip_budget_and_orders_from_their_own() -> None:
+    """Two accounts share their IP's weight budget (one account's reads can exhaust it for both) but each has
+    its own order counters."""
+
     async def main() -> None:
         clock = ManualClock()
         exact = {"use_fraction": 1.0, "safety_reserve": 0.0, "start_share": 1.0}
@@ -57,7 +56,7 @@ def test_two_accounts_draw_weight_from_one_ip_budget_and_orders_from_their_own()
                 [OrderRequest(BTC, Side.BUY, Decimal("0.003"), Decimal("49000.0"), "o-2", post_only=True)]
             )
         )
-        await turns()
+        await settle()
         assert placing_b.done()  # b's order counters are its own
         third = OrderRequest(BTC, Side.BUY, Decimal("0.003"), Decimal("48000.0"), "o-3", post_only=True)
         with pytest.raises(BudgetExhausted):  # a has used its order allowance for this window

@@ -3,70 +3,31 @@ bots on an unavailable account kept in `list` in `error` with the reason."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 import pytest
+from tests.support.rig import BTC, PaperFleet
+from tests.support.rig import scenario as run_scenario
 
-from mmctl.bots.bot import BotOptions, BotState
-from mmctl.bots.events import EventLog
-from mmctl.clock import ManualClock, now_ms
+from mmctl.bots.bot import BotState
 from mmctl.config.schema import PaperAccount
 from mmctl.errors import InvalidState
-from mmctl.exchange.base import Exchange
-from mmctl.exchange.paper.exchange import PaperExchange
-from mmctl.fleet.manager import BotManager
-from mmctl.model import BookTop
-from mmctl.store.base import MemoryDefinitionStore
 
-SYMBOL = "BTC/USDT:USDT"
-OPTIONS = BotOptions(stop_timeout_s=2.0, max_failures=3, backoff_base_s=0.1, backoff_max_s=0.2)
+SYMBOL = BTC
 
 
-class Fleet:
+class Fleet(PaperFleet):
     """One paper account `a`, a manual clock, and a manager over a memory store."""
 
     def __init__(self) -> None:
-        self.clock = ManualClock()
-        self.paper = PaperExchange.from_settings(
-            "a", PaperAccount(symbols=("BTCUSDT",), balance=Decimal(1_000_000)), self.clock
+        super().__init__(
+            {"a": PaperAccount(symbols=("BTCUSDT",), balance=Decimal(1_000_000))}, {SYMBOL: 50000}
         )
-        self.store = MemoryDefinitionStore()
-        self.manager = self.new_manager({"a": self.paper})
-
-    def new_manager(
-        self, accounts: dict[str, Exchange], unavailable: dict[str, str] | None = None
-    ) -> BotManager:
-        return BotManager(
-            accounts, self.store, self.clock, EventLog(self.clock), options=OPTIONS, unavailable=unavailable
-        )
-
-    def book(self) -> None:
-        mid, half = Decimal(50000), Decimal("0.05")
-        self.paper.venue.on_book(
-            BookTop(SYMBOL, mid - half, Decimal(9), mid + half, Decimal(9), now_ms(self.clock))
-        )
-
-    async def run(self, seconds: float) -> None:
-        for _ in range(int(seconds / 0.05)):
-            self.clock.advance(0.05)
-            for _ in range(30):
-                await asyncio.sleep(0)
 
 
 def scenario(body: Callable[[Fleet], Awaitable[None]]) -> None:
-    async def main() -> None:
-        f = Fleet()
-        await f.paper.load_markets()
-        f.book()
-        try:
-            await body(f)
-        finally:
-            await f.manager.shutdown()
-            await f.paper.close()
-
-    asyncio.run(main())
+    run_scenario(Fleet(), body)
 
 
 def test_pause_all_and_resume_all_treat_bots_already_there_as_ok() -> None:
@@ -109,7 +70,7 @@ def test_bots_loaded_at_start_are_stopped_and_an_unavailable_account_keeps_its_b
         await f.manager.create("gone1", "a", "BTCUSDT", "market_maker", {"levels": "1"})
         raw = f.store.load_all()["gone1"]
         f.store.save("gone1", {**raw, "account": "b"})
-        restarted = f.new_manager({"a": f.paper}, unavailable={"b": "credentials missing"})
+        restarted = f.new_manager(f.exchanges, unavailable={"b": "credentials missing"})
         problems = restarted.load()
         assert problems == ["bot gone1: account 'b' is not available: credentials missing"]
         rows = {row["name"]: row for row in restarted.rows()}

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 
 import pytest
+from tests.support.settle import settle
 
 from mmctl.bots.market_data import BookSubscription, MarketDataHub
 from mmctl.clock import ManualClock, now_ms
@@ -107,11 +108,6 @@ async def until(predicate: Callable[[], bool], what: str, turns: int = 200) -> N
     raise AssertionError(f"never happened: {what}")
 
 
-async def turns(n: int = 10) -> None:
-    for _ in range(n):
-        await asyncio.sleep(0)
-
-
 def subscribe_twenty(world: World) -> dict[str, list[BookSubscription]]:
     counts = {BTC: 7, ETH: 7, SOL: 6}
     return {s: [world.hub.subscribe(s) for _ in range(n)] for s, n in counts.items()}
@@ -125,7 +121,7 @@ def test_twenty_subscribers_on_three_symbols_share_three_upstream_streams() -> N
 
     async def body(world: World) -> None:
         subscribe_twenty(world)
-        await turns()
+        await settle()
         assert world.paper.opened == 3
         assert world.hub.upstream_count() == 3
         assert world.hub.subscriptions() == {BTC: 7, ETH: 7, SOL: 6}
@@ -139,7 +135,7 @@ def test_each_subscriber_receives_the_updates_of_its_symbol_only() -> None:
     async def body(world: World) -> None:
         subs = subscribe_twenty(world)
         seen = {sub: world.read(sub) for group in subs.values() for sub in group}
-        await turns()
+        await settle()
         published = {s: world.publish(s) for s in (BTC, ETH, SOL)}
         await until(lambda: all(seen.values()), "every subscriber got a book")
         for sub, tops in seen.items():
@@ -154,7 +150,7 @@ def test_closing_every_subscriber_of_a_symbol_closes_its_upstream_and_only_that_
     async def body(world: World) -> None:
         subs = subscribe_twenty(world)
         btc_seen = world.read(subs[BTC][0])
-        await turns()
+        await settle()
         for sub in subs[ETH][:-1]:
             await sub.aclose()
         assert world.hub.upstream_count() == 3  # one ETH subscriber is left
@@ -203,7 +199,7 @@ def test_a_slow_subscriber_sees_the_latest_book_not_a_backlog() -> None:
     async def body(world: World) -> None:
         slow = world.hub.subscribe(BTC)
         fast_seen = world.read(world.hub.subscribe(BTC))
-        await turns()
+        await settle()
         tops = []
         for i in range(3):
             tops.append(world.publish(BTC, offset=i))
@@ -211,7 +207,7 @@ def test_a_slow_subscriber_sees_the_latest_book_not_a_backlog() -> None:
         assert fast_seen == tops
         assert await anext(slow) == tops[-1]
         pending = asyncio.create_task(anext(slow))
-        await turns()
+        await settle()
         assert not pending.done()  # nothing older is queued behind the latest
         pending.cancel()
 
@@ -223,7 +219,7 @@ def test_a_subscriber_joining_a_running_upstream_starts_from_the_latest_book() -
 
     async def body(world: World) -> None:
         first = world.read(world.hub.subscribe(SOL))
-        await turns()
+        await settle()
         top = world.publish(SOL)
         await until(lambda: first == [top], "the first subscriber got the book")
         late = world.hub.subscribe("SOLUSDT")
@@ -237,7 +233,7 @@ def test_last_update_records_the_book_and_when_it_arrived_on_the_hub_clock() -> 
 
     async def body(world: World) -> None:
         world.hub.subscribe(ETH)
-        await turns()
+        await settle()
         assert world.hub.last_update(ETH) is None
         world.clock.advance(5)
         top = world.publish(ETH)
@@ -258,7 +254,7 @@ def test_an_upstream_failure_reaches_every_subscriber_and_the_next_subscribe_res
     async def body(world: World) -> None:
         hub = MarketDataHub(world.faulty, world.clock)
         subs = [hub.subscribe(BTC) for _ in range(3)]
-        await turns()
+        await settle()
         world.faulty.fail("watch_book", error=TransientError("websocket dropped"), times=1)
         top = world.publish(BTC)
         await until(lambda: hub.upstream_count() == 0, "the failed upstream is dropped")
@@ -279,7 +275,7 @@ def test_closing_the_hub_ends_every_subscription_and_upstream() -> None:
 
     async def body(world: World) -> None:
         subs = subscribe_twenty(world)
-        await turns()
+        await settle()
         await world.hub.aclose()
         assert world.hub.upstream_count() == 0
         assert world.paper.open_streams == 0
@@ -347,7 +343,7 @@ def test_a_book_inside_a_band_goes_to_on_quiet_after_the_woken_subscribers() -> 
     async def body(world: World) -> None:
         log: list[tuple[str, str, BookTop]] = []
         inside, outside = listen(world, "inside", log), listen(world, "outside", log)
-        await turns()
+        await settle()
         inside.set_band(BookBand(mid2_lo=btc_mid2(0), mid2_hi=btc_mid2(1)))
         outside.set_band(BookBand(mid2_lo=btc_mid2(5), mid2_hi=btc_mid2(9)))
         top = world.publish(BTC, offset=1)
@@ -364,7 +360,7 @@ def test_leaving_the_band_uses_it_up_until_the_subscriber_sets_a_new_one() -> No
     async def body(world: World) -> None:
         log: list[tuple[str, str, BookTop]] = []
         sub = listen(world, "s", log)
-        await turns()
+        await settle()
         sub.set_band(BookBand(mid2_lo=btc_mid2(0), mid2_hi=btc_mid2(0)))
         first = world.publish(BTC, offset=3)
         await until(lambda: len(log) == 1, "the move was delivered")
@@ -382,7 +378,7 @@ def test_a_band_past_its_deadline_admits_nothing() -> None:
     async def body(world: World) -> None:
         log: list[tuple[str, str, BookTop]] = []
         sub = listen(world, "s", log)
-        await turns()
+        await settle()
         wide = BookBand(mid2_lo=btc_mid2(-100), mid2_hi=btc_mid2(100))
         sub.set_band(wide, until=world.clock.monotonic() + 2)
         quiet = world.publish(BTC, offset=1)
@@ -401,7 +397,7 @@ def test_an_off_grid_or_crossed_book_is_never_inside_a_band() -> None:
     async def body(world: World) -> None:
         log: list[tuple[str, str, BookTop]] = []
         sub = listen(world, "s", log)
-        await turns()
+        await settle()
         everything = BookBand()
         for bid, ask in ((Decimal("60000.05"), Decimal("60001.0")), (Decimal("60001.0"), Decimal("60000.0"))):
             sub.set_band(everything)
@@ -419,7 +415,7 @@ def test_a_microprice_band_checks_the_books_microprice() -> None:
     async def body(world: World) -> None:
         log: list[tuple[str, str, BookTop]] = []
         sub = listen(world, "s", log)
-        await turns()
+        await settle()
         bid, ask = PRICES[BTC], PRICES[BTC] + Decimal("1.0")  # 10 ticks apart
         grid = Grid(Decimal("0.10"))
         low_bid = grid.index(bid)
@@ -440,7 +436,7 @@ def test_a_callback_subscriber_joining_a_running_upstream_gets_the_latest_book()
 
     async def body(world: World) -> None:
         first = world.read(world.hub.subscribe(BTC))
-        await turns()
+        await settle()
         top = world.publish(BTC, offset=2)
         await until(lambda: first == [top], "the first subscriber got the book")
         log: list[tuple[str, str, BookTop]] = []
@@ -458,7 +454,7 @@ def test_wait_closed_returns_when_the_upstream_ends_and_raises_its_failure() -> 
         log: list[tuple[str, str, BookTop]] = []
         listener = Listener("s", log)
         sub = hub.subscribe(BTC, on_book=listener.on_book, on_quiet=listener.on_quiet)
-        await turns()
+        await settle()
         world.faulty.fail("watch_book", error=TransientError("websocket dropped"), times=1)
         world.publish(BTC)
         with pytest.raises(TransientError, match="websocket dropped"):

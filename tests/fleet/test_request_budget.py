@@ -67,6 +67,8 @@ def window_peak(events: list[tuple[float, int]], span: float) -> int:
 
 
 def test_default_limits_are_binances_with_a_fifth_kept_in_hand() -> None:
+    """The default limits are Binance's (2400 weight, 300 and 1200 orders) and the usable caps keep a fifth of
+    each in hand."""
     limits = BudgetLimits()
     assert (limits.weight_per_min, limits.orders_per_10s, limits.orders_per_min) == (2400, 300, 1200)
     assert (limits.weight_cap, limits.orders_10s_cap, limits.orders_1m_cap) == (1920, 240, 960)
@@ -77,6 +79,7 @@ def test_default_limits_are_binances_with_a_fifth_kept_in_hand() -> None:
     [{"weight_per_min": 0}, {"orders_per_10s": -5}, {"use_fraction": 0.0}, {"use_fraction": 1.5}],
 )
 def test_nonsense_limits_are_refused(bad: dict[str, float]) -> None:
+    """Each nonsensical limit is refused with a `ValueError` naming the field."""
     with pytest.raises(ValueError, match=next(iter(bad))):
         BudgetLimits(**bad)  # type: ignore[arg-type]
 
@@ -94,6 +97,9 @@ KINDS = [
 
 
 def test_fifty_concurrent_clients_never_exceed_any_window_over_simulated_minutes() -> None:
+    """Fifty clients acquiring random costs at random priorities for simulated minutes never push any sliding
+    window above its cap."""
+
     async def body(clock: ManualClock) -> None:
         limits = BudgetLimits()
         budget = RequestBudget(clock, limits)
@@ -137,6 +143,9 @@ def test_fifty_concurrent_clients_never_exceed_any_window_over_simulated_minutes
 
 
 def test_usage_drains_as_the_windows_slide_past() -> None:
+    """Usage falls back as each window slides past an admitted request: the 10 s counter after 10 s, the
+    minute counters after 60 s."""
+
     async def body(clock: ManualClock) -> None:
         budget = RequestBudget(clock, BudgetLimits())
         await budget.acquire(PLACE_BATCH, Priority.PLACE)
@@ -154,6 +163,9 @@ def test_usage_drains_as_the_windows_slide_past() -> None:
 
 
 def test_when_tight_a_cancel_queued_after_places_is_admitted_before_them() -> None:
+    """When the budget is full, safety requests queued after placements are admitted before them once room
+    frees."""
+
     async def body(clock: ManualClock) -> None:
         budget = RequestBudget(clock, TIGHT)
         await budget.acquire(Cost(10), Priority.QUERY)  # the minute's weight is used up
@@ -176,6 +188,8 @@ def test_when_tight_a_cancel_queued_after_places_is_admitted_before_them() -> No
 
 
 def test_a_cancel_is_not_held_behind_places_waiting_for_the_order_counter() -> None:
+    """A cancel needing only weight is admitted at once while a placement waits for the full order counter."""
+
     async def body(clock: ManualClock) -> None:
         budget = RequestBudget(clock, TIGHT)
         for _ in range(4):
@@ -194,6 +208,8 @@ def test_a_cancel_is_not_held_behind_places_waiting_for_the_order_counter() -> N
 
 
 def test_waiters_of_one_priority_are_served_first_come_first_served() -> None:
+    """Waiters of one priority are admitted in arrival order as room frees."""
+
     async def body(clock: ManualClock) -> None:
         budget = RequestBudget(clock, TIGHT)
         await budget.acquire(Cost(10), Priority.QUERY)
@@ -212,6 +228,9 @@ def test_waiters_of_one_priority_are_served_first_come_first_served() -> None:
 
 
 def test_a_large_request_is_not_starved_by_later_small_ones_of_its_priority() -> None:
+    """Small requests arriving after a large waiting one of the same priority do not overtake it, even when
+    each would fit at once."""
+
     async def body(clock: ManualClock) -> None:
         budget = RequestBudget(clock, TIGHT)
         await budget.acquire(Cost(4), Priority.QUERY)
@@ -233,6 +252,9 @@ def test_a_large_request_is_not_starved_by_later_small_ones_of_its_priority() ->
 
 
 def test_a_request_larger_than_the_whole_window_is_admitted_alone_when_it_is_empty() -> None:
+    """A request costing more than the whole window waits until the window is empty and is then admitted
+    alone, holding back the next request until it slides out."""
+
     async def body(clock: ManualClock) -> None:
         budget = RequestBudget(clock, TIGHT)
         await budget.acquire(Cost(3), Priority.QUERY)
@@ -255,6 +277,9 @@ def test_a_request_larger_than_the_whole_window_is_admitted_alone_when_it_is_emp
 
 
 def test_observe_raises_our_estimate_to_the_venues_figure_only() -> None:
+    """Usage figures reported by the venue raise the budget's own count when higher and never lower it, and
+    admissions follow the raised figure."""
+
     async def body(clock: ManualClock) -> None:
         budget = RequestBudget(clock, TIGHT)
         await budget.acquire(Cost(2), Priority.QUERY)
@@ -274,6 +299,8 @@ def test_observe_raises_our_estimate_to_the_venues_figure_only() -> None:
 
 
 def test_penalize_admits_nothing_not_even_cancels_until_retry_after() -> None:
+    """After `penalize(30)` nothing is admitted, not even a cancel, until the 30 s have passed."""
+
     async def body(clock: ManualClock) -> None:
         budget = RequestBudget(clock, TIGHT)
         budget.penalize(30)
@@ -292,6 +319,8 @@ def test_penalize_admits_nothing_not_even_cancels_until_retry_after() -> None:
 
 
 def test_a_longer_penalty_extends_a_shorter_one_never_the_reverse() -> None:
+    """A longer penalty extends the current block while a shorter one leaves it unchanged."""
+
     async def body(clock: ManualClock) -> None:
         budget = RequestBudget(clock, TIGHT)
         budget.penalize(20)
@@ -315,6 +344,9 @@ def test_a_longer_penalty_extends_a_shorter_one_never_the_reverse() -> None:
 
 
 def test_waiters_sleep_on_the_clock_until_the_earliest_expiry_instead_of_polling() -> None:
+    """Queued waiters share one clock timer set to the earliest expiry, and the first is admitted just after
+    it passes, never by polling."""
+
     async def body(clock: ManualClock) -> None:
         budget = RequestBudget(clock, TIGHT)
         await budget.acquire(Cost(6), Priority.QUERY)
@@ -337,6 +369,8 @@ def test_waiters_sleep_on_the_clock_until_the_earliest_expiry_instead_of_polling
 
 
 def test_a_waiter_cancelled_in_the_queue_is_not_charged_and_unblocks_those_behind() -> None:
+    """A waiter cancelled while queued is not charged and the waiter behind it is admitted at once."""
+
     async def body(clock: ManualClock) -> None:
         budget = RequestBudget(clock, TIGHT)
         await budget.acquire(Cost(5), Priority.QUERY)
@@ -355,6 +389,8 @@ def test_a_waiter_cancelled_in_the_queue_is_not_charged_and_unblocks_those_behin
 
 
 def test_usage_is_a_json_safe_snapshot() -> None:
+    """`usage()` round-trips through JSON with the counters, limits and waiters per priority."""
+
     async def body(clock: ManualClock) -> None:
         budget = RequestBudget(clock, TIGHT)
         await budget.acquire(PLACE_BATCH, Priority.PLACE)
@@ -369,6 +405,9 @@ def test_usage_is_a_json_safe_snapshot() -> None:
 
 
 def test_a_free_request_never_waits() -> None:
+    """A request costing nothing is admitted at once, even while the budget is penalized, and is not
+    counted."""
+
     async def body(clock: ManualClock) -> None:
         budget = RequestBudget(clock, TIGHT)
         budget.penalize(100)

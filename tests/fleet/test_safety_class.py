@@ -9,17 +9,21 @@ window to slide could not finish.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from tests.support.rig import BTC, PaperFleet
+from tests.support.rig import scenario as run_scenario
+from tests.support.settle import settle
 
 from mmctl.bots.account import FIGURES_TTL_S
 from mmctl.bots.bot import BotOptions, BotState
-from mmctl.bots.events import EventLog
-from mmctl.clock import ManualClock, now_ms
+from mmctl.clock import ManualClock
 from mmctl.config.schema import PaperAccount
 from mmctl.errors import BudgetExhausted
+from mmctl.exchange.base import Exchange
 from mmctl.exchange.budget import AccountBudgets, BudgetLimits, RequestBudget
 from mmctl.exchange.budgeted import BudgetedExchange
 from mmctl.exchange.paper.exchange import PaperExchange
@@ -27,10 +31,9 @@ from mmctl.exchange.priority import Priority
 from mmctl.exchange.weights import Cost
 from mmctl.fleet import controls
 from mmctl.fleet.manager import BotManager
-from mmctl.model import BookTop
-from mmctl.store.base import MemoryDefinitionStore
 
-BTC = "BTC/USDT:USDT"
+FROZEN_TURNS = 200
+"""Loop turns `frozen` gives an operation: five times the settle policy's, so "not done" means waiting."""
 LIMITS = BudgetLimits(weight_per_min=100, orders_per_10s=40, orders_per_min=400, use_fraction=1.0)
 WIDE = BudgetLimits(weight_per_min=300, orders_per_10s=40, orders_per_min=400, use_fraction=1.0)
 """The account tests' budget: its 60-weight safety reserve holds a stop, a pause and a cancel-all sweep
@@ -38,37 +41,27 @@ WIDE = BudgetLimits(weight_per_min=300, orders_per_10s=40, orders_per_min=400, u
 OPTIONS = BotOptions(stop_timeout_s=2.0)
 
 
-class Rig:
+class Rig(PaperFleet):
+    """Paper account `a` on BTC (book 49999.9/50000.1, republished every step) behind the `WIDE` request
+    budget, and a manager sharing that budget."""
+
     def __init__(self) -> None:
-        self.clock = ManualClock()
-        self.paper = PaperExchange.from_settings(
-            "a", PaperAccount(symbols=("BTCUSDT",), balance=Decimal(10_000_000)), self.clock
-        )
-        self.budget = RequestBudget(self.clock, WIDE, name="account 'a'")
-        self.manager = BotManager(
-            {"a": BudgetedExchange(self.paper, self.budget)},
-            MemoryDefinitionStore(),
-            self.clock,
-            EventLog(self.clock),
+        settings = PaperAccount(symbols=("BTCUSDT",), balance=Decimal(10_000_000))
+        super().__init__(
+            {"a": settings},
+            {BTC: 50_000},
+            books_every=1,
+            half=Decimal("0.1"),
             options=OPTIONS,
-            budgets={"a": AccountBudgets(self.budget)},
+            wrap=self._wrap,
         )
 
-    def book(self) -> None:
-        self.paper.venue.on_book(
-            BookTop(BTC, Decimal("49999.9"), Decimal(9), Decimal("50000.1"), Decimal(9), now_ms(self.clock))
-        )
+    def new_manager(self, accounts: Mapping[str, Exchange], **manager_kw: Any) -> BotManager:
+        return super().new_manager(accounts, budgets={"a": AccountBudgets(self.budget)}, **manager_kw)
 
-    async def run(self, seconds: float) -> None:
-        for _ in range(int(seconds / 0.05)):
-            self.clock.advance(0.05)
-            self.book()
-            await turns(40)
-
-    def orders(self, prefix: str) -> list[str]:
-        return [
-            o.client_order_id for o in self.paper.venue.open_orders() if o.client_order_id.startswith(prefix)
-        ]
+    def _wrap(self, name: str, paper: PaperExchange) -> Exchange:
+        self.budget = RequestBudget(self.clock, WIDE, name=f"account {name!r}")
+        return BudgetedExchange(paper, self.budget)
 
     async def saturate(self) -> None:
         """Fill every window up to what reads and quotes may use: only the safety reserve is left."""
@@ -80,36 +73,21 @@ class Rig:
                     break
 
 
-async def turns(n: int = 20) -> None:
-    for _ in range(n):
-        await asyncio.sleep(0)
-
-
 def scenario(body: Callable[[Rig], Awaitable[None]]) -> None:
-    async def main() -> None:
-        r = Rig()
-        await r.paper.load_markets()
-        r.book()
+    async def with_four_bots(r: Rig) -> None:
         for i in range(4):
             await r.manager.create(f"m{i}", "a", "BTCUSDT", "market_maker", {"levels": "2"})
         await r.manager.start([], all_bots=True)
         await r.run(0.5)
-        try:
-            await body(r)
-        finally:
-            stopping = asyncio.ensure_future(r.manager.shutdown())
-            while not stopping.done():
-                r.clock.advance(0.5)
-                await turns()
-            await r.paper.close()
+        await body(r)
 
-    asyncio.run(main())
+    run_scenario(Rig(), with_four_bots)
 
 
 async def frozen(operation: Awaitable[object]) -> object:
     """Run `operation` without advancing the clock; fail if it does not finish (it waited for budget)."""
     task = asyncio.ensure_future(operation)
-    await turns(200)
+    await settle(FROZEN_TURNS)
     assert task.done(), "the operation waited for the budget window to slide"
     return task.result()
 
@@ -153,7 +131,7 @@ def test_a_stop_is_not_held_behind_a_tick_waiting_for_budget() -> None:
         await r.saturate()
         bot = r.manager.bot("m2")
         bot.update_definition(bot.definition)  # wake it: its re-quote now waits for (or is refused) budget
-        await turns()
+        await settle()
         (out,) = await frozen(r.manager.stop(["m2"]))  # type: ignore[misc]
         assert out["ok"]
         assert r.orders("mm.m2.") == []
@@ -188,26 +166,26 @@ def test_a_query_that_cannot_get_budget_in_time_fails_with_the_budget_error() ->
             await budget.acquire(Cost(weight=1), Priority.QUERY, deadline_s=5.0)  # at once: 60 s > 5 s
         clock.advance(57)  # the window frees in 3 s: within a 5 s deadline, so the read waits...
         waiting = asyncio.ensure_future(budget.acquire(Cost(weight=1), Priority.QUERY, deadline_s=5.0))
-        await turns()
+        await settle()
         assert not waiting.done()
         clock.advance(3)
-        await turns()
+        await settle()
         assert waiting.done()
         assert waiting.exception() is None
         await budget.acquire(Cost(weight=79), Priority.QUERY)
         safety = asyncio.ensure_future(budget.acquire(Cost(weight=1), Priority.SAFETY))
-        await turns()
+        await settle()
         assert safety.done()  # safety uses the reserve: 81 of 100
         ahead = asyncio.ensure_future(budget.acquire(Cost(weight=80), Priority.PLACE))  # frees in 60 s
         late = asyncio.ensure_future(budget.acquire(Cost(weight=1), Priority.QUERY, deadline_s=70.0))
-        await turns()
+        await settle()
         assert not late.done()  # could fit in 60 s: it waits, behind the quote
         clock.advance(60)
-        await turns()
+        await settle()
         assert ahead.done()
         assert not late.done()  # the quote took the room
         clock.advance(10)
-        await turns()
+        await settle()
         assert isinstance(late.exception(), BudgetExhausted)  # the deadline ended the wait
         assert budget.usage()["waiting"]["query"] == 0
 
@@ -222,11 +200,11 @@ def test_starts_cannot_take_more_than_their_share_of_the_budget() -> None:
         budget = RequestBudget(clock, LIMITS)
         await budget.acquire(Cost(weight=50), Priority.START)  # half of 100: the starts' share is full
         starting = asyncio.ensure_future(budget.acquire(Cost(weight=1), Priority.START, deadline_s=120))
-        await turns()
+        await settle()
         assert not starting.done()  # waits for the next wave
         await budget.acquire(Cost(weight=30), Priority.PLACE, deadline_s=0)  # quotes still fit
         clock.advance(60)
-        await turns()
+        await settle()
         assert starting.done()
         assert starting.exception() is None
 

@@ -3,87 +3,36 @@ so in the risk event, `status` and `health`; "flatten" closes them), and its con
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 import pytest
+from tests.support.rig import BTC, PaperFleet
+from tests.support.rig import scenario as run_scenario
 
-from mmctl.bots.bot import BotOptions, BotState
-from mmctl.bots.events import EventLog
-from mmctl.bots.risk import RiskVerdict
+from mmctl.bots.bot import BotState
 from mmctl.bots.status import detail
-from mmctl.clock import ManualClock, now_ms
+from mmctl.clock import now_ms
 from mmctl.config.load import parse_settings
 from mmctl.config.schema import PaperAccount, RiskSettings
 from mmctl.daemon.checks import bot_checks
 from mmctl.errors import ConfigError
-from mmctl.exchange.base import Exchange
-from mmctl.exchange.paper.exchange import PaperExchange
-from mmctl.fleet.manager import BotManager
-from mmctl.model import BookTop, Side, Trade
-from mmctl.store.base import MemoryDefinitionStore
+from mmctl.model import Side, Trade
 
 D = Decimal
-BTC = "BTC/USDT:USDT"
-OPTIONS = BotOptions(stop_timeout_s=2.0, max_failures=3, backoff_base_s=0.1, backoff_max_s=0.2)
 
 
-class Rig:
+class Rig(PaperFleet):
+    """Paper account `a` on BTC with a manager under the daemon-wide `risk` settings; books republished
+    every 10 steps at the mid in `mids`."""
+
     def __init__(self, risk: RiskSettings) -> None:
-        self.clock = ManualClock()
-        self.paper = PaperExchange.from_settings(
-            "a", PaperAccount(symbols=("BTCUSDT",), balance=D(1_000_000)), self.clock
-        )
-        accounts: dict[str, Exchange] = {"a": self.paper}
-        self.manager = BotManager(
-            accounts, MemoryDefinitionStore(), self.clock, EventLog(self.clock), options=OPTIONS, risk=risk
-        )
-        self.mid = D(50_000)
-
-    def books(self) -> None:
-        half = D("0.05")
-        self.paper.venue.on_book(
-            BookTop(BTC, self.mid - half, D(9), self.mid + half, D(9), now_ms(self.clock))
-        )
-
-    async def run(self, seconds: float) -> None:
-        for i in range(int(seconds / 0.05)):
-            self.clock.advance(0.05)
-            if i % 10 == 0:
-                self.books()
-            for _ in range(40):
-                await asyncio.sleep(0)
-
-    async def until_done(self, aw: Awaitable[RiskVerdict]) -> RiskVerdict:
-        """Await `aw` while simulated time moves on (stops and flattens wait on it)."""
-        task = asyncio.ensure_future(aw)
-        for _ in range(3000):
-            if task.done():
-                break
-            self.clock.advance(0.1)
-            for _ in range(20):
-                await asyncio.sleep(0)
-        return await task
+        settings = PaperAccount(symbols=("BTCUSDT",), balance=D(1_000_000))
+        super().__init__({"a": settings}, {BTC: D(50_000)}, books_every=10, risk=risk)
 
 
 def scenario(body: Callable[[Rig], Awaitable[None]], risk: RiskSettings) -> None:
-    async def main() -> None:
-        r = Rig(risk)
-        await r.paper.load_markets()
-        r.books()
-        try:
-            await body(r)
-        finally:
-            await r.until_done(_shutdown(r.manager))
-            await r.paper.close()
-
-    asyncio.run(main())
-
-
-async def _shutdown(manager: BotManager) -> RiskVerdict:
-    await manager.shutdown()
-    return RiskVerdict()
+    run_scenario(Rig(risk), body)
 
 
 async def two_long_bots_in_a_falling_market(r: Rig) -> None:
@@ -97,7 +46,7 @@ async def two_long_bots_in_a_falling_market(r: Rig) -> None:
     r.paper.venue.on_trade(Trade(BTC, bid, D(1), Side.SELL, now_ms(r.clock)))
     await r.run(0.3)
     assert all(m.bot(n).inventory.qty > 0 for n in ("l1", "l2"))
-    r.mid = D(45_000)
+    r.mids[BTC] = D(45_000)
     r.books()
 
 

@@ -106,6 +106,14 @@ async def test_each_fixture_migrates_to_the_latest_version_and_reads_back_exactl
         )
         assert paper is not None
         assert paper.state == sample.PAPER_STATE[1]
+        trades, closed = await store.read(lambda r: (r.paper_trades("paper"), r.paper_orders("paper")))
+        if int(fixture.stem[1:]) >= 2:
+            assert [
+                (t.epoch, t.fill.trade_id, str(t.fill.fee), str(t.fill.realized_pnl)) for t in trades
+            ] == [(row[2], row[3], row[10], row[13]) for row in sample.PAPER_TRADES]
+            assert closed == [row[5] for row in sample.PAPER_ORDERS]
+        else:
+            assert (trades, closed) == ([], [])
         assert await store.import_toml(tmp_path / "bots") == 0  # the fixture records its import as done
     finally:
         await store.close()

@@ -17,7 +17,7 @@ Every other input wakes the bot by its own path, as it always did: parameter cha
 (countdown refresh, stale data), a resume. A bot that is not quoting (paused, quotes pulled) is woken by
 every book, so it notices fresh data or the end of a cooldown at once. Every book still reaches the bot's
 risk monitor, woken or not, so the circuit breaker sees every mid and the stale-data guard every arrival;
-`breaker_due` says when a book inside the band trips the breaker, which then wakes the bot.
+`BotRiskMonitor.move_tripped` says when a book inside the band trips the breaker, which then wakes the bot.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from fractions import Fraction
 from typing import Any
 
 from mmctl.bots.inventory import Inventory
-from mmctl.bots.orders import LiveOrder, reconcile, tolerance_window
-from mmctl.bots.risk import BPS, EXACT, BotRiskMonitor
+from mmctl.bots.orders import Key, LiveOrder, reconcile, tolerance_window
+from mmctl.bots.risk import EXACT, BotRiskMonitor
+from mmctl.bots.stale import StaleTest
 from mmctl.model import BookTop, MarketRules
 from mmctl.strategies.base import UNBOUNDED, BookBand, Quote, Strategy
 from mmctl.strategies.params import StrategyParams
@@ -50,42 +51,37 @@ def band_after_tick(
     *,
     now_ms: int,
     now_s: float,
-) -> tuple[BookBand | None, float]:
+) -> tuple[BookBand | None, float, StaleTest | None]:
     """The band to register for a tick that wants `desired` with `live` orders resting (the plan between
-    them carried out: kept orders where they are, new ones at the desired prices), and until when
-    (`now_s`'s clock); (None, 0) when the strategy cannot tell."""
+    them carried out: kept orders where they are, new ones at the desired prices), until when (`now_s`'s
+    clock), and the test naming the orders a later book makes stale (`mmctl.bots.stale`); (None, 0,
+    None) when the strategy cannot tell."""
     max_age_ms = params.max_order_age_s * 1000
     tolerance = params.refresh_tolerance_bps
     plan = reconcile(desired, live, tolerance_bps=tolerance, max_age_ms=max_age_ms, now_ms=now_ms)
     resting = [(o.side, o.level, o.price, o.created_ms) for o in plan.kept]  # once the plan is carried out
     resting += [(q.side, q.level, q.price, now_ms) for q in plan.places]
     grid = Grid.of(rules.tick_size)
-    windows: dict[Any, tuple[int, int]] = {}
+    windows: dict[Key, tuple[int, int]] = {}
+    prices: dict[Key, Decimal] = {}
     for side, level, price, _ in resting:
         window = tolerance_window(price, grid, tolerance)
         if window is None:
-            return None, 0.0
+            return None, 0.0, None
         windows[(side, level)] = window
-    band = strategy.quote_band(params, book, inventory.qty, rules, windows)
-    if band is None:
-        return None, 0.0
+        prices[(side, level)] = price
+    bands = strategy.quote_bands(params, book, inventory.qty, rules, windows)
+    if bands is None:
+        return None, 0.0, None
+    band = bands.band
     mids = loss_guard_mids(inventory, risk, grid, book)
     if mids is not None:
         band = band.narrowed(*mids)
     oldest = min((created for *_, created in resting), default=None)
     until = float("inf") if oldest is None else now_s + (oldest + max_age_ms - now_ms) / 1000 - 0.001
-    return band, until
-
-
-def breaker_due(risk: BotRiskMonitor) -> bool:
-    """True when the mids the monitor holds would trip its circuit breaker at the next check: the
-    breaker's own rule (`mmctl.bots.risk`), (high - low) × 10000 > max_move_bps × low, exactly."""
-    limit = risk.params.max_move_bps
-    extremes = risk.window.extremes()
-    if limit <= 0 or extremes is None:
-        return False
-    high, low = extremes
-    return EXACT.multiply(EXACT.subtract(high, low), BPS) > EXACT.multiply(limit, low)
+    levels = {key: (prices[key], level_band) for key, level_band in bands.levels.items() if key in prices}
+    stale = StaleTest(params, inventory.qty, grid, bands.sizing, levels)
+    return band, until, stale
 
 
 def loss_guard_mids(

@@ -18,39 +18,34 @@ from decimal import Decimal
 from typing import Any
 
 from mmctl.bots.account import AccountShared
-from mmctl.bots.bands import band_after_tick, breaker_due
 from mmctl.bots.definition import BotDefinition
 from mmctl.bots.events import EventLog
 from mmctl.bots.fills import FillBook
 from mmctl.bots.flatten import flatten_position
 from mmctl.bots.inventory import Inventory
-from mmctl.bots.market_data import BookSubscription
 from mmctl.bots.quoting import Quoter, QuoteStats
+from mmctl.bots.reaction import BookReaction
+from mmctl.bots.recorder import NULL_RECORDER, Recorder
 from mmctl.bots.risk import BotRiskMonitor, RiskAction, RiskVerdict
+from mmctl.bots.start_checks import check_start_margin
 from mmctl.bots.state import BotOptions, BotState, FatalBotError, RiskHalt
 from mmctl.clock import Clock, now_ms
 from mmctl.errors import (
     Action,
     ExchangeError,
-    InsufficientMargin,
     InvalidState,
     LeverageRejected,
     MmctlError,
-    NoMarketData,
     RateLimited,
 )
 from mmctl.exchange.base import Exchange
-from mmctl.exchange.margin import check_orders
 from mmctl.exchange.priority import Priority, request_class
-from mmctl.model import BookTop, MarketRules
+from mmctl.model import BookTop, Fill, MarketRules
 from mmctl.strategies import get_strategy
 from mmctl.strategies.base import Quote
 from mmctl.strategies.params import StrategyParams
 
 __all__ = ["Bot", "BotOptions", "BotState"]  # the bot and the value types callers use with it
-
-START_FIGURES_AGE_S = 5.0  # a balance this recent is good enough for the start's margin check
-START_BOOK_WAIT_S = 5.0  # how long a start waits for the first book of its symbol
 
 
 class Bot:
@@ -62,6 +57,8 @@ class Bot:
         events: EventLog,
         options: BotOptions | None = None,
         account: AccountShared | None = None,
+        *,
+        recorder: Recorder | None = None,
     ) -> None:
         self.definition = definition
         self.account = account or AccountShared(exchange, clock, definition.account)
@@ -71,15 +68,27 @@ class Bot:
         self.clock = clock
         self.events = events
         self.options = options or BotOptions()
+        self.recorder = recorder or NULL_RECORDER
+        if recorder is not None:  # the account's order events are recorded too (mmctl.bots.router)
+            self.router.record_to(recorder, definition.account)
         self.strategy = get_strategy(definition.strategy)
         self.state = BotState.CREATED
         self.last_error: str | None = None
         self._wake = asyncio.Event()
         self.inventory = Inventory()
         self.quoter = Quoter(
-            definition.name, definition.symbol, exchange, clock, events, self.account.open_orders_fresh
+            definition.name,
+            definition.symbol,
+            exchange,
+            clock,
+            events,
+            self.account.open_orders_fresh,
+            recorder=self.recorder,
+            account=definition.account,
         )
-        self.fills = FillBook(definition.name, self.quoter, self.inventory, events, self._wake.set)
+        self.fills = FillBook(
+            definition.name, self.quoter, self.inventory, events, self._wake.set, recorder=self.recorder
+        )
         self.risk = BotRiskMonitor(definition.params)
         self.on_stopped: Callable[[Bot], Awaitable[None]] | None = None  # the manager tidies up after us
         self.rules: MarketRules | None = None
@@ -89,8 +98,7 @@ class Bot:
         self._task: asyncio.Task[None] | None = None
         self._helpers: list[asyncio.Task[None]] = []
         self._last_quote = -1e18
-        self._desired: list[Quote] = []
-        self._desired_for: tuple[object, ...] = ()
+        self.reaction = BookReaction(self)  # which books wake the bot, what it sends first (bots.reaction)
         self._starting: asyncio.Task[Any] | None = None  # the task running a start, for a stop to cut
         self._lifecycle = asyncio.Lock()  # start, stop, pause and resume never interleave
         self.hold: str | None = None  # why quotes are pulled while running (e.g. stale market data)
@@ -108,6 +116,11 @@ class Bot:
     def _set_state(self, state: BotState, message: str | None = None) -> None:
         self.state = state
         self.events.add(self.name, "state", message or state.value, state=state.value)
+
+    def restore_fills(self, fills: list[Fill]) -> None:
+        """Rebuild the inventory from this bot's recorded fills (oldest first) and seed the per-order
+        booked quantities, so an adopted partially filled order is never booked twice (idempotent)."""
+        self.fills.restore(fills)
 
     def update_definition(self, definition: BotDefinition) -> None:
         """New parameters: a running bot picks them up at its next tick."""
@@ -152,6 +165,7 @@ class Bot:
             raise error from e
         self.inventory.reset_session()
         self.risk.reset(self.clock.monotonic())
+        self.reaction.reset()
         self.quoter.stats = QuoteStats()
         self.failures = 0
         self.started_ms = now_ms(self.clock)
@@ -180,50 +194,8 @@ class Bot:
         if leftovers:
             await self.quoter.cancel(leftovers)
             self.events.add(self.name, "cancel", f"cancelled {len(leftovers)} leftover order(s)")
-        await self._check_margin(refresh=bool(leftovers))
+        await check_start_margin(self, refresh=bool(leftovers))
         await self.account.keep_countdown(symbol, self.options.countdown_s, self.options.countdown_refresh_s)
-
-    async def _check_margin(self, *, refresh: bool) -> None:
-        """Refuse to start when the bot's first quotes do not fit the account's available margin (the
-        venue would reject each one), with the numbers. `refresh`: leftovers were just cancelled, so the
-        cached balance may understate what is available."""
-        book = await self._first_book()
-        rules = self.rules
-        if rules is None:
-            return
-        quotes = self._quotes_for(book, rules)
-        if not quotes:
-            return
-        requests = [q.to_request(rules.symbol, f"margin-check-{i}") for i, q in enumerate(quotes)]
-        figures = await self.account.figures.fresh(0.0 if refresh else START_FIGURES_AGE_S)
-        available = figures.balance.available
-        if available.is_zero():
-            available = Decimal(0)  # "0", not the venue's "0E-8", in the refusal
-        check = check_orders(requests, self.params.leverage, available, book.mid)
-        if not check.fits:
-            raise InsufficientMargin(
-                f"bot {self.name} cannot start: {check.describe()}",
-                data={
-                    "required": str(check.required),
-                    "available": str(check.available),
-                    "leverage": check.leverage,
-                },
-            )
-
-    async def _first_book(self) -> BookTop:
-        """The symbol's latest book, waiting (at most `START_BOOK_WAIT_S`) for the first one."""
-        book = self.exchange.book(self.definition.symbol)
-        if book is not None:
-            return book
-        async with self.market_data.subscribe(self.definition.symbol) as books:
-            try:
-                return await asyncio.wait_for(anext(books), START_BOOK_WAIT_S)
-            except (TimeoutError, StopAsyncIteration):
-                raise NoMarketData(
-                    f"bot {self.name}: no market data for {self.definition.symbol} within "
-                    f"{START_BOOK_WAIT_S:g} s",
-                    data={"symbol": self.definition.symbol},
-                ) from None
 
     async def _abort_start(self, error: MmctlError) -> None:
         self.last_error = error.message
@@ -232,24 +204,28 @@ class Bot:
     # --- the loop ----------------------------------------------------------------------------------------
 
     async def _watch_book(self) -> None:
-        """Book updates from the account's shared subscription: the hub calls `_on_book` for a book
-        that may change the quotes (outside the band the last tick registered) and `_on_quiet_book` for
-        one inside it (mmctl.bots.bands). Resubscribe if the stream fails (the stale-data guard pulls
-        quotes meanwhile)."""
+        """Book updates from the account's shared subscription, delivered to `self.reaction`
+        (mmctl.bots.reaction). Resubscribe if the stream fails (the stale-data guard pulls quotes
+        meanwhile)."""
+        reaction = self.reaction
         while True:
             try:
                 async with self.market_data.subscribe(
-                    self.definition.symbol, on_book=self._on_book, on_quiet=self._on_quiet_book
+                    self.definition.symbol, on_book=reaction.on_book, on_quiet=reaction.on_quiet
                 ) as books:
-                    self._book_sub = books
+                    reaction.sub = books
                     await books.wait_closed()
             except asyncio.CancelledError:
                 raise
             except Exception as e:
                 self.events.add(self.name, "error", f"market data stream failed: {e}; resubscribing")
             finally:
-                self._book_sub = None
+                reaction.sub = None
             await self.clock.sleep(1.0)
+
+    def wake(self) -> None:
+        """Run the loop's next tick as soon as the re-quote floor allows."""
+        self._wake.set()
 
     async def _heartbeat(self) -> None:
         while True:
@@ -285,17 +261,20 @@ class Bot:
         return self.state is BotState.RUNNING and self.hold is None
 
     async def tick(self) -> None:
-        """Observe → strategy → diff → act. While paused or on hold the desired set is empty, so the
+        """Observe → strategy → diff → act. Orders the latest book made stale are cancelled first, before
+        any quote math (mmctl.bots.reaction). While paused or on hold the desired set is empty, so the
         diff cancels whatever is left. Only a tick that sends requests counts toward the re-quote floor."""
         started = self.clock.monotonic()
         self.last_tick_ms = now_ms(self.clock)
-        if self.state is BotState.PAUSED and self.resume_at is not None and started >= self.resume_at:
-            self._resume("cooldown over: quoting again")
         if self.fills.recover_due:
             rules = self.rules or self.exchange.market(self.definition.symbol)
             await self.fills.recover(rules.maker_fee)
+        early = await self.reaction.cancel_stale()
+        self.reaction.take_books()
+        if self.state is BotState.PAUSED and self.resume_at is not None and started >= self.resume_at:
+            self._resume("cooldown over: quoting again")
         self._apply_risk(self.risk.check(started, self.inventory.net(self._mark())))
-        desired = self._desired_quotes() if self.quoting else []
+        desired = self.reaction.desired_quotes() if self.quoting else []
         if desired:  # armed (shared by the symbol's bots) before anything new is placed
             await self.account.keep_countdown(
                 self.definition.symbol, self.options.countdown_s, self.options.countdown_refresh_s
@@ -305,7 +284,7 @@ class Bot:
             tolerance_bps=self.params.refresh_tolerance_bps,
             max_age_ms=self.params.max_order_age_s * 1000,
         )
-        if cancelled or placed:
+        if early or cancelled or placed:
             self._last_quote = started
 
     def countdown_age_s(self) -> float | None:
@@ -370,15 +349,6 @@ class Bot:
         if self.on_stopped is not None:
             with contextlib.suppress(Exception):
                 await self.on_stopped(self)
-
-    def _desired_quotes(self) -> list[Quote]:
-        book = self.exchange.book(self.definition.symbol)
-        rules = self.rules
-        if book is None or rules is None:
-            return []
-        desired = self._quotes_for(book, rules)
-        self._schedule_band(book, desired)
-        return desired
 
     # --- pause / resume -----------------------------------------------------------------------------------
 
@@ -525,69 +495,6 @@ class Bot:
     async def _flatten(self) -> dict[str, Any]:
         return await flatten_position(self)
 
-    # --- which books wake the bot (mmctl.bots.bands) --------------------------------------------------------
-
-    _book_sub: BookSubscription | None = None  # the hub subscription `_watch_book` holds
-
-    def _on_book(self, top: BookTop, mid: Decimal, arrived: float) -> None:
-        """A book that may change the quotes: the risk monitor sees it, the loop wakes."""
-        self.risk.on_book(mid, arrived)
-        self._wake.set()
-
-    def _on_quiet_book(self, top: BookTop, mid: Decimal, arrived: float) -> None:
-        """A book inside the band: the risk monitor sees it; the loop wakes only if the band no longer
-        holds (the bot stopped quoting, a placement of the band's tick was rejected) or the book trips
-        the circuit breaker."""
-        self.risk.on_book(mid, arrived)
-        if not self.quoting or self.quoter.stats.rejected != self._band_rejects or breaker_due(self.risk):
-            if self._book_sub is not None:
-                self._book_sub.set_band(None)
-            self._wake.set()
-
-    _band_due = False  # a `_register_band` is scheduled
-    _band_for: tuple[BookTop, list[Quote]] | None = None  # the book and quotes of the tick it is for
-    _band_rejects = 0  # the quoter's rejections when that tick began
-
-    def _quotes_for(self, book: BookTop, rules: MarketRules) -> list[Quote]:
+    def quotes_for(self, book: BookTop, rules: MarketRules) -> list[Quote]:
         """The strategy's quotes for `book`, remembered while their inputs stay the same."""
-        params = self.params
-        key = (book.bid, book.ask, book.bid_qty, book.ask_qty, self.inventory.qty, params)
-        if key != self._desired_for:  # the strategy is pure: same inputs, same quotes
-            self._desired = self.strategy.quotes(params, book, self.inventory.qty, rules)
-            self._desired_for = key
-        return self._desired
-
-    def _schedule_band(self, book: BookTop, desired: list[Quote]) -> None:
-        """Register this tick's band at the next loop turn, once every bot woken by the same book has
-        sent its first request (the band is no part of a reaction)."""
-        if self._book_sub is None:
-            return
-        self._band_for = (book, desired)
-        if not self._band_due:
-            self._band_due = True
-            self._band_rejects = self.quoter.stats.rejected
-            asyncio.get_running_loop().call_soon(self._register_band)
-
-    def _register_band(self) -> None:
-        """The books under which the diff stays empty once the tick's plan is carried out (a rejected
-        placement, a fill or an error wakes the bot by its own path)."""
-        self._band_due = False
-        sub, rules, tick = self._book_sub, self.rules, self._band_for
-        if sub is None:
-            return
-        band, until = None, 0.0
-        if self.quoting and tick is not None and rules is not None and not self.quoter.needs_resync:
-            book, desired = tick
-            band, until = band_after_tick(
-                self.strategy,
-                self.params,
-                book,
-                rules,
-                desired,
-                list(self.quoter.live.values()),
-                self.inventory,
-                self.risk,
-                now_ms=now_ms(self.clock),
-                now_s=self.clock.monotonic(),
-            )
-        sub.set_band(band, until)
+        return self.reaction.quotes_for(book, rules)

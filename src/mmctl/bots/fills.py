@@ -2,7 +2,9 @@
 or, after a gap in that stream, from the venue's own view of the bot's orders.
 
 Fills are counted against each order's cumulative filled quantity, so a fill reported both by the
-stream and by a recovery is never booked twice.
+stream and by a recovery is never booked twice. Each booked fill is recorded (`mmctl.bots.recorder`)
+with the quantity booked. After a restart `restore` rebuilds the inventory from the bot's recorded
+fills and seeds those per-order quantities, so an adopted order's earlier fills are not booked again.
 """
 
 from __future__ import annotations
@@ -10,20 +12,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import fields, replace
 from decimal import Decimal
 
 from mmctl.bots.events import EventLog
 from mmctl.bots.inventory import Inventory
 from mmctl.bots.quoting import Quoter
+from mmctl.bots.recorder import NULL_RECORDER, Recorder
 from mmctl.model import Fill, OrderUpdate
 
 
 class FillBook:
     def __init__(
-        self, bot: str, quoter: Quoter, inventory: Inventory, events: EventLog, wake: Callable[[], None]
+        self,
+        bot: str,
+        quoter: Quoter,
+        inventory: Inventory,
+        events: EventLog,
+        wake: Callable[[], None],
+        *,
+        recorder: Recorder = NULL_RECORDER,
     ) -> None:
         self.bot = bot
+        self.recorder = recorder
         self.quoter = quoter
         self.inventory = inventory
         self.events = events
@@ -56,6 +67,17 @@ class FillBook:
             self._book(fill, " (recovered after a gap)")
         self.recover_due = False
 
+    def restore(self, fills: list[Fill]) -> None:
+        """Rebuild the inventory (position, entry, realized PnL, fees, fill count, volume) from `fills`,
+        oldest first, replacing what it held (funding stays: it is not a fill), and seed the quoter's
+        per-order booked quantities from them. Restoring the same fills twice changes nothing."""
+        rebuilt = Inventory(funding=self.inventory.funding, lifetime_funding=self.inventory.lifetime_funding)
+        for fill in fills:
+            rebuilt.apply(fill)
+        for f in fields(Inventory):  # in place: the account's funding split holds this object
+            setattr(self.inventory, f.name, getattr(rebuilt, f.name))
+        self.quoter.restore_booked(fills)
+
     async def wait_for(self, qty: Decimal, timeout_s: float) -> None:
         """Wait (briefly) until booked fills bring the position to `qty`."""
 
@@ -69,6 +91,7 @@ class FillBook:
 
     def _book(self, fill: Fill, note: str) -> None:
         self.inventory.apply(fill)
+        self.recorder.fill(self.bot, self.quoter.account, fill)
         self._booked.set()
         self.events.add(
             self.bot,

@@ -5,7 +5,8 @@ bot's own position comes from its own fills. A flatten closes the bot's own posi
 account's net stays the sum of the remaining bots' own positions (issue 9 item 10: capping the order at
 the net, or skipping it when the net was on the other side, left an unexplained residual once the bot
 was removed). The order is reduce-only when it stays within the net on the same side (it can only
-reduce the account's position); otherwise it is a plain market order, and the result says so.
+reduce the account's position); otherwise it is a plain market order, and the result says so. It is
+recorded like every order of the bot (`mmctl.bots.submits`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ async def flatten_position(bot: Bot) -> dict[str, Any]:
     request = OrderRequest(
         symbol, side, qty, None, bot.quoter.new_id(side, 0), OrderType.MARKET, reduce_only=reduce_only
     )
-    (result,) = await bot.exchange.place_orders([request])
+    (result,) = await bot.quoter.submits.place([request])  # recorded; an ambiguous one is looked up later
     if result.error is not None:
         return {"closed": "0", "error": str(result.error), "reduce_only": reduce_only}
     filled = result.order.filled if result.order is not None else qty

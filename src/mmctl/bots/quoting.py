@@ -5,10 +5,15 @@ resynced from `open_orders` after anything ambiguous), turns the strategy's desi
 minimal plan (`mmctl.bots.orders.reconcile`), and executes it in venue-sized batches. Per-order
 rejections are normal (a post-only reject is re-quoted next tick); anything else raises to the bot's
 single error handler.
+
+Every placement goes through `mmctl.bots.submits.Submitter` (recorded before it leaves; an ambiguous
+submit is looked up by client id before the next step sends anything), and every cancel's outcome and
+every order state a recovery fetches is recorded too (`mmctl.bots.recorder`).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -17,11 +22,14 @@ from typing import Any
 from mmctl.bots import ids
 from mmctl.bots.events import EventLog
 from mmctl.bots.orders import LiveOrder, batches, live_orders, reconcile
+from mmctl.bots.recorder import NULL_RECORDER, Recorder
+from mmctl.bots.submits import Submitter
+from mmctl.bots.trades import unbooked_trades
 from mmctl.clock import Clock, now_ms
 from mmctl.errors import ExchangeError, OrderRejected, PostOnlyWouldCross, StopIncomplete, UnknownOrder
 from mmctl.exchange.base import MAX_CANCEL_BATCH, Exchange
 from mmctl.model import ZERO, Fill, Order, OrderUpdate, Side
-from mmctl.pnl.position import CTX, money
+from mmctl.pnl.position import CTX
 from mmctl.strategies.base import Quote
 
 CLOSED_MEMORY = 512  # closed ids remembered to ignore late events about them
@@ -59,8 +67,12 @@ class Quoter:
         clock: Clock,
         events: EventLog,
         fresh_open_orders: FreshOpenOrders | None = None,
+        *,
+        recorder: Recorder = NULL_RECORDER,
+        account: str = "",
     ) -> None:
         self.bot = bot
+        self.account = account or exchange.name
         self.symbol = symbol
         self.exchange = exchange
         self.clock = clock
@@ -70,7 +82,10 @@ class Quoter:
         self.needs_resync = True
         self._fresh_open_orders = fresh_open_orders
         self._ids = ids.ClientIdGenerator(bot, now_ms(clock))
+        self.recorder = recorder
+        self.submits = Submitter(bot, self.account, exchange, clock, recorder, events)
         self._filled: dict[str, Decimal] = {}  # cumulative filled quantity booked per order
+        self._restored = False  # `_filled` was restored: trim it at the next resync
         self._closed: dict[str, None] = {}  # recently closed or cancelled ids, oldest first (bounded)
 
     def new_id(self, side: Side, level: int) -> str:
@@ -103,6 +118,31 @@ class Quoter:
             created = prev.created_ms if prev is not None else now
             self.live[lo.client_order_id] = _with(lo, created_ms=created)
         self.needs_resync = False
+        if self._restored:  # keep what the live orders and the latest closed ones need
+            self._restored = False
+            keep = set(list(self._filled)[-CLOSED_MEMORY // 2 :]) | set(self.live)
+            self._filled = {cid: qty for cid, qty in self._filled.items() if cid in keep}
+
+    def restore_booked(self, fills: list[Fill]) -> None:
+        """Set (replace) the booked quantity of each order to the sum of its `fills` (recorded before a
+        restart), so a stream update of an adopted order books only what it filled beyond them."""
+        booked: dict[str, Decimal] = {}
+        for fill in fills:  # ordered by each order's latest fill: the trim keeps the recent ones
+            booked[fill.client_order_id] = CTX.add(booked.pop(fill.client_order_id, ZERO), fill.qty)
+        self._filled = booked
+        self._restored = True
+
+    async def _resolve_ambiguous(self) -> None:
+        """Look every order of an ambiguous submit up on the venue: one found open is live again, one
+        found closed or not at all frees its level (`mmctl.bots.submits`)."""
+        for cid in list(self.submits.unresolved):
+            order = await self.submits.resolve(cid)
+            if order is not None and order.status.is_open:
+                for lo in live_orders([order], self.bot):
+                    self.live[cid] = lo
+            else:
+                self.live.pop(cid, None)
+                self._remember_closed(cid)
 
     def on_update(self, update: OrderUpdate) -> bool:
         """Apply an order-stream event for one of this bot's orders. True when it changes what the bot
@@ -125,6 +165,8 @@ class Quoter:
         self, desired: list[Quote], *, tolerance_bps: Decimal, max_age_ms: int
     ) -> tuple[int, int]:
         """Make the live orders match `desired`; returns (cancelled, placed)."""
+        if self.submits.unresolved:  # before anything else is sent
+            await self._resolve_ambiguous()
         if self.needs_resync:
             await self.resync()
         self.stats.ticks += 1
@@ -154,6 +196,8 @@ class Quoter:
                 if res.error is not None and not isinstance(res.error, UnknownOrder):
                     self.needs_resync = True
                     raise res.error
+                if res.order is not None:
+                    self.recorder.order(self.bot, self.account, res.order)
                 gone = self.live.pop(res.client_order_id, None)
                 if res.error is None and gone is not None:
                     self._order_event(
@@ -174,6 +218,9 @@ class Quoter:
         `timeout_s`); raises `StopIncomplete` listing what may remain."""
         deadline = self.clock.monotonic() + timeout_s
         cancelled = 0
+        if self.submits.unresolved:  # best effort: what is open shows up in the confirmation anyway
+            with contextlib.suppress(ExchangeError):
+                await self._resolve_ambiguous()
         last: Exception | None = None
         while True:
             try:
@@ -216,11 +263,12 @@ class Quoter:
         for batch in batches(quotes, self.exchange.max_batch):
             requests = [q.to_request(self.symbol, self._ids.new_id(q.side, q.level)) for q in batch]
             try:
-                results = await self.exchange.place_orders(requests)
+                results = await self.submits.place(requests)
             except Exception:
                 self.needs_resync = True  # ambiguous: some may have been placed
                 raise
             now = now_ms(self.clock)
+            error: Exception | None = None
             for quote, res in zip(batch, results, strict=True):
                 cid = res.request.client_order_id
                 if res.order is not None:
@@ -238,9 +286,12 @@ class Quoter:
                         self.live[cid] = _live(res.order, quote, now)
                 elif isinstance(res.error, OrderRejected):
                     self._rejected(quote, res.error)
-                elif res.error is not None:
+                else:  # no verdict for this order: resolved before the next step sends anything
                     self.needs_resync = True
-                    raise res.error
+                    error = error or res.error or ExchangeError(f"no answer for order {cid}")
+            if error is not None:
+                self.stats.placed += placed
+                raise error
         self.stats.placed += placed
         return placed
 
@@ -284,6 +335,7 @@ class Quoter:
                 order = await self.exchange.fetch_order(self.symbol, client_order_id=cid)
             except UnknownOrder:
                 continue
+            self.recorder.order(self.bot, self.account, order)
             booked = self._filled.get(cid, ZERO)
             if order.filled > booked:
                 self._filled[cid] = order.filled
@@ -299,7 +351,7 @@ class Quoter:
         trades = await self.exchange.my_trades(self.symbol, since_ms=since, limit=1000)
         missed: list[Fill] = []
         for order, lo, booked in behind:
-            missed += _unbooked_trades(order, booked, trades, lo.price, maker_fee, now_ms(self.clock))
+            missed += unbooked_trades(order, booked, trades, lo.price, maker_fee, now_ms(self.clock))
         return missed
 
     def open_orders_view(self) -> list[dict[str, Any]]:
@@ -316,45 +368,6 @@ class Quoter:
             }
             for o in rows
         ]
-
-
-def _unbooked_trades(
-    order: Order, booked: Decimal, trades: list[Fill], fallback_price: Decimal, maker_fee: Decimal, now: int
-) -> list[Fill]:
-    """The fills of `order` beyond the `booked` quantity, from the venue's trade records (oldest first;
-    a trade straddling `booked` contributes its unbooked part and that share of its fee), then, for any
-    filled quantity the records do not show, one estimated fill at the maker rate."""
-    out: list[Fill] = []
-    seen = ZERO
-    for trade in trades:
-        if trade.order_id != order.id:
-            continue
-        start, seen = seen, CTX.add(seen, trade.qty)
-        new = CTX.subtract(min(seen, order.filled), max(start, booked))
-        if new <= 0:
-            continue
-        fee = trade.fee if new == trade.qty else money(CTX.divide(CTX.multiply(trade.fee, new), trade.qty))
-        out.append(replace(trade, client_order_id=order.client_order_id, qty=new, fee=fee))
-    rest = CTX.subtract(order.filled, max(seen, booked))
-    if rest > 0:
-        price = order.avg_price or order.price or fallback_price
-        out.append(
-            Fill(
-                f"recovered:{order.client_order_id}:{order.filled}",
-                order.id,
-                order.client_order_id,
-                order.symbol,
-                order.side,
-                price,
-                rest,
-                money(CTX.multiply(CTX.multiply(price, rest), maker_fee)),
-                "USDT",
-                True,
-                ZERO,
-                now,
-            )
-        )
-    return out
 
 
 def _live(order: Order, quote: Quote, created_ms: int) -> LiveOrder:

@@ -285,16 +285,22 @@ class BotRiskMonitor:
             return None
         self._window.trim(now_s - params.move_window_s)
         extremes = self._window.extremes()
-        if extremes is not None:
-            high, low = extremes
-            with localcontext(EXACT):
-                tripped = (high - low) * BPS > params.max_move_bps * low
-            if tripped:
-                self._trip_breaker(now_s, high, low)
+        if extremes is not None and self.move_tripped():
+            self._trip_breaker(now_s, *extremes)
         if self._pause is not None and self._pause.until_s is not None and now_s < self._pause.until_s:
             return self._pause
         self._paused_at = self._pause = None
         return None
+
+    def move_tripped(self) -> bool:
+        """True when the mids held now trip the circuit breaker: (high - low) × 10000 > max_move_bps ×
+        low, exactly. No side effect (the window is trimmed as each book arrives and at `check`)."""
+        limit = self._params.max_move_bps
+        extremes = self._window.extremes()
+        if limit <= 0 or extremes is None:
+            return False
+        high, low = extremes
+        return EXACT.multiply(EXACT.subtract(high, low), BPS) > EXACT.multiply(limit, low)
 
     def _trip_breaker(self, now_s: float, high: Decimal, low: Decimal) -> None:
         params = self._params

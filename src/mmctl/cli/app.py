@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from mmctl import API_VERSION, __version__
-from mmctl.cli import bots_cmd, config_cmd, demo, fleet_cmd
+from mmctl.cli import bots_cmd, config_cmd, demo, fleet_cmd, paper_cmd, records_cmd
 from mmctl.cli.context import Globals, JsonFlag, call, globals_of
 from mmctl.cli.output import Output
 from mmctl.cli.values import finite
@@ -28,7 +28,9 @@ daemon_app = typer.Typer(help="Run the daemon.", no_args_is_help=True)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(daemon_app, name="daemon")
 bots_cmd.register(app)
+records_cmd.register(app)  # after bots_cmd: its `orders` and `events` (read from the store) take over
 fleet_cmd.register(app)
+paper_cmd.register(app)
 demo.register(app)
 
 
@@ -128,6 +130,13 @@ def render_health(out: Output, report: dict[str, Any]) -> None:
             ]
         )
         out.write()
+    if report.get("notice"):  # e.g. "recovered from an unclean shutdown at T"
+        if out.tty:
+            out.write(f"note: {report['notice']}")
+        else:  # stdout stays one tab-separated table
+            import sys
+
+            sys.stderr.write(f"mmctl: note: {report['notice']}\n")
     out.table(
         ["check", "ok", "detail"],
         [[c.get("name"), c.get("ok"), c.get("detail")] for c in report.get("checks", [])],

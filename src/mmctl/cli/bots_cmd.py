@@ -1,4 +1,5 @@
-"""Bot commands: create, list, status, start, stop, set, export, remove, orders, events."""
+"""Bot commands: create, list, status, start, stop, set, export, remove (`orders` and `events` are in
+`mmctl.cli.records_cmd`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import typer
 
 from mmctl.cli.context import AllFlag, JsonFlag, Names, call, globals_of
 from mmctl.cli.output import Output, fail
-from mmctl.cli.render import render_events, render_rows, render_status, report_outcomes
+from mmctl.cli.render import render_rows, render_status, report_outcomes
 from mmctl.cli.values import clip, finite
 from mmctl.errors import ValidationError
 from mmctl.rpc import protocol as proto
@@ -206,44 +207,3 @@ def register(app: typer.Typer) -> None:
         out = globals_of(ctx).output(json_flag)
         result = call(ctx, proto.BOT_REMOVE, {"name": name}, json_flag=json_flag)
         out.document(result) if out.json else out.write(f"removed bot {name}")
-
-    @app.command()
-    def orders(
-        ctx: typer.Context, name: Annotated[str, typer.Argument(help="The bot.")], json_flag: JsonFlag = False
-    ) -> None:
-        """A bot's open orders."""
-        out = globals_of(ctx).output(json_flag)
-        rows = call(ctx, proto.BOT_ORDERS, {"name": name}, json_flag=json_flag)
-        if out.json:
-            out.document(rows)
-            return
-        out.table(
-            ["side", "level", "price", "qty", "age_s", "client_order_id"],
-            [[r["side"], r["level"], r["price"], r["qty"], r["age_s"], r["client_order_id"]] for r in rows],
-        )
-
-    @app.command()
-    def events(
-        ctx: typer.Context,
-        name: Annotated[str | None, typer.Argument(help="Only this bot's events.")] = None,
-        follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events.")] = False,
-        limit: Annotated[int, typer.Option("--limit", min=1, max=5000, help="How many recent events.")] = 50,
-        json_flag: JsonFlag = False,
-    ) -> None:
-        """Recent events (state changes, orders, fills, errors); --follow streams new ones."""
-        out = globals_of(ctx).output(json_flag)
-        params: dict[str, Any] = {"bot": name, "after": 0, "limit": limit}
-        result = call(ctx, proto.EVENTS_LIST, params, json_flag=json_flag)
-        if out.json and not follow:
-            out.document(result)
-            return
-        render_events(out, result["events"], header=True)
-        try:
-            while follow:
-                time.sleep(0.5)
-                params = {"bot": name, "after": result["last_seq"], "limit": 5000}
-                result = call(ctx, proto.EVENTS_LIST, params, json_flag=json_flag)
-                render_events(out, result["events"], header=False)
-                out.stream.flush()
-        except KeyboardInterrupt:
-            return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import typer
@@ -30,6 +31,9 @@ def render_rows(out: Output, rows: list[dict[str, Any]]) -> None:
     if not rows and out.tty:
         out.write("no bots yet: create one with mmctl create NAME --account paper --symbol BTCUSDT")
         return
+    notice = rows[0].get("notice") if rows else None
+    if notice:
+        print(f"note: {notice}", file=out.stream if out.tty else sys.stderr)
     out.table(ROW_COLUMNS, [[r.get(c) for c in ROW_COLUMNS] for r in rows])
 
 
@@ -65,6 +69,8 @@ def render_status(out: Output, doc: dict[str, Any]) -> None:
         ("last tick age s", doc.get("last_tick_age_s")),
         ("last error", doc.get("last_error")),
     ]
+    if doc.get("notice"):
+        pairs.append(("notice", doc["notice"]))
     if doc.get("venue_error"):
         pairs.append(("venue", f"unreachable: {doc['venue_error']}"))
     left = doc.get("risk_stop_open")

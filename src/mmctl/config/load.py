@@ -26,6 +26,7 @@ from mmctl.config.schema import (
     PaperAccount,
     RiskSettings,
     Settings,
+    StoreSettings,
 )
 from mmctl.config.tomlfile import read_toml, shown
 from mmctl.config.venues import check_venues
@@ -132,10 +133,11 @@ def configured_socket(
 def parse_settings(raw: dict[str, Any], source: str = "<config>") -> Settings:
     """Validate a parsed TOML document into `Settings`."""
     where = source
-    _check_keys(raw, {"daemon", "log", "accounts", "risk"}, "", where)
+    _check_keys(raw, {"daemon", "log", "accounts", "risk", "store"}, "", where)
     daemon = _build(DaemonSettings, _table(raw, "daemon", where), "daemon", where)
     log = _build(LogSettings, _table(raw, "log", where), "log", where)
     risk = _risk(_table(raw, "risk", where), where)
+    store = _build(StoreSettings, _table(raw, "store", where), "store", where)
     accounts: dict[str, AccountSettings]
     if "accounts" in raw:
         accounts = {}
@@ -153,6 +155,7 @@ def parse_settings(raw: dict[str, Any], source: str = "<config>") -> Settings:
         log=log,
         accounts=accounts,
         risk=risk,
+        store=store,
         source=source if source != "<config>" else "",
     )
 

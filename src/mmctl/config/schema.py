@@ -28,6 +28,8 @@ class DaemonSettings:
     idle_timeout_s: float = bounded(300.0, min=0.1, max=86_400.0)
     request_timeout_s: float = bounded(30.0, min=0.1, max=3_600.0)
     shutdown_timeout_s: float = bounded(30.0, min=1.0, max=600.0)
+    # at start, after recovery, start the bots whose desired state is running (paused come back paused)
+    autostart: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,8 @@ class PaperAccount:
     trade_intensity: float = bounded(2.0, min=0.0, max=1_000.0)  # A: taker trades per second at the mid
     trade_decay: float = bounded(0.5, min=0.0, max=1_000.0)  # k: per bp of distance from the mid
     symbols: tuple[str, ...] = ()  # () = every built-in market
+    # after a restart, simulate at most this much of the market time the daemon was down (0 = none)
+    catch_up_s: int = bounded(3_600, min=0, max=604_800)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +91,14 @@ class RiskSettings:
     on_trip: Literal["stop", "flatten"] = "stop"
 
 
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """The SQLite store in the state directory (`mmctl.sqlite`)."""
+
+    # events and order history older than this are pruned daily; fills and income rows are never pruned
+    retain_days: int = bounded(400, min=1, max=36_500)
+
+
 AccountSettings = PaperAccount | BinanceAccount
 
 
@@ -100,4 +112,5 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     accounts: dict[str, AccountSettings] = field(default_factory=default_accounts)
     risk: RiskSettings = field(default_factory=RiskSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
     source: str = ""  # the file these settings came from ("" = built-in defaults)

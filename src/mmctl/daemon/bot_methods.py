@@ -1,6 +1,7 @@
-"""The `bot.*`, `events.*`, `cancel.*`, `portfolio.*`, `account.*` and `strategy.*` RPC methods: thin
+"""The `bot.*`, `cancel.*`, `portfolio.*`, `account.*` and `strategy.*` RPC methods: thin
 bindings of the bot manager, registered under the names in `mmctl.rpc.protocol`. Points in time go out
-as ISO 8601 UTC strings (`mmctl.timefmt`)."""
+as ISO 8601 UTC strings (`mmctl.timefmt`). The methods that read the store (`events.list`, `fills.list`,
+`orders.history`) and maintain it (`db.*`) are in `mmctl.daemon.record_methods`."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from mmctl.rpc.protocol import (
     BotRowDoc,
     BotStatusDoc,
     DefinitionDoc,
-    EventsPageDoc,
     OutcomeDoc,
     PortfolioDoc,
 )
@@ -50,8 +50,8 @@ def register_bot_methods(table: MethodTable, manager: BotManager) -> None:
         return cast(list[OutcomeDoc], await manager.stop(names or [], all, flatten))
 
     async def list_bots() -> list[BotRowDoc]:
-        """One row per bot."""
-        return cast(list[BotRowDoc], manager.rows())
+        """One row per bot (everything recorded so far made durable first)."""
+        return cast(list[BotRowDoc], await manager.durable_rows())
 
     async def status(name: str) -> BotStatusDoc:
         """One bot in detail, with its open orders."""
@@ -72,10 +72,6 @@ def register_bot_methods(table: MethodTable, manager: BotManager) -> None:
     async def remove(name: str) -> dict[str, Any]:
         """Delete a stopped bot."""
         return manager.remove(name)
-
-    async def events(bot: str | None = None, after: int = 0, limit: int = 200) -> EventsPageDoc:
-        """Events after sequence number `after` (optionally one bot's), oldest first."""
-        return cast(EventsPageDoc, manager.event_list(bot, after, limit))
 
     async def strategy_params(strategy: str = "market_maker") -> list[dict[str, Any]]:
         """A strategy's parameters with types, defaults, bounds and docs."""
@@ -135,7 +131,6 @@ def register_bot_methods(table: MethodTable, manager: BotManager) -> None:
     table.add(proto.BOT_SET, set_params)
     table.add(proto.BOT_EXPORT, export)
     table.add(proto.BOT_REMOVE, remove)
-    table.add(proto.EVENTS_LIST, events)
     table.add(proto.STRATEGY_PARAMS, strategy_params)
 
 

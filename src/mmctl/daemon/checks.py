@@ -1,6 +1,7 @@
 """Health checks of the trading services: accounts (reachable, request budget), market data per
 symbol (fresh), order streams, and bots (not in error, ticking, countdown cancel refreshed on time, and
-no position left open by a risk stop: the operator must close it or restart the bot).
+no position left open by a risk stop: the operator must close it or restart the bot), and the store
+(taking writes, or why not).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from mmctl.daemon.health import Check
 from mmctl.exchange.base import Exchange
 from mmctl.exchange.budget import AccountBudgets, RequestBudget
 from mmctl.fleet.manager import BotManager
+from mmctl.store.base import Store
 
 STALE_BOOK_S = 15.0  # a subscribed symbol with no book update for this long fails health
 STALE_TICK_S = 30.0  # a running bot that has not ticked for this long fails health
@@ -108,3 +110,13 @@ def running_bot_check(bot: Bot, now: float) -> Check:
         problems.append(f"countdown cancel last refreshed {age}")
     detail = f"running, {len(bot.quoter.live)} open order(s)"
     return Check(f"bot:{bot.name}", not problems, "; ".join([detail, *problems]))
+
+
+def store_checks(store: Store) -> list[Check]:
+    """The store takes writes; after a failure, why (every bot was stopped, starts are refused)."""
+    failed = store.failed
+    if failed is not None:
+        return [
+            Check("store", False, f"failed: {failed}; every bot was stopped, restart the daemon once fixed")
+        ]
+    return [Check("store", True, "writable")]

@@ -1,14 +1,20 @@
 """The daemon host: its socket, signals and lifecycle (the composition root is `mmctl.daemon.compose`).
 
 Start: lock the state directory, bind the socket (0660 in a 0750 directory), start the services, serve
-RPC, tell systemd READY=1. SIGTERM/SIGINT: stop accepting commands, let in-flight requests finish, stop
-the services (bots cancel their orders), remove the socket, exit 0. SIGHUP: reload the config (the log
-says what changed or why it could not). The watchdog is pinged from the event loop itself.
+RPC, run the services' recovery steps (`recoveries`), tell systemd READY=1. While recovery runs, `health`
+answers with a failing `recovery` check saying what it is doing, and every method outside `daemon.*`
+waits until recovery is over (a command never races the bots being put back). A service that fails to
+start or a recovery step that fails unexpectedly is one error line and exit 1 (the services started so
+far are stopped). SIGTERM/SIGINT: stop accepting commands (cutting a recovery short), let in-flight
+requests finish, stop the services (bots cancel their orders), remove the socket, exit 0. SIGHUP:
+reload the config (the log says what changed or why it could not). The watchdog is pinged from the
+event loop itself, from before recovery on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -25,15 +31,54 @@ from mmctl.daemon import logging as daemon_logging
 from mmctl.daemon.health import Check, CheckProvider, LoopLagMonitor, verdict
 from mmctl.daemon.listener import StateLock, bind_socket, remove_socket
 from mmctl.daemon.systemd import Notifier, watchdog_interval_s
-from mmctl.errors import MmctlError
+from mmctl.errors import MmctlError, ShuttingDown
 from mmctl.paths import resolve_socket, resolve_state_dir
-from mmctl.rpc.registry import MethodTable
+from mmctl.rpc.registry import Method, MethodTable
 from mmctl.rpc.server import RpcServer
 
 log = structlog.get_logger("mmctl.daemon")
 
 Service = Callable[["Daemon"], Awaitable[Callable[[], Awaitable[None]]]]
 """A service starts with the daemon and returns its async stop function (called at shutdown)."""
+Recovery = Callable[[], Awaitable[None]]
+"""A start-up step run after the socket serves and before READY=1 (e.g. reconcile with the venues)."""
+OPEN_DURING_RECOVERY = "daemon."  # methods answered at once while recovery runs
+
+
+class GatedTable(MethodTable):
+    """A method table whose methods (except `daemon.*`) wait for `gate` before they run; a method
+    waiting when `stopping` is set fails with `ShuttingDown` (a shutdown cut the recovery short)."""
+
+    def __init__(self, gate: asyncio.Event, stopping: asyncio.Event) -> None:
+        super().__init__()
+        self._gate = gate
+        self._stopping = stopping
+        self.waiting = 0  # calls waiting for the gate
+
+    def get(self, name: str) -> Method | None:
+        method = super().get(name)
+        if method is None or self._gate.is_set() or name.startswith(OPEN_DURING_RECOVERY):
+            return method
+        handler = method.handler
+
+        async def after_recovery(**kwargs: Any) -> Any:
+            await self._wait_gate()
+            return await handler(**kwargs)
+
+        return replace(method, handler=after_recovery)
+
+    async def _wait_gate(self) -> None:
+        gate = asyncio.ensure_future(self._gate.wait())
+        stop = asyncio.ensure_future(self._stopping.wait())
+        self.waiting += 1
+        try:
+            await asyncio.wait({gate, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.waiting -= 1
+            gate.cancel()
+            stop.cancel()
+        if not self._gate.is_set():
+            raise ShuttingDown("the daemon is shutting down (it was still recovering)")
 
 
 class Daemon:
@@ -50,13 +95,17 @@ class Daemon:
         self.config_path = config_path
         self.socket_path = resolve_socket(socket_override, settings.daemon.socket, self.env)
         self.state_dir = resolve_state_dir(settings.daemon.state_dir, self.env)
-        self.table = MethodTable()
+        self._stop = asyncio.Event()
+        self.ready = asyncio.Event()  # set once recovery is over: every method runs
+        self.table = GatedTable(self.ready, self._stop)
         self.check_providers: list[CheckProvider] = []
+        self.notices: list[Callable[[], str | None]] = []  # shown by health (e.g. an unclean last end)
         self.services: list[Service] = []
+        self.recoveries: list[Recovery] = []  # added by services as they start
+        self.recovering: str | None = "starting"  # what recovery is doing; None once it is over
         self.notifier = Notifier(self.env)
         self.lag = LoopLagMonitor()
         self.started_at = time.time()
-        self._stop = asyncio.Event()
         self._stoppers: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.reload_hooks: list[Callable[[Settings], None]] = []  # apply what can change live
@@ -68,9 +117,14 @@ class Daemon:
 
     def health(self) -> dict[str, Any]:
         checks: list[Check] = [self.lag.check()]
+        if self.recovering is not None:
+            waiting = f" ({self.table.waiting} command(s) waiting for it)" if self.table.waiting else ""
+            checks.append(Check("recovery", False, f"recovering: {self.recovering}{waiting}"))
         for provider in self.check_providers:
             checks.extend(provider())
+        notices = [n for n in (notice() for notice in self.notices) if n]
         return {
+            **({"notice": "; ".join(notices)} if notices else {}),
             "status": verdict(checks),
             "checks": [c.to_dict() for c in checks],
             "version": __version__,
@@ -116,15 +170,15 @@ class Daemon:
             await server.start(sock)
             self._tasks.append(asyncio.create_task(self.lag.run(), name="loop-lag"))
             self._start_watchdog()
-            log.info(
-                "daemon_ready",
-                socket=str(self.socket_path),
-                state_dir=str(self.state_dir),
-                version=__version__,
-                pid=os.getpid(),
-                config=self.settings.source or None,
-            )
-            self.notifier.ready(f"serving on {self.socket_path}")
+            try:
+                recovered = await self._recover()
+            except Exception as e:
+                log.error("daemon_recovery_failed", error=one_line(e))
+                await server.close(self.settings.daemon.shutdown_timeout_s)
+                await self._stop_services()
+                return 1
+            if recovered:
+                self._announce_ready()
             await self._stop.wait()
             log.info("daemon_stopping")
             self.notifier.stopping("stopping: finishing requests and stopping bots")
@@ -138,6 +192,40 @@ class Daemon:
             lock.release()
         log.info("daemon_stopped")
         return 0
+
+    async def _recover(self) -> bool:
+        """Run the recovery steps in order, unless a stop arrives first; True once all have run."""
+        steps = asyncio.ensure_future(self._run_recoveries())
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({steps, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if not steps.done():
+            log.warning("daemon_recovery_interrupted", doing=self.recovering)
+            steps.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await steps
+            return False
+        steps.result()  # raises what a step raised
+        self.recovering = None
+        self.ready.set()
+        return True
+
+    async def _run_recoveries(self) -> None:
+        for step in self.recoveries:
+            await step()
+
+    def _announce_ready(self) -> None:
+        log.info(
+            "daemon_ready",
+            socket=str(self.socket_path),
+            state_dir=str(self.state_dir),
+            version=__version__,
+            pid=os.getpid(),
+            config=self.settings.source or None,
+        )
+        self.notifier.ready(f"serving on {self.socket_path}")
 
     async def _start_services(self) -> None:
         for start in self.services:

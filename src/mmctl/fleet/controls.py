@@ -2,7 +2,8 @@
 cancel-all panic button in its three forms (bots, one symbol of an account, everything).
 
 Cancel-all pauses the bots concerned first, so nothing re-quotes behind it, then cancels on the venue,
-including orders mmctl did not place, and reports every order it cancelled.
+including orders mmctl did not place, and reports every order it cancelled. The bots it pauses are
+recorded `paused` (where the operator left them: a restart does not resume them).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from mmctl.errors import LeverageRejected, UnknownSymbol, ValidationError
 from mmctl.exchange.priority import Priority, request_class
 from mmctl.model import Order
+from mmctl.store.records import DesiredState
 from mmctl.strategies.params import update_params
 
 if TYPE_CHECKING:
@@ -114,10 +116,16 @@ async def cancel_bots(manager: BotManager, names: list[str]) -> list[dict[str, A
 
     async def one(bot: Bot) -> dict[str, Any]:
         if bot.state.value in ("running", "paused"):
-            return await bot.pause("paused by cancel-all")
+            return await _pause(manager, bot)
         return {"cancelled": await bot.cancel_own_orders()}
 
     return await manager.each(manager.select(names, False), one)
+
+
+async def _pause(manager: BotManager, bot: Bot) -> dict[str, Any]:
+    """Pause a bot for cancel-all; recorded `paused` first."""
+    await manager.desire(bot.name, DesiredState.PAUSED)
+    return await bot.pause("paused by cancel-all")
 
 
 async def cancel_symbol(manager: BotManager, account: str, symbol: str) -> dict[str, Any]:
@@ -136,7 +144,7 @@ async def _cancel_symbol(manager: BotManager, account: str, symbol: str) -> dict
         raise ValidationError(f"{e.message} on account {account!r}", data={"field": "symbol"}) from None
     quoting = [b for b in manager.bots_on(account, rules.symbol) if b.state.value == "running"]
     before = {o.client_order_id: o for o in await ex.open_orders(rules.symbol)}
-    paused = await manager.each(quoting, lambda b: b.pause("paused by cancel-all"))
+    paused = await manager.each(quoting, lambda b: _pause(manager, b))
     swept = {o.client_order_id: o for o in await ex.cancel_all(rules.symbol)}
     left = await ex.open_orders(rules.symbol)
     gone = {**{cid: o for cid, o in before.items() if cid not in {x.client_order_id for x in left}}, **swept}

@@ -4,6 +4,16 @@ It owns create/remove/set (validated, persisted through the `DefinitionStore` po
 or many bots (each reports its own outcome; one failure does not stop the others), status, orders and
 events. It sees venues only through the `Exchange` port, one client per account, given by the
 composition root. `shutdown` stops every running bot safely (orders cancelled and confirmed).
+
+With a `Store` (`records`), the manager keeps each bot's desired state there, where the operator left
+it, so a restart puts the bot back (`mmctl.daemon.compose`): start and resume record `running` once the
+bot runs, pause `paused` and stop `stopped` before they act (a crash half-way never restarts a bot the
+operator was stopping). A bot that stops itself on a risk trip (its own guards or the daemon-wide ones)
+or a fatal error is recorded `stopped` too: a restart must not undo a risk stop. A daemon shutdown and
+a stop forced by a store failure change no desired state. Create records `stopped` and set keeps the
+parameter history, both durable before the command answers; remove deletes the bot (queued, committed
+within milliseconds). After a store failure (`store_failed`)
+every bot is stopped, and starting or resuming one is refused until the daemon is restarted.
 """
 
 from __future__ import annotations
@@ -21,7 +31,8 @@ from mmctl.bots.definition import BotDefinition
 from mmctl.bots.events import EventLog
 from mmctl.bots.ids import validate_bot_name
 from mmctl.bots.market_data import MarketDataHub
-from mmctl.bots.router import OrderRouter
+from mmctl.bots.recorder import Recorder
+from mmctl.bots.router import OrderRouter, Route
 from mmctl.bots.state import BotOptions, BotState
 from mmctl.bots.status import detail, summary
 from mmctl.clock import Clock, now_ms
@@ -32,6 +43,7 @@ from mmctl.errors import (
     MmctlError,
     NoMarketData,
     NotFound,
+    StoreError,
     UnknownSymbol,
     ValidationError,
 )
@@ -40,7 +52,8 @@ from mmctl.exchange.budget import AccountBudgets
 from mmctl.fleet.guard import FleetGuard
 from mmctl.fleet.risk import FleetLimits
 from mmctl.pnl.income import iter_income
-from mmctl.store.base import DefinitionStore
+from mmctl.store.base import DefinitionStore, Store
+from mmctl.store.records import DesiredState, SetDesiredState
 from mmctl.strategies import STRATEGIES, get_strategy
 from mmctl.strategies.params import parse_params, update_params
 
@@ -60,8 +73,14 @@ class BotManager:
         options: BotOptions | None = None,
         risk: FleetLimits | None = None,
         budgets: Mapping[str, AccountBudgets] | None = None,
+        records: Store | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.accounts = dict(accounts)
+        self.records = records  # desired states, durable flushes (None: nothing is kept)
+        self.recorder = recorder  # each bot's orders and fills (None: the bots record nothing)
+        self.store_failed: str | None = None  # why the store stopped taking writes
+        self.notice: Callable[[], str | None] = lambda: None  # shown by list and status (e.g. a crash)
         self.budgets = dict(budgets or {})  # per account, from the composition root (portfolio, health)
         self.unavailable = dict(unavailable or {})
         self.store = store
@@ -115,20 +134,99 @@ class BotManager:
         """A bot wired to its account's shared client, order stream, book hub and facts."""
         account = definition.account
         bot = Bot(
-            definition, self.exchange(account), self.clock, self.events, self.options, self.account(account)
+            definition,
+            self.exchange(account),
+            self.clock,
+            self.events,
+            self.options,
+            self.account(account),
+            recorder=self.recorder,
         )
         bot.on_stopped = self._after_stop
         return bot
 
     async def _after_stop(self, bot: Bot) -> None:
-        """A bot stopped on its own (error, risk): disarm its symbol's countdown if nobody quotes it."""
+        """A bot stopped on its own (error, risk): it stays stopped after a restart (a restart must not
+        undo a risk stop); disarm its symbol's countdown if nobody quotes it."""
+        if self.store_failed is None:
+            await self.desire(bot.name, DesiredState.STOPPED)
         await self._disarm_idle_countdowns({(bot.definition.account, bot.definition.symbol)})
+
+    # --- desired states and the store ----------------------------------------------------------------------
+
+    async def desire(self, name: str, state: DesiredState) -> None:
+        """Record durably where the operator left bot `name` (nothing once the store has failed: a stop
+        must still work, and the failure handler has said that nothing more is recorded)."""
+        if self.records is None or self.records.failed is not None:
+            return
+        with contextlib.suppress(StoreError):
+            await self.records.write(SetDesiredState(name, state, now_ms(self.clock)))
+
+    async def durable(self) -> None:
+        """Everything recorded so far (definitions, orders, fills, events) is committed; nothing to wait
+        for once the store has failed (what was committed is all there is)."""
+        with contextlib.suppress(StoreError):
+            if self.records is not None:
+                if self.records.failed is None:
+                    await self.records.flush()  # the recorder writes to the same store
+            elif self.recorder is not None:
+                await self.recorder.durable()
+
+    def _refuse_if_store_failed(self, what: str) -> None:
+        if self.store_failed is not None:
+            raise StoreError(
+                f"cannot {what}: the store failed ({self.store_failed}); every bot was stopped. Fix the "
+                "cause, then restart the daemon"
+            )
+
+    def on_store_failure(self, error: StoreError) -> asyncio.Future[None]:
+        """The store stopped taking writes: stop every bot that may hold orders (cancelled and confirmed,
+        SAFETY class) without recording desired states; starts are refused from now on."""
+        self.store_failed = str(error)
+
+        async def stop_all() -> None:
+            bots = [b for b in self.bots.values() if b.state.active or b.state is BotState.ERROR]
+            if bots:
+                await self.stop([b.name for b in bots], desire=False)
+
+        task = asyncio.ensure_future(stop_all())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
 
     def account(self, account: str) -> AccountShared:
         shared = self.shared.get(account)
         if shared is None:
             shared = self.shared[account] = AccountShared(self.exchange(account), self.clock, account)
+            if self.recorder is not None:
+                shared.router.record_to(self.recorder, account)
+            shared.router.fallback = lambda name: self._route_of(account, name)
         return shared
+
+    def _route_of(self, account: str, name: str) -> Route | None:
+        """The order-event route of a loaded bot of `account` that is not registered with the router
+        (stopped, starting): a fill on one of its leftover orders is still booked into its inventory."""
+        bot = self.bots.get(name)
+        if bot is None or bot.definition.account != account:
+            return None
+        return Route(bot.fills.on_update, bot.fills.on_gap)
+
+    async def open_order_streams(self) -> None:
+        """Subscribe every account's order stream for the daemon's life (before the start-up recovery
+        reads the venue, so no event falls between what it reads and what the stream delivers)."""
+        for account in sorted(self.accounts):
+            await self.account(account).router.open()
+
+    async def restore_inventories(self) -> None:
+        """Rebuild each bot's inventory from its recorded fills, its account's events held meanwhile (a
+        fill arriving during the read is booked after it, once, not lost between the two)."""
+        if self.recorder is None:
+            return
+        for account in sorted({b.definition.account for b in self.bots.values()}):
+            async with self.account(account).router.held():
+                for bot in sorted(self.bots.values(), key=lambda b: b.name):
+                    if bot.definition.account == account:
+                        bot.restore_fills(await self.recorder.bot_fills(bot.name))
 
     def exchange(self, account: str) -> Exchange:
         if account in self.accounts:
@@ -179,9 +277,10 @@ class BotManager:
         if name in self.bots:  # created concurrently while we waited for the book
             raise AlreadyExists(f"a bot named {name!r} already exists", data={"field": "name"})
         definition = BotDefinition(name, account, rules.symbol, strategy, parsed, now_ms(self.clock))
-        self.store.save(name, definition.to_dict())
+        self.store.save(name, definition.to_dict())  # a new bot's desired state is `stopped`
         self.bots[name] = self._new_bot(definition)
         self.events.add(name, "state", f"created on {account} {rules.symbol} ({strategy})", state="created")
+        await self.durable()
         return summary(self.bots[name])
 
     async def _reference_price(self, exchange: Exchange, symbol: str) -> Decimal:
@@ -218,6 +317,7 @@ class BotManager:
         self.events.add(
             name, "info", "parameters changed: " + ", ".join(f"{k}={v}" for k, v in changes.items())
         )
+        await self.durable()  # the store keeps the parameter history
         return {"bot": name, "params": definition.to_dict()["params"], "applies": "at the next tick"}
 
     def export(self, name: str) -> dict[str, Any]:
@@ -274,6 +374,7 @@ class BotManager:
         bots = self.select(names, all_bots)
         if all_bots:
             bots = [b for b in bots if not b.state.active]
+        self._refuse_if_store_failed("start bots")
         if self.fleet.halt is not None:
             raise InvalidState(
                 f"daemon-wide risk halt: {self.fleet.halt.reason}; starts are refused until it clears "
@@ -283,16 +384,21 @@ class BotManager:
 
         async def start(bot: Bot) -> dict[str, Any]:
             await bot.start()
+            await self.desire(bot.name, DesiredState.RUNNING)
             return {}
 
         return await self.each(bots, start)
 
     async def stop(
-        self, names: list[str], all_bots: bool = False, flatten: bool = False
+        self, names: list[str], all_bots: bool = False, flatten: bool = False, *, desire: bool = True
     ) -> list[dict[str, Any]]:
+        """Stop bots (orders cancelled and confirmed). `desire`: record them `stopped` first (operator
+        and risk stops); a daemon shutdown or a store failure passes False (the bots come back)."""
         bots = self.select(names, all_bots)
 
         async def stop(bot: Bot) -> dict[str, Any]:
+            if desire:
+                await self.desire(bot.name, DesiredState.STOPPED)
             return await bot.stop(flatten=flatten, disarm=False)
 
         outcomes = await self.each(bots, stop)
@@ -330,6 +436,8 @@ class BotManager:
                 return {"cancelled": 0, "note": "already paused"}
             if all_bots and bot.state is not BotState.RUNNING:
                 return {"cancelled": 0, "note": "not running"}
+            if bot.state in (BotState.RUNNING, BotState.PAUSED):
+                await self.desire(bot.name, DesiredState.PAUSED)
             return await bot.pause()
 
         return await self.each(self.select(names, all_bots), pause)
@@ -343,15 +451,42 @@ class BotManager:
                 return {"note": "already running"}
             if all_bots and bot.state is not BotState.PAUSED:
                 return {"note": "not paused"}
-            return await bot.resume()
+            result = await bot.resume()
+            await self.desire(bot.name, DesiredState.RUNNING)
+            return result
 
-        return await self.each(self.select(names, all_bots), resume)
+        bots = self.select(names, all_bots)
+        self._refuse_if_store_failed("resume bots")
+        return await self.each(bots, resume)
+
+    async def restore(self, bot: Bot, desired: DesiredState) -> dict[str, Any]:
+        """Put a loaded bot back where the operator left it (at daemon start, after recovery): running
+        starts it; paused starts it and pauses it before its loop first runs (no order is placed, so a
+        paused bot has none on the venue); stopped leaves it. Records no desired state (a bot that fails
+        to start keeps `running`, and the next start tries again)."""
+        if desired is DesiredState.STOPPED:
+            return {"bot": bot.name, "ok": True, "state": bot.state.value}
+
+        async def restore(bot: Bot) -> dict[str, Any]:
+            await bot.start()
+            if desired is DesiredState.PAUSED:
+                # nothing awaited between start and pause: the loop has not ticked, nothing was placed
+                return await bot.pause("paused by operator (before the restart)")
+            return {}
+
+        [outcome] = await self.each([bot], restore)
+        if not outcome["ok"]:  # orders recovery left for it must not stay on the venue unowned
+            with contextlib.suppress(MmctlError):
+                await bot.cancel_own_orders()
+        return outcome
 
     async def shutdown(self) -> list[dict[str, Any]]:
         """Stop every bot that is quoting or may hold orders; one outcome per bot."""
         running = [b for b in self.bots.values() if b.state.active or b.state is BotState.ERROR]
-        outcomes = await self.stop([b.name for b in running]) if running else []
+        outcomes = await self.stop([b.name for b in running], desire=False) if running else []
         await self.settle_background(SHUTDOWN_DISARM_WAIT_S)
+        for shared in self.shared.values():
+            await shared.router.close()
         return outcomes
 
     # --- views -----------------------------------------------------------------------------------------
@@ -359,10 +494,26 @@ class BotManager:
     def rows(self) -> list[dict[str, Any]]:
         rows = {n: summary(b) for n, b in self.bots.items()}
         rows.update({n: _unloaded_row(d, why) for n, (d, why) in self.unloaded.items()})
+        notice = self.notice()
+        if notice is not None:
+            for row in rows.values():
+                row["notice"] = notice
         return [rows[n] for n in sorted(rows)]
 
+    async def durable_rows(self) -> list[dict[str, Any]]:
+        """`rows` once everything recorded is durable: a fill counted in a row is a fill stored."""
+        await self.durable()
+        return self.rows()
+
     async def status(self, name: str) -> dict[str, Any]:
-        return await detail(self.bot(name))
+        """One bot in detail, once everything recorded is durable (a fill shown is a fill stored)."""
+        bot = self.bot(name)
+        await self.durable()
+        doc = await detail(bot)
+        notice = self.notice()
+        if notice is not None:
+            doc["notice"] = notice
+        return doc
 
     def orders(self, name: str) -> list[dict[str, Any]]:
         return self.bot(name).quoter.open_orders_view()

@@ -7,7 +7,8 @@ funding attribution since the daemon started: `total` = `bots` + `unattributed`,
 counts every share a bot got whatever its restarts (so with no restart since the daemon started, the bot
 rows' `funding` plus `unattributed` is the account's funding). Nothing here sends a request per view:
 account figures come from each account's shared refreshes (`AccountShared`) and carry their age; a due
-funding poll is started and waited for briefly.
+funding poll is started and waited for briefly. Every amount is written in plain notation
+(`money_text`: `0.00000000`, never `0E-8`), on the wire and so in the CLI's tables.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING, Any
 
 from mmctl.bots.account import FIRST_WAIT_S, AccountFunding, AccountShared
-from mmctl.bots.risk import EXACT
+from mmctl.bots.risk import EXACT, money_text
 from mmctl.clock import now_ms
 from mmctl.exchange.budget import AccountBudgets
 from mmctl.model import ZERO
@@ -46,13 +47,13 @@ def bot_figures(manager: BotManager) -> list[dict[str, Any]]:
                 "account": bot.definition.account,
                 "symbol": bot.definition.symbol,
                 "state": bot.state.value,
-                "position": str(inv.qty),
-                "notional": str(abs(inv.qty) * mid) if mid is not None else "0",
-                "realized_pnl": str(inv.realized_pnl),
-                "fees": str(inv.fees),
-                "funding": str(inv.funding),
-                "unrealized_pnl": str(unrealized),
-                "net_pnl": str(inv.net(mid)),
+                "position": money_text(inv.qty),
+                "notional": money_text(abs(inv.qty) * mid) if mid is not None else "0",
+                "realized_pnl": money_text(inv.realized_pnl),
+                "fees": money_text(inv.fees),
+                "funding": money_text(inv.funding),
+                "unrealized_pnl": money_text(unrealized),
+                "net_pnl": money_text(inv.net(mid)),
             }
         )
     return rows
@@ -62,7 +63,7 @@ def totals(rows: list[dict[str, Any]]) -> dict[str, str]:
     keys = ("realized_pnl", "fees", "funding", "unrealized_pnl", "net_pnl", "notional")
     with localcontext(EXACT):
         sums = {k: sum((Decimal(r[k]) for r in rows), ZERO) for k in keys}
-    return {k: str(v) for k, v in sums.items()}
+    return {k: money_text(v) for k, v in sums.items()}
 
 
 async def account_figures(
@@ -80,16 +81,16 @@ async def account_figures(
         balance = figures.value.balance
         doc.update(
             {
-                "wallet_balance": str(balance.wallet),
-                "available_balance": str(balance.available),
-                "margin_used": str(balance.margin_used),
-                "unrealized_pnl": str(balance.unrealized_pnl),
+                "wallet_balance": money_text(balance.wallet),
+                "available_balance": money_text(balance.available),
+                "margin_used": money_text(balance.margin_used),
+                "unrealized_pnl": money_text(balance.unrealized_pnl),
                 "positions": [
                     {
                         "symbol": p.symbol,
-                        "qty": str(p.qty),
-                        "notional": str(p.notional),
-                        "entry_price": str(p.entry_price),
+                        "qty": money_text(p.qty),
+                        "notional": money_text(p.notional),
+                        "entry_price": money_text(p.entry_price),
                     }
                     for p in figures.value.positions
                 ],
@@ -107,11 +108,14 @@ async def account_figures(
 def funding_figures(funding: AccountFunding, now_s: float) -> dict[str, Any]:
     """The account's funding since the daemon started, as attributed: total = bots + unattributed."""
     doc: dict[str, Any] = {
-        "total": str(funding.sum_total()),
-        "bots": str(funding.sum_bots()),
-        "unattributed": str(funding.sum_unattributed()),
+        "total": money_text(funding.sum_total()),
+        "bots": money_text(funding.sum_bots()),
+        "unattributed": money_text(funding.sum_unattributed()),
         "by_symbol": {
-            symbol: {"total": str(total), "unattributed": str(funding.unattributed.get(symbol, ZERO))}
+            symbol: {
+                "total": money_text(total),
+                "unattributed": money_text(funding.unattributed.get(symbol, ZERO)),
+            }
             for symbol, total in sorted(funding.total.items())
         },
         "age_s": None if funding.polled_at is None else _age(max(0.0, now_s - funding.polled_at)),
@@ -133,7 +137,7 @@ def _age(age_s: float | None) -> float | None:
 
 
 def _money_map(sums: dict[str, Decimal] | None) -> dict[str, str] | None:
-    return None if sums is None else {k: str(v) for k, v in sums.items()}
+    return None if sums is None else {k: money_text(v) for k, v in sums.items()}
 
 
 async def portfolio(manager: BotManager, started_ms: int) -> dict[str, Any]:
@@ -149,5 +153,5 @@ async def portfolio(manager: BotManager, started_ms: int) -> dict[str, Any]:
     sums = totals(rows)
     with localcontext(EXACT):
         unattributed = sum((Decimal(a["funding"]["unattributed"]) for a in accounts), ZERO)
-    sums["unattributed_funding"] = str(unattributed)
+    sums["unattributed_funding"] = money_text(unattributed)
     return {"accounts": accounts, "bots": rows, "totals": sums}

@@ -50,6 +50,12 @@ PORTFOLIO_GET = "portfolio.get"
 ACCOUNT_SUMMARY = "account.summary"
 EVENTS_LIST = "events.list"
 STRATEGY_PARAMS = "strategy.params"
+FILLS_LIST = "fills.list"
+ORDERS_HISTORY = "orders.history"
+DB_BACKUP = "db.backup"
+DB_CHECK = "db.check"
+DB_VACUUM = "db.vacuum"
+PAPER_RESET = "paper.reset"
 
 METHOD_NAMES = frozenset(
     {
@@ -75,9 +81,34 @@ METHOD_NAMES = frozenset(
         ACCOUNT_SUMMARY,
         EVENTS_LIST,
         STRATEGY_PARAMS,
+        FILLS_LIST,
+        ORDERS_HISTORY,
+        DB_BACKUP,
+        DB_CHECK,
+        DB_VACUUM,
+        PAPER_RESET,
     }
 )
 """Every method the daemon registers (a test checks this against `daemon.methods`)."""
+
+EVENT_KINDS: tuple[str, ...] = (
+    "state",
+    "order",
+    "cancel",
+    "fill",
+    "reject",
+    "retry",
+    "error",
+    "risk",
+    "info",
+    "control",
+    "recovery",
+)
+"""Every kind an event may have (`events.list kind=`, `mmctl events --kind`); a new kind is added here."""
+
+MAX_PAGE = 5000
+"""The most rows `fills.list`, `orders.history` and `events.list` return at once (`limit`'s maximum);
+a page is also cut short to stay well under `MAX_MESSAGE_BYTES` (`truncated`, or `last_seq` to go on)."""
 
 # --- result documents (money as decimal strings, times as ISO 8601 UTC strings) ------------------------
 
@@ -108,6 +139,7 @@ class HealthDoc(TypedDict):
     socket: str
     state_dir: str
     loop_lag_ms: float  # a duration, not a point in time
+    notice: NotRequired[str]  # "recovered from an unclean shutdown at T", for an hour after such a start
 
 
 class BotRowDoc(TypedDict):
@@ -124,6 +156,7 @@ class BotRowDoc(TypedDict):
     realized_pnl: str
     open_orders: int
     last_error: str | None
+    notice: NotRequired[str]  # "recovered from an unclean shutdown at T", for an hour after such a start
 
 
 class OrderRowDoc(TypedDict):
@@ -172,7 +205,7 @@ class BotStatusDoc(BotRowDoc):
 
 
 class EventDoc(TypedDict):
-    """One event (`events.list`, `mmctl events --json`)."""
+    """One event (`events.list`, `mmctl events --json`); `uid`/`user` name a control command's caller."""
 
     seq: int
     ts: str
@@ -180,13 +213,100 @@ class EventDoc(TypedDict):
     kind: str
     message: str
     data: dict[str, Any]
+    uid: NotRequired[int | None]
+    user: NotRequired[str | None]
 
 
 class EventsPageDoc(TypedDict):
-    """`events.list`: events after `after`, oldest first, and the newest sequence number to follow from."""
+    """`events.list`: events oldest first, and the sequence number to follow from (`after=last_seq`)."""
 
     events: list[EventDoc]
     last_seq: int
+
+
+class FillDoc(TypedDict):
+    """One recorded fill (`fills.list`, `mmctl fills NAME --json`); `fee` positive when paid."""
+
+    ts: str
+    account: str
+    bot: str | None
+    symbol: str
+    trade_id: str
+    order_id: str
+    client_order_id: str
+    side: str
+    price: str
+    qty: str
+    fee: str
+    fee_asset: str
+    maker: bool
+    realized_pnl: str
+
+
+class FillsPageDoc(TypedDict):
+    """`fills.list`: a bot's recorded fills, oldest first; `truncated` when older ones were left out."""
+
+    bot: str
+    fills: list[FillDoc]
+    truncated: bool
+
+
+class StatusChangeDoc(TypedDict):
+    """One recorded status of an order, with its time and detail (e.g. a reject reason)."""
+
+    status: str
+    ts: str
+    detail: str
+
+
+class OrderHistoryDoc(TypedDict):
+    """One order as recorded (`orders.history`), with every status change it went through."""
+
+    client_order_id: str
+    venue_order_id: str | None
+    bot: str | None
+    account: str
+    symbol: str
+    side: str
+    type: str
+    price: str | None
+    qty: str
+    filled: str
+    avg_price: str | None
+    status: str
+    post_only: bool
+    reduce_only: bool
+    created: str
+    updated: str
+    changes: list[StatusChangeDoc]
+
+
+class OrdersHistoryDoc(TypedDict):
+    """`orders.history`: a bot's recorded orders by creation time, oldest first."""
+
+    bot: str
+    orders: list[OrderHistoryDoc]
+    truncated: bool
+
+
+class BackupDoc(TypedDict):
+    """`db.backup`: the new file and its size."""
+
+    path: str
+    bytes: int
+
+
+class CheckDoc(TypedDict):
+    """`db.check`: `ok` when SQLite's integrity and foreign-key checks found nothing."""
+
+    ok: bool
+    problems: list[str]
+
+
+class VacuumDoc(TypedDict):
+    """`db.vacuum`."""
+
+    vacuumed: bool
 
 
 class OutcomeDoc(TypedDict):

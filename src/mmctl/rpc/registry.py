@@ -98,6 +98,11 @@ class MethodTable:
     def get(self, name: str) -> Method | None:
         return self._methods.get(name)
 
+    def wrap(self, name: str, wrapper: Callable[[Handler], Handler]) -> None:
+        """Run method `name` through `wrapper(handler)` (same parameters and checks; e.g. the audit)."""
+        method = self._methods[name]
+        self._methods[name] = Method(method.name, wrapper(method.handler), method.params, method.doc)
+
     def describe(self) -> list[dict[str, Any]]:
         return [
             {

@@ -14,6 +14,7 @@ from mmctl.store.records import (
     EquitySnapshot,
     EventRecord,
     OrderRecord,
+    PaperHistory,
     PaperState,
     ParamsChange,
     PreviousRun,
@@ -21,6 +22,7 @@ from mmctl.store.records import (
     StatusChange,
     StoredFill,
     StoredIncome,
+    StoredPaperTrade,
     Write,
 )
 
@@ -117,6 +119,14 @@ class StoreReads(Protocol):
         limit: int | None = None,
     ) -> list[EquitySnapshot]: ...
     def paper_state(self, account: str) -> PaperState | None: ...
+    def paper_trades(
+        self, account: str, *, epoch: int | None = None, limit: int | None = None
+    ) -> list[StoredPaperTrade]: ...
+    def paper_orders(
+        self, account: str, *, epoch: int | None = None, limit: int | None = None
+    ) -> list[str]: ...
+    def paper_income(self, account: str, *, from_id: int, since_ms: int | None = None) -> list[IncomeRow]: ...
+    def paper_history(self, account: str) -> PaperHistory: ...
     def meta(self, key: str) -> str | None: ...
 
 

@@ -418,12 +418,56 @@ class NewSnapshot(Write[None]):
 
 
 @dataclass(frozen=True, slots=True)
+class PaperOrderRow:
+    """A closed order of the paper venue: its integer id, and the venue's full record as JSON text."""
+
+    seq: int
+    client_order_id: str
+    symbol: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPaperTrade:
+    """One trade of the paper venue as stored (`epoch`: the account's life it belongs to)."""
+
+    account: str
+    epoch: int
+    fill: Fill
+
+
+@dataclass(frozen=True, slots=True)
+class PaperHistory:
+    """What a paper account left in the store: its highest ids, epoch and venue time (0 when none).
+    A fresh start or a reset continues from these, so ids are never reused and time never goes back."""
+
+    last_trade_id: int = 0
+    last_order_id: int = 0
+    last_income_id: int = 0
+    last_epoch: int = 0
+    last_ts_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class PutPaperState(Write[None]):
-    """Replace a paper account's persisted venue state."""
+    """Replace a paper account's persisted venue state, and add in the same transaction what happened
+    since the last one: the venue's new income rows (into the `income` table, once each), its new trades
+    and its newly closed orders (of epoch `epoch`). Either all of it is durable or none of it."""
 
     account: str
     state: str
     ts_ms: int
+    epoch: int = 1
+    income: tuple[IncomeRow, ...] = ()
+    trades: tuple[Fill, ...] = ()
+    closed_orders: tuple[PaperOrderRow, ...] = ()
+
+    def __post_init__(self) -> None:
+        for row in self.income:
+            finite(row.amount, "income.amount")
+        for f in self.trades:
+            for name in ("price", "qty", "fee", "realized_pnl"):
+                finite(getattr(f, name), f"trade.{name}")
 
 
 @dataclass(frozen=True, slots=True)

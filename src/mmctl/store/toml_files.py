@@ -1,7 +1,10 @@
-"""Bot definitions as one TOML file per bot in `<state_dir>/bots/` (written with tomli-w, atomically).
+"""Bot definitions as one TOML file per bot in a directory (written with tomli-w, atomically).
 
-A write goes to a temporary file in the same directory, is fsynced and renamed over the old file, so a
-crash leaves either the old or the new definition, never half of one.
+The daemon keeps its definitions in the SQLite store; this is the older `<state_dir>/bots/` layout,
+read once by the store's first-start import (`SqliteStore.import_toml`), and a `DefinitionStore` for
+tools and tests that want plain files. A write goes to a temporary file in the same directory, is
+fsynced and renamed over the old file, so a crash leaves either the old or the new definition, never
+half of one.
 """
 
 from __future__ import annotations

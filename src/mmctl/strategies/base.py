@@ -5,10 +5,11 @@ market's rules, and proposes `Quote`s. It does no I/O and keeps no state: the bo
 book update may change its quotes and diffs the result against its live orders (`mmctl.bots.orders`).
 Every quote is placed post-only.
 
-`quote_band` tells the runtime which book updates cannot change the diff: the `BookBand` (in integer
+`quote_bands` tells the runtime which book updates cannot change the diff: the `BookBand` (in integer
 ticks) within which every desired price stays inside the window the runtime gives for it (its refresh
 tolerance around the live order's price). The market-data hub compares each new book with the band and
-wakes the bot only outside it.
+wakes the bot only outside it; the per-level bands let the woken bot cancel the orders the book made
+stale before it computes anything else (`mmctl.bots.stale`).
 """
 
 from __future__ import annotations
@@ -96,6 +97,23 @@ class BookBand:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class QuoteBands:
+    """What `Strategy.quote_bands` tells the runtime about the books near the one it was asked about.
+
+    `band`: the books under which the quotes keep their levels and sizes with every price inside its
+    window (what `quote_band` returns). `sizing`: the books under which the ladder itself (each level's
+    size and how its price follows the reference) stays what it is, for the same params and position.
+    `levels[(side, level)]`: for each quoted level with a window, the books under which that level stays
+    quoted with its price inside its window, the ladder being the same. So a book inside `sizing` and
+    outside `levels[key]` moves that level's desired price out of its window (or unquotes it): an order
+    resting there is no longer kept by the diff, whatever else the book changes."""
+
+    band: BookBand
+    sizing: BookBand
+    levels: Mapping[tuple[Side, int], BookBand]
+
+
 class Strategy(Protocol[P]):
     """A quoting strategy. Implementations are stateless; the registry holds one instance of each."""
 
@@ -117,10 +135,11 @@ class Strategy(Protocol[P]):
         """The desired quotes for this book and position: on the market's grids, above its minimums."""
         ...
 
-    def quote_band(
+    def quote_bands(
         self, params: P, book: BookTop, position: Decimal, rules: MarketRules, windows: PriceWindows
-    ) -> BookBand | None:
+    ) -> QuoteBands | None:
         """The books under which `quotes` (same params, position and rules) keeps the same set of
-        (side, level)s and sizes, with each price inside `windows[(side, level)]` (ticks, inclusive);
-        `book` must be inside. None when the strategy cannot tell: the bot then wakes on every book."""
+        (side, level)s and sizes, with each price inside `windows[(side, level)]` (ticks, inclusive),
+        and the per-level detail (`QuoteBands`); `book` must be inside. None when the strategy cannot
+        tell: the bot then wakes on every book."""
         ...

@@ -66,6 +66,13 @@ class RefBounds:
         if self.high is None or k < self.high:
             self.high = k
 
+    def intersect(self, other: RefBounds) -> None:
+        """Keep only what `other` (same scale) allows too."""
+        if other.low is not None:
+            self.raise_low(other.low)
+        if other.high is not None:
+            self.lower_high(other.high)
+
 
 class SideLadder:
     """The levels of one side, nearest the reference first, priced on `grid`. Remembers the quotes it
@@ -97,10 +104,18 @@ class SideLadder:
                 out.append(quote)
         return out
 
-    def constrain(self, bounds: RefBounds, ref: Ratio, windows: Mapping[int, tuple[int, int]]) -> bool:
+    def constrain(
+        self,
+        bounds: RefBounds,
+        ref: Ratio,
+        windows: Mapping[int, tuple[int, int]],
+        per_level: dict[int, RefBounds] | None = None,
+    ) -> bool:
         """Narrow `bounds` to the references under which each level quoted at `ref` stays quoted with
         its price inside `windows[level]` (ticks, inclusive) and each unquoted level stays unquoted.
-        False when that cannot be expressed (a quoted level without a window, an ask factor <= 0)."""
+        False when that cannot be expressed (a quoted level without a window, an ask factor <= 0).
+        With `per_level`, each quoted level's own condition (quoted, price inside its window) is also
+        stored there, as the references it holds for (the same ladder assumed)."""
         factors = self.factors
         prices = chained_prices(self.side, factors, ref)
         positive = True  # every factor so far is > 0
@@ -116,8 +131,12 @@ class SideLadder:
                 window = windows.get(n)
                 if window is None:
                     return False
-                price_at_least(self.side, factors, n, max(window[0], level.min_ticks), bounds)
-                price_at_most(self.side, factors, n, window[1], bounds)
+                own = RefBounds(bounds.scale)
+                price_at_least(self.side, factors, n, max(window[0], level.min_ticks), own)
+                price_at_most(self.side, factors, n, window[1], own)
+                bounds.intersect(own)
+                if per_level is not None:
+                    per_level[n] = own
             else:
                 price_at_most(self.side, factors, n, level.min_ticks - 1, bounds)
         return True

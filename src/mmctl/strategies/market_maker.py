@@ -40,10 +40,10 @@ from decimal import Decimal, localcontext
 from mmctl.errors import ValidationError
 from mmctl.exchange.rules import ceil_to
 from mmctl.model import BookTop, MarketRules
-from mmctl.strategies.base import BookBand, PriceWindows, Quote
+from mmctl.strategies.base import BookBand, PriceWindows, Quote, QuoteBands
 from mmctl.strategies.market_maker_decimal import BPS, UP, Sizing, quotes_decimal, reference_price, sizing
 from mmctl.strategies.market_maker_params import MarketMakerParams, Reference
-from mmctl.strategies.market_maker_ticks import MAX_REF_TICKS, quote_band, quotes
+from mmctl.strategies.market_maker_ticks import MAX_REF_TICKS, quote_band, quote_bands, quotes
 
 __all__ = [
     "MAX_REF_TICKS",
@@ -53,6 +53,7 @@ __all__ = [
     "Sizing",
     "check_against_market",
     "quote_band",
+    "quote_bands",
     "quotes",
     "quotes_decimal",
     "reference_price",
@@ -149,3 +150,13 @@ class MarketMaker:
         windows: PriceWindows,
     ) -> BookBand | None:
         return quote_band(params, book, position, rules, windows)
+
+    def quote_bands(
+        self,
+        params: MarketMakerParams,
+        book: BookTop,
+        position: Decimal,
+        rules: MarketRules,
+        windows: PriceWindows,
+    ) -> QuoteBands | None:
+        return quote_bands(params, book, position, rules, windows)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from decimal import Decimal, localcontext
 
 from mmctl.model import BookTop, MarketRules, Side
-from mmctl.strategies.base import BookBand, PriceWindows, Quote
+from mmctl.strategies.base import BookBand, PriceWindows, Quote, QuoteBands
 from mmctl.strategies.ladder import (
     Level,
     RefBounds,
@@ -69,6 +69,14 @@ def quote_band(
 ) -> BookBand | None:
     """The books under which `quotes` keeps its levels and sizes, every price inside its window (see
     `Strategy.quote_band`); None for a book the integer path does not cover."""
+    bands = quote_bands(params, book, position, rules, windows)
+    return None if bands is None else bands.band
+
+
+def quote_bands(
+    params: MarketMakerParams, book: BookTop, position: Decimal, rules: MarketRules, windows: PriceWindows
+) -> QuoteBands | None:
+    """`quote_band`, with the sizing band and each quoted level's own band (see `QuoteBands`)."""
     if book.bid <= 0 or book.ask <= book.bid:
         return None
     model = _compiled(params, rules)
@@ -78,11 +86,17 @@ def quote_band(
     bounds = RefBounds(2)  # on twice the reference: bid + ask, or twice the microprice
     if not model.constrain_sizing(bounds, ref):
         return None
+    sizing = model.to_band(bounds)
+    levels: dict[tuple[Side, int], BookBand] = {}
     for ladder in model.ladders(ref, position) or ():
         side_windows = {level: w for (side, level), w in windows.items() if side is ladder.side}
-        if not ladder.constrain(bounds, ref, side_windows):
+        own: dict[int, RefBounds] = {}
+        if not ladder.constrain(bounds, ref, side_windows, own):
             return None
-    return model.book_band(bounds, book, ref)
+        for level, level_bounds in own.items():
+            levels[(ladder.side, level)] = model.to_band(level_bounds)
+    band = model.book_band(bounds, book, ref)
+    return None if band is None else QuoteBands(band, sizing, levels)
 
 
 class _Compiled:
@@ -154,14 +168,17 @@ class _Compiled:
             price_at_most(Side.BUY, self.unskewed, beyond, 0, bounds)  # the next level stays <= 0
         return True
 
-    def book_band(self, bounds: RefBounds, book: BookTop, ref: Ratio) -> BookBand | None:
-        """`bounds` (on twice the reference) as a band of books; None unless `book` is inside it."""
+    def to_band(self, bounds: RefBounds) -> BookBand:
+        """`bounds` (on twice the reference) as a band of books (cut where the integer path ends)."""
         low = BookBand().mid2_lo if bounds.low is None else bounds.low
         high = self.max_mid2 if bounds.high is None else min(bounds.high, self.max_mid2)
         if self.params.reference == "mid":
-            band = BookBand(mid2_lo=low, mid2_hi=high)
-        else:  # books whose microprice is inside
-            band = BookBand(micro2_lo=low, micro2_hi=high)
+            return BookBand(mid2_lo=low, mid2_hi=high)
+        return BookBand(micro2_lo=low, micro2_hi=high)  # books whose microprice is inside
+
+    def book_band(self, bounds: RefBounds, book: BookTop, ref: Ratio) -> BookBand | None:
+        """`bounds` (on twice the reference) as a band of books; None unless `book` is inside it."""
+        band = self.to_band(bounds)
         bid, ask = self.grid.index(book.bid), self.grid.index(book.ask)
         inside = bid is not None and ask is not None and band.admits(bid, ask)
         return band if inside and (not band.watches_micro or band.admits_micro(*ref)) else None

@@ -5,13 +5,21 @@ moves until `start()` launches the feed driver (idempotent; `close()` stops it).
 instead leave it stopped and drive `exchange.venue` directly (`on_book`, `on_trade`, `advance_to`).
 Every call yields to the event loop once, as real I/O would, and then acts on the venue at once.
 Venue time (`server_time_ms`, order and income timestamps) is the feed's simulated time.
+
+Persistence hook: `on_change` (set by `mmctl.exchange.paper.persist`, which saves when `venue.revision`
+moved) is called at the end of every synchronous stretch that can change the account, i.e. before any
+other task can see the change: at the end of each order, cancel, leverage and countdown call (before
+it returns its result) and before each await of the feed driver (fills, funding, countdown expiry).
+Subscribers of `order_updates()` are woken only when the current task yields, so the save is always
+queued before they see the change. Without a hook nothing extra runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 from mmctl.clock import Clock, now_ms
 from mmctl.config.schema import PaperAccount
@@ -40,6 +48,7 @@ from mmctl.model import (
 )
 
 MAX_BATCH = 5  # Binance's batchOrders limit
+T = TypeVar("T")
 
 
 class PaperExchange:
@@ -53,29 +62,40 @@ class PaperExchange:
         feed: MarketFeed | LiveFeed | None = None,
         *,
         speed: float = 1.0,
+        start_ms: int | None = None,
+        settings: PaperAccount | None = None,
     ) -> None:
         self._name = name
         self.venue = venue
         self.clock = clock
         self.feed = feed
         self.speed = speed
+        self.settings = settings  # what `from_settings` built it from (a reset builds afresh from it)
+        self._start_ms = start_ms  # simulated time pacing starts at (None: the feed's start)
         self._updates = UpdateFanout()
         self._books = BookFanout()
         self.venue.add_listener(self._updates.publish)
         self._driver: FeedDriver | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self.on_change: Callable[[], None] | None = None
+        self.on_close: Callable[[], None] | None = None
 
     @classmethod
-    def from_settings(cls, name: str, settings: PaperAccount, clock: Clock) -> PaperExchange:
-        """Build the paper account `name` from its settings (raises `ConfigError` on bad settings)."""
-        markets = _markets(settings)
+    def from_settings(
+        cls, name: str, settings: PaperAccount, clock: Clock, *, start_ms: int | None = None
+    ) -> PaperExchange:
+        """Build the paper account `name` from its settings (raises `ConfigError` on bad settings).
+        A synthetic market starts at venue time `start_ms` (default: the clock's now)."""
+        markets = paper_markets(settings)
         feed: MarketFeed
         if settings.market == "replay":
             feed = ReplayFeed.from_path(settings.replay_path, markets)
         else:
             feed = SyntheticFeed(
-                list(markets.values()), SyntheticParams.from_settings(settings), now_ms(clock)
+                list(markets.values()),
+                SyntheticParams.from_settings(settings),
+                now_ms(clock) if start_ms is None else start_ms,
             )
         venue = PaperVenue(
             markets,
@@ -84,18 +104,78 @@ class PaperExchange:
             funding_rate=settings.funding_rate,
             funding_interval_s=settings.funding_interval_s,
         )
-        return cls(name, venue, clock, feed, speed=settings.speed)
+        return cls(name, venue, clock, feed, speed=settings.speed, settings=settings)
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
+    def _make_driver(self) -> FeedDriver | None:
+        if self._driver is None and self.feed is not None:
+            self._driver = FeedDriver(
+                self.venue,
+                self.feed,
+                self.clock,
+                self.speed,
+                start_ms=self._start_ms,
+                on_settle=self.settle_changes,
+            )
+        return self._driver
+
     async def start(self) -> None:
         """Start feeding market data (no-op when running, closed or built without a feed)."""
-        if self._task is not None or self._closed or self.feed is None:
+        if self._task is not None or self._closed:
             return
-        self._driver = FeedDriver(self.venue, self.feed, self.clock, self.speed)
-        self._task = asyncio.get_running_loop().create_task(
-            self._driver.run(), name=f"paper-feed-{self._name}"
-        )
+        driver = self._make_driver()
+        if driver is None:
+            return
+        self._task = asyncio.get_running_loop().create_task(driver.run(), name=f"paper-feed-{self._name}")
+
+    async def catch_up(self, until_ms: int) -> int:
+        """Before `start`: run the market unpaced up to venue time `until_ms` (the daemon's downtime);
+        resting orders fill, funding settles and countdowns fire on the way, at their venue times.
+        Returns the number of market events delivered."""
+        if self._task is not None:
+            raise RuntimeError("catch_up runs before start")
+        driver = self._make_driver()
+        if driver is None:
+            self.venue.advance_to(until_ms)
+            self.settle_changes()
+            return 0
+        return await driver.catch_up(until_ms)
+
+    async def replace_venue(
+        self, venue: PaperVenue, feed: MarketFeed | LiveFeed | None, start_ms: int | None = None
+    ) -> None:
+        """Swap in another venue and market (a paper reset), keeping this object, its subscribers and
+        book watchers; the feed restarts if it was running."""
+        running = self._task is not None
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
+        self.venue.remove_listener(self._updates.publish)
+        self.venue = venue
+        self.feed = feed
+        self._start_ms = start_ms
+        self._driver = None
+        venue.add_listener(self._updates.publish)
+        for st in venue.symbol_states:
+            if self._books.has_watchers(st.symbol):
+                venue.set_book_hook(st.symbol, self._books.publish)
+        if running and not self._closed:
+            await self.start()
+
+    def settle_changes(self) -> None:
+        """Call the persistence hook (it saves when the account changed since its last save)."""
+        hook = self.on_change
+        if hook is not None:
+            hook()
+
+    def _act(self, fn: Callable[[], T]) -> T:
+        """Run one synchronous venue action, then settle its changes (also when it raised)."""
+        try:
+            return fn()
+        finally:
+            self.settle_changes()
 
     async def settle(self) -> None:
         """A paper request takes effect on the venue when it is made: nothing is ever in flight."""
@@ -107,6 +187,8 @@ class PaperExchange:
         if task is not None:
             task.cancel()
             await asyncio.wait([task])
+        if self.on_close is not None:  # a last save: the clock at shutdown, whether or not it changed
+            self.on_close()
         self._updates.close()
         self._books.close()
 
@@ -149,18 +231,21 @@ class PaperExchange:
                 data={"field": "batch", "max_batch": MAX_BATCH},
             )
         results = []
-        for req in requests:
-            try:
-                results.append(PlaceResult(req, order=self.venue.place(req)))
-            except MmctlError as e:
-                results.append(PlaceResult(req, error=e))
+        try:
+            for req in requests:
+                try:
+                    results.append(PlaceResult(req, order=self.venue.place(req)))
+                except MmctlError as e:
+                    results.append(PlaceResult(req, error=e))
+        finally:
+            self.settle_changes()
         return results
 
     async def cancel_order(
         self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
     ) -> Order:
         await asyncio.sleep(0)
-        return self.venue.cancel(symbol, order_id, client_order_id)
+        return self._act(lambda: self.venue.cancel(symbol, order_id, client_order_id))
 
     async def cancel_orders(self, symbol: str, client_order_ids: Sequence[str]) -> list[CancelResult]:
         await asyncio.sleep(0)
@@ -172,16 +257,19 @@ class PaperExchange:
             )
         self.venue.state(symbol)  # an unknown symbol fails the whole request, as on Binance
         results = []
-        for cid in client_order_ids:
-            try:
-                results.append(CancelResult(cid, order=self.venue.cancel(symbol, None, cid)))
-            except MmctlError as e:
-                results.append(CancelResult(cid, error=e))
+        try:
+            for cid in client_order_ids:
+                try:
+                    results.append(CancelResult(cid, order=self.venue.cancel(symbol, None, cid)))
+                except MmctlError as e:
+                    results.append(CancelResult(cid, error=e))
+        finally:
+            self.settle_changes()
         return results
 
     async def cancel_all(self, symbol: str) -> list[Order]:
         await asyncio.sleep(0)
-        return self.venue.cancel_all(symbol)
+        return self._act(lambda: self.venue.cancel_all(symbol))
 
     async def fetch_order(
         self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
@@ -213,7 +301,7 @@ class PaperExchange:
 
     async def set_leverage(self, symbol: str, leverage: int) -> int:
         await asyncio.sleep(0)
-        return self.venue.set_leverage(symbol, leverage)
+        return self._act(lambda: self.venue.set_leverage(symbol, leverage))
 
     async def income(
         self,
@@ -244,11 +332,12 @@ class PaperExchange:
                 f"countdown timeout must be a finite number of seconds >= 0, got {timeout_s!r}",
                 data={"field": "timeout_s"},
             )
-        self.venue.arm_countdown(symbol, round(timeout_s * self.speed * 1000))
+        ms = round(timeout_s * self.speed * 1000)
+        self._act(lambda: self.venue.arm_countdown(symbol, ms))
 
     async def disarm_countdown(self, symbol: str) -> None:
         await asyncio.sleep(0)
-        self.venue.disarm_countdown(symbol)
+        self._act(lambda: self.venue.disarm_countdown(symbol))
 
     async def server_time_ms(self) -> int:
         await asyncio.sleep(0)
@@ -278,7 +367,8 @@ class PaperExchange:
         return max(0, self.venue.now_ms - max(times)) / 1000
 
 
-def _markets(settings: PaperAccount) -> dict[str, MarketRules]:
+def paper_markets(settings: PaperAccount) -> dict[str, MarketRules]:
+    """The markets of a paper account's settings (`ConfigError` on an unknown symbol)."""
     try:
         return builtin_markets(settings.maker_fee, settings.taker_fee, settings.symbols)
     except UnknownSymbol as e:

@@ -4,6 +4,8 @@ Two kinds plug into `PaperExchange`:
 - `MarketFeed`: a recorded or simulated source (synthetic market, replay of Binance CSVs). It yields
   events in time order from `start_ms`; the driver releases each one when the injected clock reaches
   its time (scaled by `speed`), so simulations run on simulated time.
+- `ResumableFeed`: a `MarketFeed` that can say where it is (`state(after_ms)`), so a paper account's
+  market continues deterministically after a daemon restart.
 - `LiveFeed`: a source that produces events as they happen (e.g. public Binance data through another
   adapter); the driver pushes each one into the venue as it arrives.
 """
@@ -11,7 +13,7 @@ Two kinds plug into `PaperExchange`:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from mmctl.model import BookTop, Trade
 
@@ -45,4 +47,14 @@ class LiveFeed(Protocol):
 
     def stream(self) -> AsyncIterator[MarketEvent]:
         """Events as they arrive; ends when the feed closes."""
+        ...
+
+
+@runtime_checkable
+class ResumableFeed(Protocol):
+    """A `MarketFeed` that can continue after a restart (synthetic and replay feeds)."""
+
+    def state(self, after_ms: int) -> dict[str, Any]:
+        """A JSON-able document from which a new feed continues with exactly the events after `after_ms`,
+        given that every event at or before it was delivered."""
         ...

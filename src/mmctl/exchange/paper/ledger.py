@@ -28,7 +28,7 @@ class Wallet:
         self.balance = balance
         self._rows: list[IncomeRow] = []
         self._ts: list[int] = []
-        self._ids = itertools.count(1)
+        self.last_id = 0  # ids are "1", "2", ...; never reused (a reset continues from here)
         self._appends = 0
 
     def credit(
@@ -39,7 +39,8 @@ class Wallet:
             return None
         self.balance = CTX.add(self.balance, amount)
         ts_ms = max(ts_ms, self._ts[-1]) if self._ts else ts_ms
-        row = IncomeRow(str(next(self._ids)), ts_ms, symbol, income_type, amount, self.asset, trade_id)
+        self.last_id += 1
+        row = IncomeRow(str(self.last_id), ts_ms, symbol, income_type, amount, self.asset, trade_id)
         self._rows.append(row)
         self._ts.append(ts_ms)
         self._appends += 1
@@ -85,6 +86,21 @@ class Wallet:
     def rows(self) -> list[IncomeRow]:
         """Every retained row, oldest first (a copy)."""
         return list(self._rows)
+
+    def rows_after(self, row_id: int) -> list[IncomeRow]:
+        """The retained rows whose id is above `row_id`, oldest first (walks back from the newest)."""
+        rows = self._rows
+        i = len(rows)
+        while i > 0 and int(rows[i - 1].id) > row_id:
+            i -= 1
+        return rows[i:]
+
+    def restore(self, balance: Decimal, last_id: int, rows: list[IncomeRow]) -> None:
+        """Put back a saved wallet: its balance, id counter and retained rows (oldest first)."""
+        self.balance = balance
+        self.last_id = last_id
+        self._rows = list(rows)
+        self._ts = [row.ts_ms for row in rows]
 
     def _prune(self, before_ms: int) -> None:
         cut = bisect.bisect_left(self._ts, before_ms)

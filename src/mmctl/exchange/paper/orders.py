@@ -6,7 +6,6 @@ by client id (the latest order that used it) until `max_closed` newer orders hav
 
 from __future__ import annotations
 
-import itertools
 from collections import OrderedDict
 
 from mmctl.errors import UnknownOrder
@@ -24,10 +23,12 @@ class OrderStore:
         self.open_client_ids: dict[str, LiveOrder] = {}
         self._closed: OrderedDict[str, LiveOrder] = OrderedDict()
         self._closed_client_ids: dict[str, LiveOrder] = {}
-        self._ids = itertools.count(1)
+        self.last_id = 0  # order ids are "1", "2", ...; never reused (a reset continues from here)
+        self.closed_count = 0  # orders closed so far (the persistence finds the new ones by it)
 
     def next_id(self) -> str:
-        return str(next(self._ids))
+        self.last_id += 1
+        return str(self.last_id)
 
     def add(self, order: LiveOrder) -> None:
         self.open[order.id] = order
@@ -40,10 +41,30 @@ class OrderStore:
             del self.open_client_ids[order.client_order_id]
         self._closed[order.id] = order
         self._closed_client_ids[order.client_order_id] = order
+        self.closed_count += 1
         if len(self._closed) > self.max_closed:
             _, old = self._closed.popitem(last=False)
             if self._closed_client_ids.get(old.client_order_id) is old:
                 del self._closed_client_ids[old.client_order_id]
+
+    def closed_since(self, count: int) -> list[LiveOrder]:
+        """The orders closed after the first `count` closures, oldest first (at most `max_closed`)."""
+        n = min(self.closed_count - count, len(self._closed))
+        if n <= 0:
+            return []
+        out = []
+        for order in reversed(self._closed.values()):
+            out.append(order)
+            if len(out) >= n:
+                break
+        out.reverse()
+        return out
+
+    def restore_closed(self, orders: list[LiveOrder]) -> None:
+        """Put back saved closed orders (oldest first) without counting them as new closures."""
+        for order in orders[-self.max_closed :]:
+            self._closed[order.id] = order
+            self._closed_client_ids[order.client_order_id] = order
 
     def find_open(self, order_id: str | None, client_order_id: str | None) -> LiveOrder | None:
         if order_id is not None:

@@ -14,6 +14,9 @@ whose names do not follow the pattern below are ignored):
   are skipped; extra trailing columns are ignored. Timestamps are epoch milliseconds; values of 10^14 or
   more are taken as microseconds and converted. Each file is expected in time order (as Binance writes
   them); events of all files are merged by time (ties: file name order).
+A replay resumes by venue time: a feed built with `after_ms` yields only the events after it (rows up
+to it are skipped reading only their time column), so the position in the files is the venue time of
+the last delivered event.
 Problems found while opening raise `ReplayFormatError` (a `ConfigError`) naming the file and line;
 problems later in a file raise it from the iterator, which the driver reports in `health()`.
 """
@@ -29,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from mmctl.errors import ConfigError
 from mmctl.exchange.paper.feed import MarketEvent
@@ -72,14 +75,17 @@ class ReplayFile:
 class ReplayFeed:
     """Events from Binance bookTicker and aggTrades files, merged in time order."""
 
-    def __init__(self, files: list[ReplayFile]) -> None:
+    def __init__(self, files: list[ReplayFile], *, after_ms: int | None = None) -> None:
         if not files:
             raise ReplayFormatError("no replay files to read")
         self.files = files
         self._start_ms = min(_first_ts(f) for f in files)
+        self.after_ms = after_ms
 
     @classmethod
-    def from_path(cls, path: str, markets: Mapping[str, MarketRules]) -> ReplayFeed:
+    def from_path(
+        cls, path: str, markets: Mapping[str, MarketRules], *, after_ms: int | None = None
+    ) -> ReplayFeed:
         """Find the replay files under `path` for the given markets (keyed by unified symbol)."""
         if not path:
             raise ReplayFormatError("replay_path is empty: name a Binance bookTicker/aggTrades CSV or folder")
@@ -98,7 +104,7 @@ class ReplayFeed:
         files = [f for f in (_classify(p, markets) for p in candidates) if f is not None]
         if not files:
             raise ReplayFormatError(f"{root}: no bookTicker or aggTrades files for the paper markets")
-        return cls(files)
+        return cls(files, after_ms=after_ms)
 
     @property
     def name(self) -> str:
@@ -109,7 +115,11 @@ class ReplayFeed:
         return self._start_ms
 
     def events(self) -> Iterator[MarketEvent]:
-        return heapq.merge(*(read_file(f) for f in self.files), key=_event_time)
+        return heapq.merge(*(read_file(f, self.after_ms) for f in self.files), key=_event_time)
+
+    def state(self, after_ms: int) -> dict[str, Any]:
+        """The resume document: the replay continues after the venue time `after_ms`."""
+        return {"kind": "replay", "after_ms": after_ms}
 
 
 def _event_time(event: MarketEvent) -> int:
@@ -133,10 +143,11 @@ def _first_ts(f: ReplayFile) -> int:
     return first.ts_ms
 
 
-def read_file(f: ReplayFile) -> Iterator[MarketEvent]:
-    """Parse one replay file lazily."""
+def read_file(f: ReplayFile, after_ms: int | None = None) -> Iterator[MarketEvent]:
+    """Parse one replay file lazily (only the events after `after_ms`, when given)."""
     columns = BOOK_TICKER_COLUMNS if f.kind == "bookTicker" else AGG_TRADES_COLUMNS
     parse = _book_row if f.kind == "bookTicker" else _trade_row
+    skipping = after_ms is not None
     with _open_text(f.path) as text:
         for number, line in enumerate(text, start=1):
             fields = line.strip().split(",")
@@ -150,6 +161,11 @@ def read_file(f: ReplayFile) -> Iterator[MarketEvent]:
                     f"{f.path}:{number}: expected {len(columns)} columns, got {len(fields)}"
                 )
             try:
+                if skipping:
+                    assert after_ms is not None
+                    if _row_ms(f.kind, fields) <= after_ms:
+                        continue
+                    skipping = False
                 yield parse(f.symbol, fields)
             except (InvalidOperation, ValueError) as e:
                 raise ReplayFormatError(f"{f.path}:{number}: bad value ({e.__class__.__name__})") from None
@@ -181,6 +197,13 @@ def _check_header(path: Path, fields: list[str], columns: tuple[str, ...]) -> No
 def _ms(value: str) -> int:
     ts = int(value)
     return ts // 1000 if ts >= _MICROSECONDS else ts
+
+
+def _row_ms(kind: str, fields: list[str]) -> int:
+    if kind == "bookTicker":
+        transaction_time = fields[5].strip()
+        return _ms(transaction_time) if transaction_time not in ("", "0") else _ms(fields[6])
+    return _ms(fields[5])
 
 
 def _number(value: str) -> Decimal:

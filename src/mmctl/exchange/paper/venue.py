@@ -19,7 +19,6 @@ a dict lookup and two Decimal comparisons.
 
 from __future__ import annotations
 
-import itertools
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -82,9 +81,12 @@ class PaperVenue:
         self._next_timer_ms = self._next_funding_ms
         self._now_ms = start_ms
         self.orders = OrderStore()
-        self._trade_ids = itertools.count(1)
-        self._fills: deque[Fill] = deque(maxlen=FILLS_KEPT)  # the account's trades, for `my_trades`
+        self.last_trade_id = 0  # trade ids are "1", "2", ...; never reused (a reset continues from here)
+        self.trades: deque[Fill] = deque(maxlen=FILLS_KEPT)  # the account's trades, for `my_trades`
         self._listeners: list[OrderListener] = []
+        # Counts account changes (order events, leverage, countdowns, timers): the persistence saves
+        # the state when it moved. Book and trade events that fill nothing leave it alone.
+        self.revision = 0
 
     # --- time and market data (the driver's side) -------------------------------------------------
 
@@ -96,6 +98,20 @@ class PaperVenue:
     def next_timer_ms(self) -> int:
         """When the next funding settlement or countdown expiry is due."""
         return self._next_timer_ms
+
+    @property
+    def next_funding_ms(self) -> int:
+        return self._next_funding_ms
+
+    @property
+    def funding_interval_ms(self) -> int:
+        return self._funding_interval_ms
+
+    def set_clock(self, now_ms: int, next_funding_ms: int) -> None:
+        """Put back a saved venue time and funding schedule (restoring a saved account)."""
+        self._now_ms = now_ms
+        self._next_funding_ms = next_funding_ms
+        self._schedule_next_timer()
 
     def advance_to(self, ts_ms: int) -> None:
         """Move venue time forward to `ts_ms` (never back), firing due funding and countdowns in order."""
@@ -242,10 +258,12 @@ class PaperVenue:
         """Cancel all of `symbol`'s orders unless re-armed within `timeout_ms` (0 or less disarms)."""
         st = self.state(symbol)
         st.countdown_ms = self._now_ms + timeout_ms if timeout_ms > 0 else None
+        self.revision += 1
         self._schedule_next_timer()
 
     def disarm_countdown(self, symbol: str) -> None:
         self.state(symbol).countdown_ms = None
+        self.revision += 1
         self._schedule_next_timer()
 
     # --- account ----------------------------------------------------------------------------------------
@@ -266,6 +284,7 @@ class PaperVenue:
         st = self.state(symbol)
         entry.check_leverage(st, leverage, self.balance())
         st.leverage = leverage
+        self.revision += 1
         return leverage
 
     def income(
@@ -291,7 +310,7 @@ class PaperVenue:
         the last `limit` (Binance's userTrades; `limit` clamped to 1..1000)."""
         unified = self.state(symbol).symbol
         limit = max(1, min(1000, limit))
-        mine = [f for f in self._fills if f.symbol == unified and (since_ms is None or f.ts_ms >= since_ms)]
+        mine = [f for f in self.trades if f.symbol == unified and (since_ms is None or f.ts_ms >= since_ms)]
         return mine[:limit] if since_ms is not None else mine[-limit:]
 
     # --- internals ----------------------------------------------------------------------------------
@@ -343,7 +362,8 @@ class PaperVenue:
         change = apply_fill(st.position_qty, st.entry_price, order.side, qty, price)
         st.position_qty, st.entry_price = change.qty, change.entry_price
         fee = fee_for(price, qty, st.rules.maker_fee if maker else st.rules.taker_fee)
-        trade_id = str(next(self._trade_ids))
+        self.last_trade_id += 1
+        trade_id = str(self.last_trade_id)
         ts = self._now_ms
         self.wallet.credit(ts, st.symbol, IncomeType.REALIZED_PNL, change.realized_pnl, trade_id)
         self.wallet.credit(ts, st.symbol, IncomeType.COMMISSION, -fee, trade_id)
@@ -366,7 +386,7 @@ class PaperVenue:
             realized_pnl=change.realized_pnl,
             ts_ms=ts,
         )
-        self._fills.append(fill)
+        self.trades.append(fill)
         if order.status is OrderStatus.FILLED:
             self._retire(st, order)
         self._emit(OrderUpdate(order.snapshot(), fill))
@@ -400,6 +420,7 @@ class PaperVenue:
         return cancelled
 
     def _emit(self, update: OrderUpdate) -> None:
+        self.revision += 1
         for listener in self._listeners:
             listener(update)
 
@@ -407,6 +428,7 @@ class PaperVenue:
         while self._next_timer_ms <= until_ms:
             due = self._next_timer_ms
             self._now_ms = max(self._now_ms, due)
+            self.revision += 1
             if due >= self._next_funding_ms:
                 self._settle_funding(due)
                 self._next_funding_ms += self._funding_interval_ms

@@ -8,6 +8,9 @@ every other operation runs one at a time, in queue order, through `SINGLE`. `seg
 Besides the port's writes (`mmctl.store.records`) there are the store's own operations, defined here:
 `Flush` (a no-op: once it commits, so has everything queued before it), `MarkClean`, `ImportBots`,
 `Prune` and `Vacuum`. Decimals are written as `str(d)`; nothing does arithmetic on money in SQL.
+
+`PutPaperState` (a single operation) also inserts into `income`, which the `NewIncome` group writes too:
+both insert a row only if its key is new, so their order within a batch does not matter.
 """
 
 from __future__ import annotations
@@ -133,7 +136,41 @@ def _new_snapshot(c: sqlite3.Connection, op: NewSnapshot) -> None:
     )  # fmt: skip
 
 
+PAPER_ORDERS_KEPT = 20_000  # closed paper orders kept per account, by id (the venue remembers 10,000)
+
+
 def _put_paper_state(c: sqlite3.Connection, op: PutPaperState) -> None:
+    """The venue's new income rows (once each: the daemon may record the same rows from `income()`),
+    trades and closed orders, then its compact state."""
+    if op.income:
+        c.executemany(
+            "INSERT INTO income (account, income_type, tran_id, symbol, asset, amount, ts_ms, trade_id, "
+            "info) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '{}') "
+            "ON CONFLICT (account, income_type, tran_id) DO NOTHING",
+            [(op.account, r.type.value, r.id, r.symbol, r.asset, str(r.amount), r.ts_ms, r.trade_id)
+             for r in op.income],
+        )  # fmt: skip
+    if op.trades:
+        c.executemany(
+            "INSERT INTO paper_trades (account, seq, epoch, trade_id, symbol, order_id, client_order_id, "
+            "side, price, qty, fee, fee_asset, maker, realized_pnl, ts_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, seq) DO NOTHING",
+            [(op.account, int(f.trade_id), op.epoch, f.trade_id, f.symbol, f.order_id, f.client_order_id,
+              f.side.value, str(f.price), str(f.qty), str(f.fee), f.fee_asset, int(f.maker),
+              str(f.realized_pnl), f.ts_ms)
+             for f in op.trades],
+        )  # fmt: skip
+    if op.closed_orders:
+        c.executemany(
+            "INSERT INTO paper_orders (account, seq, epoch, client_order_id, symbol, data) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account, seq) DO UPDATE SET data = excluded.data",
+            [(op.account, o.seq, op.epoch, o.client_order_id, o.symbol, o.data) for o in op.closed_orders],
+        )
+        newest = max(o.seq for o in op.closed_orders)
+        c.execute(
+            "DELETE FROM paper_orders WHERE account = ? AND seq <= ?",
+            (op.account, newest - PAPER_ORDERS_KEPT),
+        )
     c.execute(
         "INSERT INTO paper_state (account, state, updated_ms) VALUES (?, ?, ?) ON CONFLICT (account) "
         "DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms",

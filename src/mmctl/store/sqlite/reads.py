@@ -23,11 +23,13 @@ from mmctl.store.records import (
     EquitySnapshot,
     EventRecord,
     OrderRecord,
+    PaperHistory,
     PaperState,
     ParamsChange,
     StatusChange,
     StoredFill,
     StoredIncome,
+    StoredPaperTrade,
 )
 from mmctl.store.sqlite.schema import OPEN_ORDERS_SQL
 
@@ -42,6 +44,10 @@ _ORDER = (
 _INCOME = "account, tran_id, ts_ms, symbol, income_type, amount, asset, trade_id, info"
 _EVENT = "seq, ts_ms, bot, kind, message, data, uid, user"
 _BOT = "name, account, symbol, strategy, params, desired_state, created_ms, updated_ms"
+_PAPER_TRADE = (
+    "account, epoch, trade_id, order_id, client_order_id, symbol, side, price, qty, fee, fee_asset, maker, "
+    "realized_pnl, ts_ms"
+)
 _SNAPSHOT = "ts_ms, account, bot, wallet, equity, unrealized_pnl, realized_pnl, fees, data"
 
 
@@ -231,6 +237,53 @@ class Reads:
         ).fetchone()
         return None if row is None else PaperState(*row)
 
+    def paper_trades(
+        self, account: str, *, epoch: int | None = None, limit: int | None = None
+    ) -> list[StoredPaperTrade]:
+        """The paper venue's trades of `account` (of one epoch), by trade id; `limit` keeps the newest."""
+        w = _Where()
+        w.add("account = ?", account)
+        w.add("epoch = ?", epoch)
+        return [_paper_trade(r) for r in self._select(_PAPER_TRADE, "paper_trades", w, "seq", limit)]
+
+    def paper_orders(self, account: str, *, epoch: int | None = None, limit: int | None = None) -> list[str]:
+        """The paper venue's closed orders of `account` (of one epoch) as its JSON records, by order id."""
+        w = _Where()
+        w.add("account = ?", account)
+        w.add("epoch = ?", epoch)
+        return [r[0] for r in self._select("data", "paper_orders", w, "seq", limit)]
+
+    def paper_income(self, account: str, *, from_id: int, since_ms: int | None = None) -> list[IncomeRow]:
+        """`account`'s income rows with an integer id of at least `from_id` (the paper venue's ledger of
+        one epoch), from `since_ms` on, oldest first."""
+        sql = (
+            "SELECT account, tran_id, ts_ms, symbol, income_type, amount, asset, trade_id, info FROM income "
+            "WHERE account = ? AND CAST(tran_id AS INTEGER) >= ? AND ts_ms >= ? "
+            "ORDER BY CAST(tran_id AS INTEGER)"
+        )
+        rows = self._c.execute(sql, (account, from_id, -(2**63) if since_ms is None else since_ms))
+        return [_income(r).row for r in rows]
+
+    def paper_history(self, account: str) -> PaperHistory:
+        """The highest trade, order and income ids, epoch and venue time `account` left in the store."""
+        c = self._c
+        trades = c.execute(
+            "SELECT max(seq), max(epoch), max(ts_ms) FROM paper_trades WHERE account = ?", (account,)
+        ).fetchone()
+        orders = c.execute(
+            "SELECT max(seq), max(epoch) FROM paper_orders WHERE account = ?", (account,)
+        ).fetchone()
+        income = c.execute(
+            "SELECT max(CAST(tran_id AS INTEGER)), max(ts_ms) FROM income WHERE account = ?", (account,)
+        ).fetchone()
+        return PaperHistory(
+            last_trade_id=trades[0] or 0,
+            last_order_id=orders[0] or 0,
+            last_income_id=income[0] or 0,
+            last_epoch=max(trades[1] or 0, orders[1] or 0),
+            last_ts_ms=max(trades[2] or 0, income[1] or 0),
+        )
+
     def meta(self, key: str) -> str | None:
         row = self._c.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
@@ -256,6 +309,11 @@ def _fill(r: Any) -> StoredFill:
         ts_ms=r[13],
     )
     return StoredFill(account=r[0], bot=r[1], fill=fill)
+
+
+def _paper_trade(r: Any) -> StoredPaperTrade:
+    stored = _fill((r[0], None, *r[2:]))
+    return StoredPaperTrade(account=r[0], epoch=r[1], fill=stored.fill)
 
 
 def _income(r: Any) -> StoredIncome:

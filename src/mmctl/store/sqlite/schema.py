@@ -164,7 +164,45 @@ CREATE TABLE paper_state (
 );
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", V1),)
+# v2: the paper venue's own records, written incrementally beside its compact state (`paper_state`):
+# its trades (what `my_trades` answers after a restart; every epoch kept, never pruned) and its recently
+# closed orders (what `fetch_order` finds after a restart; the newest `PAPER_ORDERS_KEPT` ids per account).
+# `seq` is the venue's integer id; ids are never reused within an account, across resets (epochs) too.
+V2 = """
+CREATE TABLE paper_trades (
+    account TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    trade_id TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    order_id TEXT NOT NULL,
+    client_order_id TEXT NOT NULL,
+    side TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
+    price TEXT NOT NULL,
+    qty TEXT NOT NULL,
+    fee TEXT NOT NULL,
+    fee_asset TEXT NOT NULL,
+    maker INTEGER NOT NULL,
+    realized_pnl TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    PRIMARY KEY (account, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE paper_orders (
+    account TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    client_order_id TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (account, seq)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", V1),
+    Migration(2, "paper venue trades and closed orders", V2),
+)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 

@@ -1,0 +1,158 @@
+"""A bot's reaction to book updates: which books wake it, what it sends first, and the band it registers.
+
+The market-data hub calls `on_book` for a book outside the band the bot's last tick registered (or when
+it has none) and `on_quiet` for one inside it (`mmctl.bots.market_data`, `mmctl.bots.bands`). A woken
+bot's first request must leave as soon as it can, since the bots of a symbol woken by one book react one
+after the other, so the work on that path is ordered by what the request needs:
+- `on_book` only notes the mid for the risk monitor (every mid still reaches it, in order: `take_books`
+  hands the noted ones over at the tick, before the risk check, or before the next quiet book) and wakes
+  the loop.
+- The tick first cancels the orders the book made stale (`cancel_stale`, `mmctl.bots.stale`: integer
+  comparisons against bands computed after the previous tick), then checks risk, builds the quotes
+  (`desired_quotes`, remembered while their inputs stay the same) and lets the diff settle the rest.
+- The band and the stale test for the next books are computed at the next loop turn after the tick's
+  quotes (`schedule_band`), once every bot woken by the same book has sent its first request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from mmctl.bots.bands import band_after_tick
+from mmctl.bots.market_data import BookSubscription
+from mmctl.bots.stale import StaleTest
+from mmctl.clock import now_ms
+from mmctl.model import BookTop, MarketRules
+from mmctl.strategies.base import Quote
+
+if TYPE_CHECKING:
+    from mmctl.bots.bot import Bot
+
+NOTED_BOOKS = 64  # mids noted for the risk monitor beyond which they are handed over at once
+
+
+class BookReaction:
+    """One bot's book-driven state: its hub subscription, band, stale test and remembered quotes."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+        self.sub: BookSubscription | None = None  # the hub subscription the bot's book watcher holds
+        self.stale: StaleTest | None = None  # which orders a new book makes stale (None: no opinion)
+        self._noted: list[tuple[Decimal, float]] = []  # mids of woken books not yet seen by the monitor
+        self._band_due = False  # a `register_band` is scheduled
+        self._band_for: tuple[BookTop, list[Quote]] | None = None  # the book and quotes of that tick
+        self._band_rejects = 0  # the quoter's rejections when that tick began
+        self._desired: list[Quote] = []
+        self._desired_for: tuple[object, ...] = ()
+
+    def reset(self) -> None:
+        """A fresh start: forget the noted mids and the stale test (the risk monitor was reset)."""
+        self._noted.clear()
+        self.stale = None
+
+    # --- hub callbacks ----------------------------------------------------------------------------------
+
+    def on_book(self, top: BookTop, mid: Decimal, arrived: float) -> None:
+        """A book that may change the quotes: noted for the risk monitor, the loop wakes."""
+        noted = self._noted
+        noted.append((mid, arrived))
+        if len(noted) > NOTED_BOOKS:  # the loop is not taking them (a back-off): hand them over now
+            self.take_books()
+        self.bot.wake()
+
+    def on_quiet(self, top: BookTop, mid: Decimal, arrived: float) -> None:
+        """A book inside the band: the risk monitor sees it; the loop wakes only if the band no longer
+        holds (the bot stopped quoting, a placement of the band's tick was rejected) or the book trips
+        the circuit breaker."""
+        bot = self.bot
+        if self._noted:
+            self.take_books()
+        bot.risk.on_book(mid, arrived)
+        if not bot.quoting or bot.quoter.stats.rejected != self._band_rejects or bot.risk.move_tripped():
+            if self.sub is not None:
+                self.sub.set_band(None)
+            bot.wake()
+
+    def take_books(self) -> None:
+        """Hand the noted mids to the risk monitor, oldest first."""
+        noted, self._noted = self._noted, []
+        on_book = self.bot.risk.on_book
+        for mid, arrived in noted:
+            on_book(mid, arrived)
+
+    # --- the tick -----------------------------------------------------------------------------------------
+
+    async def cancel_stale(self) -> int:
+        """Cancel the live orders the latest book has made stale (ones the tick's diff would cancel
+        anyway, `mmctl.bots.stale`); how many were cancelled. Nothing while the quoter must first
+        resync or resolve an ambiguous submit."""
+        test, bot = self.stale, self.bot
+        quoter = bot.quoter
+        if test is None or quoter.needs_resync or quoter.submits.unresolved:
+            return 0
+        book = bot.exchange.book(bot.definition.symbol)
+        if book is None:
+            return 0
+        stale = test.stale(book, quoter.live.values(), bot.params, bot.inventory.qty)
+        return await quoter.cancel(stale) if stale else 0
+
+    def desired_quotes(self) -> list[Quote]:
+        """The strategy's quotes for the latest book; schedules the band for them."""
+        bot = self.bot
+        book = bot.exchange.book(bot.definition.symbol)
+        rules = bot.rules
+        if book is None or rules is None:
+            return []
+        desired = self.quotes_for(book, rules)
+        self.schedule_band(book, desired)
+        return desired
+
+    def quotes_for(self, book: BookTop, rules: MarketRules) -> list[Quote]:
+        """The strategy's quotes for `book`, remembered while their inputs stay the same."""
+        bot = self.bot
+        params = bot.params
+        key = (book.bid, book.ask, book.bid_qty, book.ask_qty, bot.inventory.qty, params)
+        if key != self._desired_for:  # the strategy is pure: same inputs, same quotes
+            self._desired = bot.strategy.quotes(params, book, bot.inventory.qty, rules)
+            self._desired_for = key
+        return self._desired
+
+    # --- the band ---------------------------------------------------------------------------------------
+
+    def schedule_band(self, book: BookTop, desired: list[Quote]) -> None:
+        """Register this tick's band at the next loop turn, once every bot woken by the same book has
+        sent its first request (the band is no part of a reaction)."""
+        if self.sub is None:
+            return
+        self._band_for = (book, desired)
+        if not self._band_due:
+            self._band_due = True
+            self._band_rejects = self.bot.quoter.stats.rejected
+            asyncio.get_running_loop().call_soon(self.register_band)
+
+    def register_band(self) -> None:
+        """The books under which the diff stays empty once the tick's plan is carried out (a rejected
+        placement, a fill or an error wakes the bot by its own path), and the stale test for later books."""
+        self._band_due = False
+        bot = self.bot
+        sub, rules, tick = self.sub, bot.rules, self._band_for
+        if sub is None:
+            return
+        band, until, self.stale = None, 0.0, None
+        if bot.quoting and tick is not None and rules is not None and not bot.quoter.needs_resync:
+            book, desired = tick
+            band, until, self.stale = band_after_tick(
+                bot.strategy,
+                bot.params,
+                book,
+                rules,
+                desired,
+                list(bot.quoter.live.values()),
+                bot.inventory,
+                bot.risk,
+                now_ms=now_ms(bot.clock),
+                now_s=bot.clock.monotonic(),
+            )
+        sub.set_band(band, until)
