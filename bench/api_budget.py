@@ -8,6 +8,8 @@ declares), as `mmctl.exchange.weights` tabulates them:
 
     place 1 order      POST /fapi/v1/order            0 IP weight, 1 order (10 s and 1 min counters)
     place 2..5 orders  POST /fapi/v1/batchOrders      5 IP weight, 5 on the 10 s counter, 1 on the 1 min
+    amend 1 order      PUT /fapi/v1/order             0 IP weight, 1 order (10 s and 1 min counters)
+    amend 2..5 orders  PUT /fapi/v1/batchOrders       5 IP weight, 5 on the 10 s counter, 1 on the 1 min
     cancel 1..10       DELETE /fapi/v1/batchOrders    1
     open orders        GET /fapi/v1/openOrders        1 (with a symbol; 40 without)
     countdown          POST /fapi/v1/countdownCancelAll 10 (arm and disarm)
@@ -15,6 +17,11 @@ declares), as `mmctl.exchange.weights` tabulates them:
     leverage           GET /fapi/v1/symbolConfig       5   (set: POST /fapi/v1/leverage 1)
     position           GET /fapi/v3/positionRisk       5
     load markets       GET /fapi/v1/exchangeInfo       1   (once per client)
+
+The bots re-quote a level whose price or size changed by amending its order in place (one order-count
+unit instead of a cancel and a new order); `orders_amended` counts those orders and
+`order_count_per_bot_minute` what Binance's order counters see (orders placed and amended, per bot-minute;
+cancels are not counted).
 
 Budget: one IP has 2400 weight per minute; 40 bots per IP need <= 60 weight per bot-minute.
 Last line: `weight_per_bot_minute=<n>`.
@@ -37,13 +44,24 @@ from mmctl.clock import ManualClock
 from mmctl.config.schema import PaperAccount
 from mmctl.exchange.paper.exchange import PaperExchange
 from mmctl.exchange.weights import Cost, cost
-from mmctl.model import Balance, CancelResult, MarketRules, OrderRequest, PlaceResult, Position
+from mmctl.model import (
+    Amend,
+    AmendResult,
+    Balance,
+    CancelResult,
+    MarketRules,
+    OrderRequest,
+    PlaceResult,
+    Position,
+)
 from mmctl.strategies.market_maker import MarketMakerParams
 from mmctl.strategies.params import parse_params
 
 REQUEST_COST: dict[str, Cost] = {
     "place_single": cost("place_orders", 1),
     "place_batch": cost("place_orders", 2),
+    "amend_single": cost("amend_orders", 1),
+    "amend_batch": cost("amend_orders", 2),
     "cancel_single": cost("cancel_orders", 1),
     "cancel_batch": cost("cancel_orders", 2),
     "open_orders": cost("open_orders"),
@@ -56,7 +74,8 @@ REQUEST_COST: dict[str, Cost] = {
     "position": cost("position"),
     "load_markets": cost("load_markets"),
 }
-"""What each counted kind of request costs; the counts `orders_placed`/`orders_cancelled` cost nothing."""
+"""What each counted kind of request costs; the counts `orders_placed`/`orders_amended`/`orders_cancelled`
+cost nothing themselves."""
 
 
 def weight_of(key: str) -> int:
@@ -79,6 +98,12 @@ class CountingExchange(PaperExchange):
             self.count("place_single" if len(requests) == 1 else "place_batch")
         self.requests["orders_placed"] += len(requests)
         return await super().place_orders(requests)
+
+    async def amend_orders(self, symbol: str, amends: Sequence[Amend]) -> list[AmendResult]:
+        if amends:
+            self.count("amend_single" if len(amends) == 1 else "amend_batch")
+        self.requests["orders_amended"] += len(amends)
+        return await super().amend_orders(symbol, amends)
 
     async def cancel_orders(self, symbol: str, client_order_ids: Sequence[str]) -> list[CancelResult]:
         self.count("cancel_single" if len(client_order_ids) == 1 else "cancel_batch")
@@ -169,8 +194,11 @@ def main() -> None:
         per = requests[key] / bot_minutes
         print(f"{key:18} {requests[key]:7d}  per bot-minute {per:7.2f}  weight {weight_of(key)}")
     orders = (requests["orders_placed"] + requests["orders_cancelled"]) / bot_minutes
+    counted = (requests["orders_placed"] + requests["orders_amended"]) / bot_minutes
     print(f"bots={n_bots} simulated_minutes={minutes:g} fills={fills}")
     print(f"orders_placed_and_cancelled_per_bot_minute={orders:.1f}")
+    print(f"orders_amended_per_bot_minute={requests['orders_amended'] / bot_minutes:.1f}")
+    print(f"order_count_per_bot_minute={counted:.1f}")
     print(f"bots_per_ip_at_2400={2400 / (weight / bot_minutes):.0f}")
     print(f"weight_per_bot_minute={weight / bot_minutes:.1f}")
 

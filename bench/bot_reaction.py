@@ -15,7 +15,9 @@ Two cases, each in a fresh event loop on the paper venue, each until it has `--s
   for one bot to collect 1000).
 A reaction is timed from the book entering the venue to the bot's first place or cancel request. The
 re-quote floor (`quote_interval_ms`) is a deliberate throttle, so it is set to its minimum (10 ms) and
-updates come slower than that: the figure is the machinery's latency, not the throttle's.
+updates come slower than that: the figure is the machinery's latency, not the throttle's. Once the bots
+have started, the bench tunes the garbage collector as the daemon does after its start-up
+(`mmctl.tuning.tune_gc`).
 
 The floor, measured in the same process: one asyncio task wake-up (an Event set, the waiting task
 resumes) plus building and encoding one 3-order batch (post-only requests from quotes, as the JSON of
@@ -47,10 +49,11 @@ from mmctl.bots.ids import parse
 from mmctl.clock import SystemClock, now_ms
 from mmctl.config.schema import PaperAccount
 from mmctl.exchange.paper.exchange import PaperExchange
-from mmctl.model import BookTop, CancelResult, OrderRequest, PlaceResult, Side
+from mmctl.model import Amend, AmendResult, BookTop, CancelResult, OrderRequest, PlaceResult, Side
 from mmctl.strategies.base import Quote
 from mmctl.strategies.market_maker import MarketMakerParams
 from mmctl.strategies.params import parse_params
+from mmctl.tuning import tune_gc
 
 BOOK_PERIOD_S = 0.1  # per symbol, 100-bot case
 STEP_BPS = 2.0  # standard deviation of the mid's move per update, 100-bot case
@@ -70,7 +73,7 @@ MIDS = {"BTC": "50000", "ETH": "3000", "SOL": "150", "BNB": "600", "XRP": "0.6",
 
 class TimedExchange(PaperExchange):
     """The paper exchange, stamping when each symbol's book last changed and when each bot's first
-    request after it left."""
+    request (place, amend or cancel) after it left."""
 
     book_at: dict[str, float]
     pending: dict[str, set[str]]
@@ -82,13 +85,14 @@ class TimedExchange(PaperExchange):
         self.venue.on_book(top)
 
     def _record(self, symbol: str, client_order_id: str) -> None:
+        sent = time.perf_counter()  # before this bench's own bookkeeping
         waiting = self.pending.get(symbol)
         if not waiting:
             return
         own = parse(client_order_id)
         if own is not None and own.bot in waiting:
             waiting.discard(own.bot)
-            self.samples.append((time.perf_counter() - self.book_at[symbol]) * 1000)
+            self.samples.append((sent - self.book_at[symbol]) * 1000)
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[PlaceResult]:
         if requests:
@@ -99,6 +103,11 @@ class TimedExchange(PaperExchange):
         if client_order_ids:
             self._record(self.market(symbol).symbol, client_order_ids[0])
         return await super().cancel_orders(symbol, client_order_ids)
+
+    async def amend_orders(self, symbol: str, amends: Sequence[Amend]) -> list[AmendResult]:
+        if amends:
+            self._record(self.market(symbol).symbol, amends[0].client_order_id)
+        return await super().amend_orders(symbol, amends)
 
 
 def on_grid(price: Decimal, tick: Decimal) -> Decimal:
@@ -140,6 +149,7 @@ async def run(n_bots: int, want: int, max_seconds: float) -> list[float]:
     for bot in bots:
         await bot.start()
     await asyncio.sleep(0.5)
+    tune_gc()  # start-up done, as the daemon does it
     ex.samples.clear()
     deadline = time.monotonic() + max_seconds
     k = 0

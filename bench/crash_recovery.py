@@ -353,9 +353,8 @@ class Soak:
         return kind
 
     def _stop_quietly(self, name: str) -> None:
-        with Client(self.daemon.socket, timeout_s=5) as client:
-            with contextlib.suppress(MmctlError, OSError):  # cut off by the kill
-                client.call("bot.stop", {"names": [name]})
+        with Client(self.daemon.socket, timeout_s=5) as client, contextlib.suppress(MmctlError, OSError):
+            client.call("bot.stop", {"names": [name]})  # its answer may be cut off by the kill
 
     def check_at_kill(self) -> dict[str, VenueView]:
         """With no daemon running: the venue's wallet against the recorded income."""

@@ -4,17 +4,25 @@ Ten resting orders per side on BTCUSDT, a pre-generated stream of book tops jitt
 public trades reaching random depths, about 1% of which fill one of our quotes (the quotes are topped up
 between chunks of events, as a bot would). Event generation is not timed. Budget (the product's,
 also listed in README.md, Development): >= 1,000,000 events/s per core. Prints a reference figure
-(empty Python calls per second, measured in the same run) and, as the last line,
-`paper_events_per_s=<n>`.
+(empty Python calls per second, measured in the same run).
+
+Also the cost of order entry on the book of a 100-bot daemon (no budget of its own: it is part of the
+bot reaction time, `bench/bot_reaction.py`): 100 bots over the six built-in symbols, three post-only
+quotes a side each (600 resting orders, a position on every symbol so that the margin check has
+unrealized PnL to add up); each step one bot re-quotes one side, cancelling its three orders and placing
+three new ones. Every place and cancel is timed on its own; medians over `ENTRY_STEPS` steps.
+
+The last line is `paper_events_per_s=<n> place_us=<median> cancel_us=<median>`.
 """
 
 from __future__ import annotations
 
 import random
+import statistics
 import sys
 import time
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
 try:
@@ -23,7 +31,7 @@ except ImportError:  # run from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from mmctl.exchange.paper import PaperVenue, builtin_markets
-from mmctl.model import BookTop, OrderRequest, Side, Trade
+from mmctl.model import BookTop, OrderRequest, OrderType, Side, Trade
 
 SYMBOL = "BTC/USDT:USDT"
 TICK = Decimal("0.1")
@@ -103,6 +111,86 @@ def reference_calls_per_s(n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
+ENTRY_MIDS = {
+    "BTC/USDT:USDT": "50000",
+    "ETH/USDT:USDT": "3000",
+    "SOL/USDT:USDT": "150",
+    "BNB/USDT:USDT": "600",
+    "XRP/USDT:USDT": "0.6",
+    "DOGE/USDT:USDT": "0.15",
+}
+ENTRY_BOTS = 100
+ENTRY_STEPS = 5_000
+
+
+def on_grid(value: Decimal, unit: Decimal) -> Decimal:
+    """`value` rounded down to a multiple of `unit` (a tick or a step)."""
+    return (value / unit).to_integral_value(rounding=ROUND_DOWN) * unit
+
+
+class EntryBook:
+    """The 100-bot book: each bot's quotes and a step that re-quotes one side of one bot."""
+
+    def __init__(self) -> None:
+        markets = builtin_markets(Decimal("0.0002"), Decimal("0.0005"), list(ENTRY_MIDS))
+        self.venue = PaperVenue(markets, balance=Decimal("10000000"), start_ms=1_700_000_000_000)
+        self.rng = random.Random(3)
+        self.count = 0
+        self.live: dict[tuple[int, Side], list[str]] = {}
+        self.place_us: list[float] = []
+        self.cancel_us: list[float] = []
+        for symbol, mid in ENTRY_MIDS.items():
+            rules = self.venue.markets[symbol]
+            bid = on_grid(Decimal(mid), rules.tick_size)
+            self.venue.on_book(BookTop(symbol, bid, Decimal(5), bid + rules.tick_size, Decimal(5), 0))
+            qty = on_grid(Decimal(200) / Decimal(mid), rules.step_size) + rules.step_size
+            self.venue.place(OrderRequest(symbol, Side.BUY, qty, None, "", type=OrderType.MARKET))
+        for bot in range(ENTRY_BOTS):
+            for side in (Side.BUY, Side.SELL):
+                self.quote(bot, side, timed=False)
+
+    def quote(self, bot: int, side: Side, *, timed: bool) -> None:
+        symbol = list(ENTRY_MIDS)[bot % len(ENTRY_MIDS)]
+        rules = self.venue.markets[symbol]
+        mid = Decimal(ENTRY_MIDS[symbol]) * (1 + Decimal(self.rng.randint(-3, 3)) / 10_000)
+        spread = Decimal(5 + bot % 20 + self.rng.randint(0, 2)) / 10_000
+        ids = []
+        for level in range(3):
+            offset = mid * spread * (1 + level)
+            price = on_grid(mid - offset if side is Side.BUY else mid + offset, rules.tick_size)
+            qty = on_grid(Decimal(150) / price, rules.step_size) + rules.step_size
+            self.count += 1
+            req = OrderRequest(symbol, side, qty, price, f"mm.b{bot}.{self.count}", post_only=True)
+            start = time.perf_counter()
+            order = self.venue.place(req)
+            if timed:
+                self.place_us.append((time.perf_counter() - start) * 1e6)
+            ids.append(order.client_order_id)
+        self.live[(bot, side)] = ids
+
+    def step(self) -> None:
+        bot, side = self.rng.randrange(ENTRY_BOTS), self.rng.choice((Side.BUY, Side.SELL))
+        symbol = list(ENTRY_MIDS)[bot % len(ENTRY_MIDS)]
+        for cid in self.live[(bot, side)]:
+            start = time.perf_counter()
+            self.venue.cancel(symbol, client_order_id=cid)
+            self.cancel_us.append((time.perf_counter() - start) * 1e6)
+        self.quote(bot, side, timed=True)
+
+
+def order_entry_us() -> tuple[float, float]:
+    """Median microseconds per place and per cancel on the 100-bot book (best of `ROUNDS`)."""
+    place, cancel = float("inf"), float("inf")
+    for _ in range(ROUNDS):
+        entry_book = EntryBook()
+        entry_book.venue.add_listener(lambda update: None)  # an order stream is always listening
+        for _ in range(ENTRY_STEPS):
+            entry_book.step()
+        place = min(place, statistics.median(entry_book.place_us))
+        cancel = min(cancel, statistics.median(entry_book.cancel_us))
+    return place, cancel
+
+
 def main() -> None:
     best = 0.0
     fills = 0
@@ -114,7 +202,9 @@ def main() -> None:
         fills = sum(1 for row in venue.wallet.rows if row.type == "COMMISSION")
     print(f"events={EVENTS} fills_last_round={fills} rounds={ROUNDS} (best round reported)")
     print(f"reference_noop_calls_per_s={reference_calls_per_s(EVENTS):.0f}")
-    print(f"paper_events_per_s={best:.0f}")
+    place_us, cancel_us = order_entry_us()
+    print(f"order_entry bots={ENTRY_BOTS} resting={ENTRY_BOTS * 6} steps={ENTRY_STEPS} (best round reported)")
+    print(f"paper_events_per_s={best:.0f} place_us={place_us:.1f} cancel_us={cancel_us:.1f}")
 
 
 if __name__ == "__main__":

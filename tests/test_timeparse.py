@@ -162,3 +162,11 @@ def test_utc_names_and_tzinfo_objects_are_accepted() -> None:
     expected = ms("2025-12-01T00:00+00:00")
     for zone in ("UTC", "utc", "Z", UTC, None):
         assert parse_time("today", now_ms=NOW, tz=zone) == expected
+
+
+def test_this_week_and_this_month_start_in_the_zone() -> None:
+    """`this-week` is Monday 00:00 and `this-month` the 1st 00:00 of the current period in --tz."""
+    now = ms("2026-03-11T03:00+00:00")  # Tuesday 23:00 on March 10 in New York (EDT since March 8)
+    assert parse_time("this-week", now_ms=now, tz="America/New_York") == ms("2026-03-09T00:00-04:00")
+    assert parse_time("this-month", now_ms=now, tz="America/New_York") == ms("2026-03-01T00:00-05:00")
+    assert parse_time("THIS-WEEK", now_ms=now) == ms("2026-03-09T00:00+00:00")

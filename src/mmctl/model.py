@@ -276,6 +276,65 @@ class PlaceResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Amend:
+    """A request to modify a live limit order in place (Binance's PUT /fapi/v1/order): the order named
+    by `client_order_id` gets `price` and `qty` (its new total quantity, the filled part included); it
+    keeps its ids and loses its queue priority. Both values are sent even when only one changes (Binance
+    requires both); an amend that changes neither is rejected. `side` must be the order's side (Binance
+    requires it). `reduce_only` mirrors the amended order's flag and only sets the request's class: an
+    amend of reduce-only orders takes risk off and is sent as such (`mmctl.exchange.priority`).
+    `Amend.of(order, price=..., qty=...)` builds one from a live order."""
+
+    client_order_id: str
+    side: Side
+    price: Decimal
+    qty: Decimal
+    reduce_only: bool = False
+
+    @classmethod
+    def of(cls, order: Order, *, price: Decimal | None = None, qty: Decimal | None = None) -> Amend:
+        """Amend `order` to `price` and/or `qty` (each defaults to the order's current value)."""
+        new_price = price if price is not None else order.price
+        if new_price is None:
+            raise ValueError(f"order {order.client_order_id} has no price: only limit orders can be amended")
+        return cls(
+            order.client_order_id,
+            order.side,
+            new_price,
+            qty if qty is not None else order.qty,
+            order.reduce_only,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AmendResult:
+    """The outcome of one amend of a batch: exactly one of `order` and `error` is set.
+
+    `order` is the venue's state of the order after the amend. It is usually open (amended, at the back
+    of its price level), but Binance cancels the order instead of amending it when it is post-only and
+    the new price would cross, or when it is partly filled and the new quantity is at or below the filled
+    quantity (`cancelled_by_amend`); a non-post-only order amended through the book trades at once. An
+    `error` (rejection, unknown order) leaves the order exactly as it was."""
+
+    amend: Amend
+    order: Order | None = None
+    error: Exception | None = None
+
+    @property
+    def client_order_id(self) -> str:
+        return self.amend.client_order_id
+
+    @property
+    def ok(self) -> bool:
+        return self.order is not None
+
+    @property
+    def cancelled_by_amend(self) -> bool:
+        """The venue cancelled the order instead of amending it."""
+        return self.order is not None and self.order.status is OrderStatus.CANCELED
+
+
+@dataclass(frozen=True, slots=True)
 class CancelResult:
     """The outcome of cancelling one order of a batch: exactly one of `order` and `error` is set."""
 

@@ -9,7 +9,9 @@
   UTC), so cron's `--since 2026-12-01 --tz Europe/Berlin` means Berlin's midnight.
 - Relative, before now: `90m`, `24h`, `7d`, `2w` (minutes, hours, days, weeks; a day is exactly 24 h
   here, so `7d` is 168 hours before now whatever the clocks did meanwhile).
-- `now`; `today` and `yesterday`: the start (00:00) of that calendar day in the zone `tz`.
+- `now`; `today` and `yesterday`: the start (00:00) of that calendar day in the zone `tz`;
+  `this-week` and `this-month`: the start (00:00) of the current ISO week (Monday) and of the first day of
+  the current month in the zone `tz`.
 
 Wall times are resolved with `zoneinfo`, so they are right across daylight-saving changes. A wall time
 that does not exist in the zone (skipped when the clocks went forward) or that happened twice (when they
@@ -22,14 +24,15 @@ Core layer: stdlib only and no I/O of its own (`zoneinfo` reads the system's tim
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, tzinfo
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mmctl.errors import ValidationError
 
 FORMS = (
     "ISO 8601 (2026-12-01T05:59:01Z, 2025-11-20T11:00-05:00, 2026-12-01 in --tz), "
-    "a time before now (90m, 24h, 7d, 2w), now, today or yesterday"
+    "a time before now (90m, 24h, 7d, 2w), now, today, yesterday, this-week or this-month"
 )
 """The accepted forms, as error messages and help texts name them."""
 
@@ -39,6 +42,12 @@ _MAX_MS = (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC) - _EPOCH) // _
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
 _RELATIVE = re.compile(r"(\d{1,9})([mhdw])")
 _MAX_TEXT = 64  # longer than any accepted form; a longer text is not echoed back in full
+_DAY_WORDS: dict[str, Callable[[date], date]] = {
+    "today": lambda d: d,
+    "yesterday": lambda d: d - timedelta(days=1),
+    "this-week": lambda d: d - timedelta(days=d.weekday()),
+    "this-month": lambda d: d.replace(day=1),
+}
 
 
 def parse_time(text: str, *, now_ms: int, tz: str | tzinfo | None = None, field: str = "since") -> int:
@@ -49,9 +58,9 @@ def parse_time(text: str, *, now_ms: int, tz: str | tzinfo | None = None, field:
     word = raw.lower()
     if word == "now":
         return now_ms
-    if word in ("today", "yesterday"):
+    if word in _DAY_WORDS:
         today = (_EPOCH + now_ms * _MS).astimezone(zone).date()
-        day = today if word == "today" else today - timedelta(days=1)
+        day = _DAY_WORDS[word](today)
         return _checked(_wall(datetime.combine(day, datetime.min.time()), zone, raw, field), raw, field)
     relative = _RELATIVE.fullmatch(word)
     if relative:
@@ -80,6 +89,16 @@ def zone_of(tz: str | tzinfo | None) -> tzinfo:
             f"tz: unknown time zone {_shown(name)}; use an IANA name such as America/New_York, or UTC",
             "tz",
         ) from e
+
+
+def day_start_ms(day: date, zone: tzinfo) -> int:
+    """When calendar day `day` begins in `zone`, as epoch ms: its 00:00 (the first one where midnight
+    happened twice), or where the clocks skipped midnight the first instant that exists that day.
+    For day buckets: unlike `parse_time("today")`, never an error."""
+    midnight = datetime.combine(day, datetime.min.time())
+    starts = sorted(midnight.replace(tzinfo=zone, fold=f).astimezone(UTC) for f in (0, 1))
+    on_day = [s for s in starts if s.astimezone(zone).date() == day]
+    return ((on_day or starts)[0] - _EPOCH) // _MS
 
 
 def _iso(raw: str) -> datetime | None:

@@ -1,5 +1,6 @@
-"""Smoke tests of the issue-8 benchmarks: each script runs end to end against a real daemon process in a
-tiny configuration, cleans up after itself and ends with its figure line in the documented format.
+"""Smoke tests of the benchmarks (issues 8 and 11): each script runs end to end against a real daemon
+process in a tiny configuration, cleans up after itself and ends with its figure line in the documented
+format.
 
 They check the format only: timings are never asserted in tests (README.md, Development).
 """
@@ -50,3 +51,19 @@ def test_safety_under_load_prints_its_figure_line() -> None:
     )
     pattern = rf"stop_p99_ms={NUMBER} cancel_all_ms={NUMBER} status_p99_ms={NUMBER} budget_saturated=[01]"
     assert re.fullmatch(pattern, line), line
+
+
+@pytest.mark.slow
+def test_binance_budget_prints_its_figure_line() -> None:
+    """binance_budget.py with 4 bots on 2 symbols of the fake Binance server for 4 s ends with
+    `bots=4 peak_weight_1m=<n> peak_orders_10s=<n> bots_per_ip=<n> bots_per_account=<n>`."""
+    line = run_bench("binance_budget.py", "--bots", "4", "--symbols", "2", "--seconds", "4")
+    pattern = r"bots=4 peak_weight_1m=\d+ peak_orders_10s=\d+ bots_per_ip=\d+ bots_per_account=\d+"
+    assert re.fullmatch(pattern, line), line
+
+
+@pytest.mark.slow
+def test_pnl_report_prints_its_figure_line() -> None:
+    """pnl_report.py on 50,000 income rows ends with `pnl_rows=50000 report_ms=… sync_rows_per_s=…`."""
+    line = run_bench("pnl_report.py", "--rows", "50000", "--sync-rows", "3000", "--repeat", "3")
+    assert re.fullmatch(rf"pnl_rows=50000 report_ms={NUMBER} sync_rows_per_s={NUMBER}", line), line

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from tests.bench.test_bench_scripts import NUMBER, run_bench
 
 

@@ -1,4 +1,5 @@
-"""The `Exchange` contract suite (tests/exchange/test_contract.py) run against the Binance adapter.
+"""The `Exchange` contract suite (tests/exchange/test_contract.py and test_contract_amend.py) run against
+the Binance adapter.
 
 The tests are imported unchanged; `conftest.open_venue` makes each one use the Binance harness.
 """
@@ -6,3 +7,4 @@ The tests are imported unchanged; `conftest.open_venue` makes each one use the B
 from __future__ import annotations
 
 from tests.exchange.test_contract import *  # noqa: F403
+from tests.exchange.test_contract_amend import *  # noqa: F403

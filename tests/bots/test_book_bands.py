@@ -293,20 +293,19 @@ def test_a_move_inside_the_quote_band_that_trips_the_loss_guard_wakes_the_bot() 
 
 def test_a_rejected_placement_is_retried_at_the_next_book() -> None:
     """A post-only rejection leaves a level empty; the next book, even one inside the band, wakes the bot
-    and the level is placed again."""
+    and the level is placed again (a re-quote amends in place, so the rejected placement is a first one;
+    a post-only amend the venue cancels is tests/bots/test_amend_quoting.py's)."""
 
     async def body(w: World) -> None:
         bot = w.bot("r")
-        await started(w, bot)
-        full = len(w.orders(bot))
-        w.paper.reject_next = 1
-        w.publish(w.move_bps(20))  # a re-quote, whose first placement is refused
+        w.paper.reject_next = 1  # the first placement is refused
+        await bot.start()
         await w.run(0.5)
         assert bot.quoter.stats.post_only_rejects == 1
-        assert len(w.orders(bot)) == full - 1
+        assert len(w.orders(bot)) == 3
         w.publish(w.mid2 + 2)
         await w.run(0.5)
-        assert len(w.orders(bot)) == full
+        assert len(w.orders(bot)) == 4
         await stopped(w, bot)
 
     scenario(body)

@@ -121,18 +121,25 @@ def test_stop_cancels_every_order_and_confirms() -> None:
 
 
 def test_small_book_moves_within_tolerance_cost_no_cancels() -> None:
+    """A move within the refresh tolerance changes no order; a wider one re-prices every order, by amends
+    in place (no cancel)."""
+
     async def body(w: World) -> None:
         bot = w.bot(refresh_tolerance_bps="5")
         await bot.start()
         await w.run(0.5)
         before = sorted(w.venue_orders)
+        prices = {o.client_order_id: o.price for o in w.paper.venue.open_orders(SYMBOL)}
         w.book(w.mid + Decimal("1"))  # 0.2 bps
         await w.run(0.5)
         assert sorted(w.venue_orders) == before
         assert bot.quoter.stats.cancelled == 0
         w.book(w.mid + Decimal("100"))  # 20 bps: everything moves
         await w.run(0.5)
-        assert set(w.venue_orders).isdisjoint(before)
+        now = {o.client_order_id: o.price for o in w.paper.venue.open_orders(SYMBOL)}
+        assert all(now.get(cid) != price for cid, price in prices.items())
+        assert bot.quoter.stats.cancelled == 0
+        assert bot.quoter.stats.amended >= 2  # the sells the jump filled are placed anew
         await bot.stop()
 
     scenario(body)

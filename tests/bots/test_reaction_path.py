@@ -1,6 +1,6 @@
 """A bot's reaction to a book (mmctl.bots.reaction, mmctl.bots.stale): the orders a book made stale are
-cancelled first, before any quote is built, and only orders the diff would cancel anyway; every mid still
-reaches the risk monitor, in order; the breaker test has no side effect.
+acted on first (amended to their level's new quote, or cancelled), and only orders the diff would replace
+anyway; every mid still reaches the risk monitor, in order; the breaker test has no side effect.
 """
 
 from __future__ import annotations
@@ -20,7 +20,17 @@ from mmctl.bots.inventory import Inventory
 from mmctl.bots.orders import LiveOrder, reconcile, within_tolerance
 from mmctl.bots.risk import BotRiskMonitor
 from mmctl.exchange.paper.exchange import PaperExchange
-from mmctl.model import BookTop, CancelResult, LeverageBracket, MarketRules, OrderRequest, PlaceResult
+from mmctl.model import (
+    Amend,
+    AmendResult,
+    BookTop,
+    CancelResult,
+    LeverageBracket,
+    MarketRules,
+    OrderRequest,
+    PlaceResult,
+    Side,
+)
 from mmctl.strategies.base import Quote
 from mmctl.strategies.market_maker import MarketMaker, MarketMakerParams
 from mmctl.strategies.params import parse_params
@@ -221,11 +231,15 @@ class RecordingPaper(PaperExchange):
         self._note("cancel", list(client_order_ids))
         return await super().cancel_orders(symbol, client_order_ids)
 
+    async def amend_orders(self, symbol: str, amends: Sequence[Amend]) -> list[AmendResult]:
+        self._note("amend", [a.client_order_id for a in amends])
+        return await super().amend_orders(symbol, amends)
 
-def test_a_woken_bot_cancels_its_stale_orders_before_building_quotes_and_ends_on_the_diffs_plan() -> None:
-    """After a move beyond the tolerance, the bot's first request cancels exactly the orders the diff
-    would cancel, sent before the strategy built any quote for the new book; the tick then places the
-    replacements and leaves nothing for the diff to do."""
+
+def test_a_woken_bot_amends_its_stale_orders_first_and_ends_on_the_diffs_plan() -> None:
+    """After a move beyond the tolerance, the bot's first request amends exactly the orders the diff
+    would replace, after building the new book's quotes once (the tick reuses them); nothing is cancelled
+    or placed and the diff is left with nothing to do."""
 
     async def main() -> None:
         world = World(QUIET)
@@ -250,17 +264,21 @@ def test_a_woken_bot_cancels_its_stale_orders_before_building_quotes_and_ends_on
                 tolerance_bps=bot.params.refresh_tolerance_bps,
                 max_age_ms=FAR,
                 now_ms=0,
+                amend=True,
             )
-            expected = sorted(o.client_order_id for o in plan.cancels)
+            expected = sorted(a.order.client_order_id for a in plan.amends)
             assert expected
+            assert not plan.cancels
+            assert not plan.places
             built, world.paper.sent = counting.quotes_built, []
             world.publish(target)
             await world.run(0.5)
             kind, _, built_then = world.paper.sent[0]
-            assert (kind, built_then) == ("cancel", built)  # out before any quote for the new book
-            cancelled = sorted(i for k, batch, _ in world.paper.sent if k == "cancel" for i in batch)
-            assert cancelled == expected
-            assert any(k == "place" for k, _, _ in world.paper.sent)
+            assert (kind, built_then) == ("amend", built + 1)  # the new book's quotes, built once
+            amended = sorted(i for k, batch, _ in world.paper.sent if k == "amend" for i in batch)
+            assert amended == expected
+            assert [k for k, _, _ in world.paper.sent if k != "amend"] == []
+            assert counting.quotes_built == built + 1
             assert not invalidated(world, [bot], world.book_at(target))
             await stopped(world, bot)
         finally:
@@ -294,6 +312,84 @@ def test_a_move_within_the_tolerance_sends_no_request() -> None:
             await world.paper.close()
 
     asyncio.run(main())
+
+
+def test_a_bot_with_no_stale_test_lets_the_bots_woken_with_it_send_their_stale_requests_first() -> None:
+    """Of two bots woken by one book, the one with no stale test sends its first request after the other
+    bot's stale amend, though it was woken first."""
+
+    async def main() -> None:
+        world = World(QUIET)
+        world.paper = RecordingPaper("paper", world.paper.venue, world.clock)
+        world.paper.sent = []
+        world.shared = type(world.shared)(world.paper, world.clock)
+        await world.paper.load_markets()
+        world.publish()
+        try:
+            first, second = (
+                world.bot("a", refresh_tolerance_bps="5"),
+                world.bot("b", refresh_tolerance_bps="5"),
+            )
+            await started(world, first, second)
+            target = world.move_bps(20)
+            assert invalidated(world, [first, second], world.book_at(target)) == {"a", "b"}
+            assert second.reaction.stale is not None
+            first.reaction.stale = None  # as after a fill: no test for its new position
+            world.paper.sent = []
+            world.publish(target)  # wakes "a" first: it subscribed first
+            await world.run(0.5)
+            owners = [ids[0].split(".")[1] for _, ids, _ in world.paper.sent]
+            assert world.paper.sent[0][0] == "amend"
+            assert owners.index("b") < owners.index("a")
+            assert not invalidated(world, [first, second], world.book_at(target))
+            await stopped(world, first, second)
+        finally:
+            await world.paper.close()
+
+    asyncio.run(main())
+
+
+def test_a_microprice_just_inside_a_levels_true_edge_names_no_order() -> None:
+    """With the microprice as reference, a book whose microprice lies between a level band's integer edge
+    and the true (fractional) edge of its condition names no order: the diff keeps that order."""
+    rules = rules_with("0.1", "0.001", "0")
+    params = parse_params(
+        MarketMakerParams,
+        {
+            "refresh_tolerance_bps": "1.2",
+            "spread_bps": "1",
+            "levels": "1",
+            "level_step_bps": "0",
+            "reference": "microprice",
+            "inventory_skew": "0",
+            "min_spread_bps": "0.1",
+        },
+    )
+    book = book_at(rules, 26667, 1)  # bid 2666.7 x 3, ask 2666.8 x 2
+    one = D("0.001")
+    live = [
+        LiveOrder("o0", Side.BUY, 0, D("2666.4"), one, 0, one),
+        LiveOrder("o1", Side.SELL, 0, D("2667.4"), one, 0, one),
+    ]
+    desired = MarketMaker().quotes(params, book, D(0), rules)
+    _, _, test = band_after_tick(
+        MarketMaker(),
+        params,
+        book,
+        rules,
+        desired,
+        live,
+        Inventory(),
+        BotRiskMonitor(params),
+        now_ms=0,
+        now_s=0,
+    )
+    assert test is not None
+    later = book_at(rules, 26667, 1, D(1))  # the microprice falls to 2666.7333...
+    wanted = MarketMaker().quotes(params, later, D(0), rules)
+    plan = reconcile(wanted, live, tolerance_bps=params.refresh_tolerance_bps, max_age_ms=FAR, now_ms=0)
+    assert plan.cancels == ()  # the sell at 2667.4 is within 1.2 bps of the desired 2667.1
+    assert test.stale(later, live, params, D(0)) == []
 
 
 # --- the risk monitor still sees every mid ---------------------------------------------------------------

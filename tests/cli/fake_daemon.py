@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import readline
+from tests.support.daemon import readline
 
 from mmctl import API_VERSION, __version__
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.conftest import DaemonProc, run_cli
+from tests.support.daemon import DaemonProc, run_cli
 
 from mmctl.cli.app import main
 from mmctl.errors import EXIT_FAILED, EXIT_TIMEOUT, NoMarketData, Timeout, exit_code_for
@@ -153,12 +153,13 @@ def test_config_check_refuses_configs_the_daemon_cannot_use(
 def test_the_daemon_refuses_the_config_config_check_refuses(
     daemon_factory: Callable[..., DaemonProc],
 ) -> None:
-    """The daemon runs the same validation at start: it exits 1 naming the key, with no socket left behind."""
+    """The daemon runs the same validation at start: it exits 78 (EX_CONFIG, not restarted by the unit)
+    naming the key, with no socket left behind."""
     d = daemon_factory('\n[accounts.p]\nexchange = "paper"\nsymbols = ["BTCUSDT", "FOOUSDT"]\n')
     checked = run_cli("config", "check", str(d.config))
     d.start(wait=False)
     code, log = d.exited()
-    assert code == 1
+    assert code == 78
     assert "accounts.p.symbols: unknown symbol 'FOOUSDT'" in log
     assert "accounts.p.symbols: unknown symbol 'FOOUSDT'" in checked.stderr
     assert not d.socket.exists()

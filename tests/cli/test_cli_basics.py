@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import PYTHON, DaemonProc, readline, run_cli
+from tests.support.daemon import PYTHON, DaemonProc, readline, run_cli
 
 
 def test_health_exits_0_and_prints_tsv_when_piped(shared_daemon: DaemonProc) -> None:
@@ -103,7 +103,7 @@ def test_json_error_object_on_stdout_and_one_line_on_stderr(short_tmp: Path) -> 
     assert r.stderr.startswith("mmctl: error: ")
 
 
-@pytest.mark.parametrize("args", [["nonsense"], ["health", "--bogus"], ["--timeout", "abc", "health"], []])
+@pytest.mark.parametrize("args", [["nonsense"], ["health", "--bogus"], ["--timeout", "abc", "health"]])
 def test_usage_errors_exit_2(args: list[str]) -> None:
     """Each malformed command line (unknown command, missing or bad argument) exits 2."""
     assert run_cli(*args).returncode == 2

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import DaemonProc, rpc, run_cli, wait_until
+from tests.support.daemon import DaemonProc, rpc, run_cli, wait_until
 
 FAST_MARKET = "\n[accounts.paper]\nexchange = 'paper'\nspeed = 20.0\nseed = 7\n"
 
@@ -113,7 +113,7 @@ def test_export_then_create_from_the_file_and_set_and_remove(
     changed = ok(d, "set", "copy", "levels=2", "spread_bps=12")
     assert changed["params"]["levels"] == 2
     assert ok(d, "export", "copy")["params"]["spread_bps"] == "12"
-    ok(d, "remove", "copy")
+    ok(d, "remove", "copy", "--yes")
     assert "copy" not in bot_names(d)
 
 
@@ -198,7 +198,7 @@ def test_sigterm_with_running_bots_cancels_every_order_before_exit(fast_daemon: 
         (["stop", "ghost"], 1, "no bot named 'ghost'"),
         (["set", "ghost", "levels=2"], 1, "no bot named 'ghost'"),
         (["export", "ghost"], 1, "no bot named 'ghost'"),
-        (["remove", "ghost"], 1, "no bot named 'ghost'"),
+        (["remove", "ghost", "--yes"], 1, "no bot named 'ghost'"),
         (["orders", "ghost"], 1, "no bot named 'ghost'"),
         (["events", "ghost"], 1, "no bot named 'ghost'"),
         (["start"], 2, "--all"),
@@ -231,7 +231,7 @@ def test_duplicate_name_start_twice_and_remove_running_are_refused(fast_daemon: 
     twice = d.cli("start", "dup")
     assert twice.returncode == 1
     assert "already running" in twice.stdout
-    removing = d.cli("remove", "dup")
+    removing = d.cli("remove", "dup", "--yes")
     assert removing.returncode == 1
     assert "stop it before removing" in removing.stderr
     assert ok(d, "status", "dup")["state"] == "running"

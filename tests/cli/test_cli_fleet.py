@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from tests.conftest import DaemonProc, wait_until
+from tests.support.daemon import DaemonProc, wait_until
 
 FAST_MARKET = "\n[accounts.paper]\nexchange = 'paper'\nspeed = 20.0\nseed = 11\n"
 
@@ -70,7 +70,7 @@ def test_leverage_show_set_and_refuse(fleet: DaemonProc) -> None:
 def test_cancel_all_forms_and_usage_errors(fleet: DaemonProc) -> None:
     """`cancel-all` by bot, by symbol and `--all` leave no order and pause the bots concerned, and its
     ambiguous or incomplete forms are usage errors (exit 2)."""
-    (by_bot,) = ok(fleet, "cancel-all", "f3")
+    (by_bot,) = ok(fleet, "cancel-all", "f3", "--yes")
     assert by_bot["state"] == "paused"
     (symbol_result,) = ok(fleet, "cancel-all", "--symbol", "BTCUSDT", "--account", "paper", "--yes")
     assert symbol_result["remaining"] == []

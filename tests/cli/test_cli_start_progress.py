@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from tests.cli.fake_daemon import FakeDaemon
-from tests.conftest import PYTHON, DaemonProc, wait_until
+from tests.support.daemon import PYTHON, DaemonProc, wait_until
 
 from mmctl.cli.context import Globals
 from mmctl.cli.starts import IN_FLIGHT, start_each

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import DaemonProc, run_cli, wait_until
+from tests.support.daemon import DaemonProc, run_cli, wait_until
 
 from mmctl.bots.definition import BotDefinition
 from mmctl.errors import ValidationError
@@ -117,14 +117,14 @@ def test_every_json_document_carries_iso_utc_times_and_no_epoch_fields(
     run_json(d, docs, "leverage", "j1", "7")
     run_json(d, docs, "pause", "j1")
     run_json(d, docs, "resume", "j1")
-    run_json(d, docs, "cancel-all", "j2")
+    run_json(d, docs, "cancel-all", "j2", "--yes")
     run_json(d, docs, "cancel-all", "--symbol", "BTCUSDT", "--account", "paper", "--yes")
     run_json(d, docs, "cancel-all", "--all", "--yes")
     run_json(d, docs, "portfolio")
     run_json(d, docs, "stop", "--all")
     events = run_json(d, docs, "events")
     run_json(d, docs, "events", "j1", "--limit", "5")
-    run_json(d, docs, "remove", "j2")
+    run_json(d, docs, "remove", "j2", "--yes")
     run_json(d, docs, "status", "nosuch", exit_code=1)
     run_json(
         d, docs, "create", "j3", "--account", "paper", "--symbol", "BTCUSDT", "--set", "x=1", exit_code=2

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from freezegun import freeze_time
 from tests.cli.fake_daemon import FakeDaemon, Refuse
-from tests.conftest import PYTHON, wait_until
+from tests.support.daemon import PYTHON, wait_until
 
 from mmctl.cli.app import main
 from mmctl.rpc import protocol as proto

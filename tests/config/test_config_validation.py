@@ -31,10 +31,13 @@ def write(path: Path, body: str) -> Path:
         ('[risk]\nmax_total_notional = "1e13"\n', "risk.max_total_notional: must be at most"),
         ("[risk]\ndaily_loss_limit = inf\n", "risk.daily_loss_limit: expected a finite number"),
         ("[accounts]\n", "accounts: declares no account"),
+        ('[reports]\ntimezone = "Mars/Olympus"\n', "reports.timezone: unknown time zone 'Mars/Olympus'"),
+        ("[store]\nretain_days = 0\n", "store.retain_days: must be at least 1"),
     ],
 )
 def test_schema_refuses_unbounded_values_and_no_accounts(body: str, fragment: str) -> None:
-    """Money and intervals are bounded and finite, and an empty [accounts] table is an error."""
+    """Money and intervals are bounded and finite, an empty [accounts] table is an error, and so are an
+    unknown report time zone and a retention shorter than a day."""
     with pytest.raises(ConfigError, match=r"^x\.toml: ") as e:
         parse_settings(tomllib.loads(body), "x.toml")
     assert fragment in str(e.value)

@@ -9,7 +9,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.conftest import DaemonProc, answers, rpc, wait_until
+from tests.support.daemon import DaemonProc, answers, rpc, wait_until
 
 
 def test_socket_is_0660_in_a_0750_directory(daemon: DaemonProc) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import answers, wait_until
+from tests.support.daemon import answers, wait_until
 
 from mmctl.paths import SYSTEM_SOCKET, resolve_socket_choice
 

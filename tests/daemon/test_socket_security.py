@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import DaemonProc, run_cli
+from tests.support.daemon import DaemonProc, run_cli
 
 from mmctl.daemon.listener import bind_socket
 from mmctl.errors import InvalidState, PermissionDenied

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import tomli_w
-from tests.conftest import DaemonProc, rpc
+from tests.support.daemon import DaemonProc, rpc
 
 from mmctl.clock import SystemClock, now_ms
 from mmctl.config.load import load_settings

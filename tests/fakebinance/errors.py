@@ -56,6 +56,7 @@ MESSAGES: dict[int, str] = {
     "will not be recorded in the order history",
     -5022: "Due to the order could not be executed as maker, the Post Only order will be rejected. The order "
     "will not be recorded in the order history",
+    -5026: "Exceed maximum modify order limit.",
     -5027: "No need to modify the order.",
 }
 

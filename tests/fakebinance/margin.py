@@ -2,7 +2,8 @@
 
 Open orders reserve margin as Binance does in one-way mode: per symbol, the larger of the long and the
 short worst case (position notional plus the orders that would extend it) divided by the leverage.
-Reduce-only orders reserve nothing.
+Reduce-only orders reserve nothing. The same worst case is the exposure a leverage change is checked
+against: above the notional cap of the new leverage's bracket Binance answers -2027.
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ class SymbolMargin:
     maint: Decimal
     bids_notional: Decimal
     asks_notional: Decimal
+
+    @property
+    def exposure(self) -> Decimal:
+        """The largest position the symbol could reach: the position notional plus the open orders that
+        would extend it, on the worse side (what a leverage bracket's notional cap must cover)."""
+        return max(ZERO, self.notional + self.bids_notional, -self.notional + self.asks_notional)
 
 
 @dataclass(frozen=True, slots=True)

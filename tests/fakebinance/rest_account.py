@@ -1,5 +1,8 @@
 """Account REST endpoints: leverage and margin settings, position mode, commission, order rate limits,
-userTrades, income and the listenKey."""
+userTrades, income and the listenKey.
+
+A leverage above the symbol's maximum is -4028 ("Leverage N is not valid"); one whose bracket caps the
+notional below the position plus the open orders extending it is -2027, as on Binance."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from . import trading
 from .accounts import Account
 from .amounts import CTX, money
 from .errors import BinanceError
+from .margin import symbol_margin
 from .rest import Params, route
 
 if TYPE_CHECKING:
@@ -94,9 +98,25 @@ def change_leverage(fake: FakeBinance, params: Params, account: Account | None) 
     symbol = rq.need(params, "symbol")
     leverage = rq.integer(params, "leverage", required=True)
     assert leverage is not None
+    spec = fake.venue.spec(symbol)
+    if 1 <= leverage <= spec.max_leverage:  # else -4028 from trading.set_leverage
+        _check_bracket(fake, acct, symbol, leverage)
     trading.set_leverage(fake.venue, acct.key, symbol, leverage)
-    cap = fake.venue.specs[symbol].max_notional_at(leverage)
+    cap = spec.max_notional_at(leverage)
     return {"leverage": leverage, "maxNotionalValue": str(cap), "symbol": symbol}
+
+
+MAX_POSITION_AT_LEVERAGE = "Exceeded the maximum allowable position at current leverage."
+
+
+def _check_bracket(fake: FakeBinance, acct: Account, symbol: str, leverage: int) -> None:
+    """-2027 when the symbol's position plus the open orders extending it exceed the notional cap of
+    the bracket that allows `leverage` (Binance checks both when leverage is raised)."""
+    venue = fake.venue
+    orders = venue.open_orders(acct.key, symbol)
+    exposure = symbol_margin(acct, venue.specs[symbol], venue.mark(symbol), orders).exposure
+    if exposure > venue.specs[symbol].max_notional_at(leverage):
+        raise BinanceError(-2027, MAX_POSITION_AT_LEVERAGE)
 
 
 @route("POST", "/fapi/v1/marginType")

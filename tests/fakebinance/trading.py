@@ -2,9 +2,12 @@
 
 Checks run in the order Binance applies them: position side, client id, filters (-1111, -4014, -4003...),
 percent price, min notional (-4164), reduce-only (-2022), open-order limit (-2025), post-only would
-cross (-5022), FOK (-5021), margin (-2019). Amend follows Binance's modify rules: the order loses its
-queue priority; a GTX order whose new price would cross is cancelled; a partly filled order whose new
-quantity is at or below the executed quantity is cancelled; a rejected amend leaves the order as it was.
+cross (-5022), FOK (-5021), margin (-2019). Amend follows Binance's modify rules (Modify Order, PUT
+/fapi/v1/order): the order loses its queue priority; nothing to change is -5027 and the 10000th amend
+-5026; filters are checked on the new values; a GTX order whose new price would cross is cancelled; a
+partly filled order whose new quantity is at or below the executed quantity is cancelled; a rejected
+amend leaves the order as it was; the AMENDMENT event precedes any trade a GTC amend through the book
+makes.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from .parsing import Amend, NewOrder, OrderRef
 from .venue import Venue
 
 _ALNUM = string.ascii_letters + string.digits
+MAX_AMENDMENTS = 9_999  # "One order can only be modified for less than 10000 times"
 
 
 def crosses(venue: Venue, symbol: str, side: str, price: Decimal) -> bool:
@@ -99,6 +103,8 @@ def amend(venue: Venue, key: str, req: Amend) -> Order:
         raise BinanceError(-1130, name="side")
     if req.price == order.price and req.quantity == order.orig_qty:
         raise BinanceError(-5027)
+    if order.amendments >= MAX_AMENDMENTS:
+        raise BinanceError(-5026)
     check_price(spec, req.price)
     check_qty(spec, req.quantity, market=False)
     check_percent_price(spec, req.price, venue.mark(req.symbol))

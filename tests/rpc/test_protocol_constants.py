@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from tests.conftest import DaemonProc, rpc
+from tests.support.daemon import DaemonProc, rpc
 
 from mmctl.rpc import protocol
 

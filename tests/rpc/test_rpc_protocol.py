@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from tests.conftest import DaemonProc, readline, rpc
+from tests.support.daemon import DaemonProc, readline, rpc
 
 
 def send_raw(path: Path, data: bytes, timeout: float = 10) -> bytes:

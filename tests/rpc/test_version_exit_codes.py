@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import DaemonProc, readline, run_cli
+from tests.support.daemon import DaemonProc, readline, run_cli
 
 from mmctl import API_VERSION, __version__
 

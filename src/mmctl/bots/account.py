@@ -2,7 +2,8 @@
 the order-event stream (one router), the book subscriptions (one hub), the account's figures (balance,
 positions, income totals: one shared refresh every few seconds, whatever the number of readers), each
 symbol's leverage, each symbol's exchange-side countdown cancel (Binance keeps one per symbol and
-account: one refresh serves every bot quoting it), and the funding poll: new FUNDING_FEE rows of the
+account: one refresh serves every bot quoting it; a keeper task per symbol refreshes it, so a tick
+waiting for order budget or a slow report never delays it), and the funding poll: new FUNDING_FEE rows of the
 income ledger, at most one walk per `FUNDING_POLL_S`, each split over the bots quoting its symbol by
 their positions at the settlement time (`mmctl.pnl.funding`) and credited to their inventories.
 
@@ -43,6 +44,11 @@ FIRST_WAIT_S = 3.0  # a reader with nothing cached waits this long for the first
 STALE_WAIT_S = 0.5  # a reader with a stale value waits this long for the shared refresh, then shows it
 FUNDING_POLL_S = 60.0  # funding rows: at most one ledger walk per account per minute
 FUNDING_LATE_MS = 60_000  # each walk re-reads this much before the newest row seen (late postings)
+COUNTDOWN_RETRY_S = 2.0  # a failed countdown refresh is retried this soon
+# the keeper refreshes a countdown until it is disarmed (no active bot on the symbol), or until no bot
+# asked for it this long: a quoting bot asks at every tick, so only a hung bot or one paused this long
+# goes quiet (the venue then takes down what it left; health shows the hung bot as not ticking)
+COUNTDOWN_LEASE_S = 900.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +114,40 @@ class Refreshed(Generic[T]):
             self._error = e.message
             return
         self._value, self._at, self._error = value, self.clock.monotonic(), None
+
+
+@dataclass(slots=True)
+class _Countdown:
+    """One symbol's countdown cancel as this process keeps it (monotonic times)."""
+
+    timeout_s: float
+    refresh_s: float
+    armed_at: float | None = None  # the last successful arm or refresh
+    wanted_at: float = 0.0  # the last time a bot about to quote asked for it
+    failed_at: float | None = None  # the last failed refresh, until one succeeds
+    error: str | None = None
+    lapsed_at: float | None = None  # the keeper stopped: nobody asked for it during the lease
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def keeping(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def armed(self, at: float) -> None:
+        self.armed_at, self.failed_at, self.error, self.lapsed_at = at, None, None, None
+
+
+@dataclass(frozen=True, slots=True)
+class CountdownState:
+    """A countdown cancel as health shows it: `age_s` since the last refresh (None: never armed yet),
+    `lapsed` when no bot asks for it any more (the venue lets it expire), the last refresh's error."""
+
+    symbol: str
+    timeout_s: float
+    refresh_s: float
+    age_s: float | None
+    lapsed: bool
+    error: str | None
 
 
 @dataclass(slots=True)
@@ -182,7 +222,8 @@ class AccountShared:
         self._income: dict[int, Refreshed[dict[str, Decimal]]] = {}
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._leverage: dict[str, int] = {}
-        self._armed_at: dict[str, float] = {}
+        self._countdowns: dict[str, _Countdown] = {}  # symbol → its countdown cancel, while armed
+        self.countdown_lease_s = COUNTDOWN_LEASE_S
         self._open_orders: dict[str, _PendingQuery] = {}
         self.funding = AccountFunding()
         self._funding_cursor_ms: int | None = None
@@ -274,28 +315,90 @@ class AccountShared:
     async def keep_countdown(
         self, symbol: str, timeout_s: float, refresh_s: float, force: bool = False
     ) -> bool:
-        """Arm or refresh the symbol's countdown cancel when due (or `force`); True if a request went out.
-        The countdown is a SAFETY request: admitted first, so the lock is held only for its round trip."""
-        if not force and self._fresh(symbol, refresh_s):  # the hot path: no lock, no wait
+        """A bot that is about to quote `symbol` asks for its countdown cancel: armed now if it is not
+        (or `force`), True if a request went out. From then on the symbol's keeper task refreshes it
+        every `refresh_s`, on a path of its own: no tick, order or report traffic can delay it. The
+        keeper goes on until the countdown is disarmed (the manager does when no active bot is on the
+        symbol); one nobody asked for during `countdown_lease_s` (or `timeout_s` if longer) is left to
+        expire. Refreshes are SAFETY requests."""
+        cd = self._countdowns.get(symbol)
+        if cd is None:
+            cd = self._countdowns[symbol] = _Countdown(timeout_s, refresh_s)
+        cd.timeout_s, cd.refresh_s = timeout_s, refresh_s
+        cd.wanted_at = self.clock.monotonic()
+        if not force and (cd.keeping or self._fresh(cd)):  # the hot path: no lock, no request
+            self._keep_alive(symbol, cd)
             return False
         async with self._locks[f"countdown:{symbol}"]:
-            if not force and self._fresh(symbol, refresh_s):  # refreshed while we waited
-                return False
-            await self.exchange.arm_countdown(symbol, timeout_s)
-            self._armed_at[symbol] = self.clock.monotonic()
-            return True
+            if force or not self._fresh(cd):  # else refreshed while we waited
+                await self.exchange.arm_countdown(symbol, cd.timeout_s)
+                cd.armed(self.clock.monotonic())
+                sent = True
+            else:
+                sent = False
+        self._keep_alive(symbol, cd)
+        return sent
 
-    def _fresh(self, symbol: str, refresh_s: float) -> bool:
-        return self.clock.monotonic() - self._armed_at.get(symbol, -1e18) < refresh_s
+    def _fresh(self, cd: _Countdown) -> bool:
+        return cd.armed_at is not None and self.clock.monotonic() - cd.armed_at < cd.refresh_s
+
+    def _keep_alive(self, symbol: str, cd: _Countdown) -> None:
+        """Start the symbol's keeper unless it runs (in a fresh context: no caller's request class)."""
+        if not cd.keeping and cd.armed_at is not None:
+            cd.task = asyncio.get_running_loop().create_task(
+                self._keep(symbol, cd), name=f"countdown-{self.name}-{symbol}", context=contextvars.Context()
+            )
+
+    async def _keep(self, symbol: str, cd: _Countdown) -> None:
+        """The keeper: refresh when due, retry a failure every `COUNTDOWN_RETRY_S` (the failure is kept
+        for health), stop when the countdown is disarmed or nobody asked for it during the lease."""
+        while self._countdowns.get(symbol) is cd and cd.armed_at is not None:
+            now = self.clock.monotonic()
+            if now - cd.wanted_at > max(self.countdown_lease_s, cd.timeout_s):
+                cd.lapsed_at = now  # nobody quotes it: the venue's countdown runs out by itself
+                return
+            due = cd.armed_at + cd.refresh_s if cd.failed_at is None else cd.failed_at + COUNTDOWN_RETRY_S
+            if now < due:
+                await self.clock.sleep(due - now)
+                continue
+            async with self._locks[f"countdown:{symbol}"]:
+                if self._fresh(cd) or self._countdowns.get(symbol) is not cd:
+                    continue
+                try:
+                    await self.exchange.arm_countdown(symbol, cd.timeout_s)
+                except Exception as e:  # the keeper's one error boundary: it must outlive any failure
+                    cd.error = e.message if isinstance(e, MmctlError) else f"{type(e).__name__}: {e}"
+                    cd.failed_at = self.clock.monotonic()
+                    continue
+                cd.armed(self.clock.monotonic())
 
     def countdown_age_s(self, symbol: str) -> float | None:
-        armed = self._armed_at.get(symbol)
+        cd = self._countdowns.get(symbol)
+        armed = None if cd is None else cd.armed_at
         return None if armed is None else self.clock.monotonic() - armed
 
+    def countdowns(self) -> list[CountdownState]:
+        """Every countdown this process armed and has not disarmed, for health (no request)."""
+        now = self.clock.monotonic()
+        return [
+            CountdownState(
+                symbol,
+                cd.timeout_s,
+                cd.refresh_s,
+                None if cd.armed_at is None else now - cd.armed_at,
+                cd.lapsed_at is not None and not cd.keeping,
+                cd.error,
+            )
+            for symbol, cd in sorted(self._countdowns.items())
+        ]
+
     async def disarm_countdown(self, symbol: str) -> None:
+        """Stop refreshing the symbol's countdown (at once, whatever the request does) and disarm it."""
+        cd = self._countdowns.pop(symbol, None)
+        if cd is not None and cd.task is not None:
+            cd.task.cancel()
         async with self._locks[f"countdown:{symbol}"]:
             await self.exchange.disarm_countdown(symbol)
-            self._armed_at.pop(symbol, None)
 
     # --- funding ---------------------------------------------------------------------------------------
 

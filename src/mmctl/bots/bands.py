@@ -28,7 +28,7 @@ from fractions import Fraction
 from typing import Any
 
 from mmctl.bots.inventory import Inventory
-from mmctl.bots.orders import Key, LiveOrder, reconcile, tolerance_window
+from mmctl.bots.orders import Key, LiveOrder, reconcile, tolerance_window, tolerance_window_ticks
 from mmctl.bots.risk import EXACT, BotRiskMonitor
 from mmctl.bots.stale import StaleTest
 from mmctl.model import BookTop, MarketRules
@@ -59,13 +59,21 @@ def band_after_tick(
     max_age_ms = params.max_order_age_s * 1000
     tolerance = params.refresh_tolerance_bps
     plan = reconcile(desired, live, tolerance_bps=tolerance, max_age_ms=max_age_ms, now_ms=now_ms)
-    resting = [(o.side, o.level, o.price, o.created_ms) for o in plan.kept]  # once the plan is carried out
-    resting += [(q.side, q.level, q.price, now_ms) for q in plan.places]
     grid = Grid.of(rules.tick_size)
+    # once the plan is carried out; each price also in ticks when it is on the grid
+    resting = [(o.side, o.level, o.price, grid.index_of_kept(o.price), o.created_ms) for o in plan.kept]
+    resting += [
+        (q.side, q.level, q.price, q.ticks if q.grid is grid else grid.index_of_kept(q.price), now_ms)
+        for q in plan.places
+    ]
     windows: dict[Key, tuple[int, int]] = {}
     prices: dict[Key, Decimal] = {}
-    for side, level, price, _ in resting:
-        window = tolerance_window(price, grid, tolerance)
+    for side, level, price, ticks, _ in resting:
+        window = (
+            tolerance_window(price, grid, tolerance)
+            if ticks is None
+            else tolerance_window_ticks(ticks, 1, tolerance)
+        )
         if window is None:
             return None, 0.0, None
         windows[(side, level)] = window

@@ -19,7 +19,9 @@ from mmctl.bots.events import EventLog
 from mmctl.bots.inventory import Inventory
 from mmctl.bots.quoting import Quoter
 from mmctl.bots.recorder import NULL_RECORDER, Recorder
-from mmctl.model import Fill, OrderUpdate
+from mmctl.model import Fill, OrderUpdate, Side
+
+_SIDE_TEXT = {side: side.value for side in Side}  # `Side.value` is a slow enum property
 
 
 class FillBook:
@@ -93,15 +95,18 @@ class FillBook:
         self.inventory.apply(fill)
         self.recorder.fill(self.bot, self.quoter.account, fill)
         self._booked.set()
-        self.events.add(
+        side, qty, price = _SIDE_TEXT[fill.side], str(fill.qty), str(fill.price)  # each formatted once
+        self.events.add_event(
             self.bot,
             "fill",
-            f"{fill.side} {fill.qty} @ {fill.price}{note}",
-            price=str(fill.price),
-            qty=str(fill.qty),
-            side=fill.side.value,
-            fee=str(fill.fee),
-            maker=fill.maker,
-            client_order_id=fill.client_order_id,
-            recovered=bool(note),
+            f"{side} {qty} @ {price}{note}",
+            {
+                "price": price,
+                "qty": qty,
+                "side": side,
+                "fee": str(fill.fee),
+                "maker": fill.maker,
+                "client_order_id": fill.client_order_id,
+                "recovered": bool(note),
+            },
         )

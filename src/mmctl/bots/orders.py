@@ -10,6 +10,20 @@ Otherwise it is cancelled and the desired quote placed. Live orders at a (side, 
 are cancelled; of several live orders at one (side, level) at most one is kept (the first keepable one).
 Apply the cancels before the places: the venue counts open orders against a limit.
 
+With `amend=True` (what the quoter sends) a replaced order whose level is still wanted is amended in place
+instead (`Plan.amends`: one order-count unit instead of two, the client id kept): the first order at that
+(side, level) that is not kept is amended to the desired price and to a total of its filled part plus
+the desired size (so it rests the desired size, as a new order would), when
+- its placed size is known (`qty`, to tell the filled part) and its flags are the quote's (post-only,
+  not reduce-only: an amend keeps the order's flags), and
+- the amend changes its price or total: an amend that changes nothing is refused by the venue
+  (Binance -5027), so an order too old but already at the desired price and size is cancelled and
+  placed anew.
+A side change is a different (side, level): a cancel and a place. Send cancels, then amends, then places.
+An amend resets the order's age (`created_ms` is when it was quoted at its price and size): it is then
+a fresh quote at the back of its price level, as a new order would be. Without `amend` the plan is the
+replace view, which leaves the same orders resting once carried out (the band is computed from it).
+
 The price test runs in integer ticks when the desired quote carries its ticks and grid (the strategies'
 integer path does) and the live price is on that grid: |l - d| × 10000 × den <= num × d for a tolerance of
 num/den bps, the same inequality multiplied out, so the plan is the one the Decimal test gives.
@@ -24,7 +38,7 @@ from decimal import Context, Decimal, localcontext
 from typing import TypeVar
 
 from mmctl.bots.ids import parse
-from mmctl.model import Order, Side
+from mmctl.model import Amend, Order, Side
 from mmctl.strategies.base import Quote
 from mmctl.strategies.ticks import Grid, Ratio, ratio
 
@@ -48,23 +62,46 @@ class LiveOrder:
     remaining: Decimal
     created_ms: int
     qty: Decimal | None = None
+    post_only: bool = True
+    reduce_only: bool = False
 
     @property
     def key(self) -> Key:
         return (self.side, self.level)
 
+    @property
+    def filled(self) -> Decimal | None:
+        """The part already filled (None when the placed size is unknown)."""
+        return None if self.qty is None else _EXACT.subtract(self.qty, self.remaining)
+
+
+@dataclass(frozen=True, slots=True)
+class Amendment:
+    """Amend `order` in place to `quote`: its price, and a total of its filled part plus the quote's size."""
+
+    order: LiveOrder
+    quote: Quote
+
+    def to_amend(self) -> Amend:
+        order, quote = self.order, self.quote
+        filled = order.filled
+        qty = quote.qty if filled is None else _EXACT.add(filled, quote.qty)
+        return Amend(order.client_order_id, order.side, quote.price, qty, order.reduce_only)
+
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """What to do: cancel `cancels`, then place `places`. `kept` are the live orders left alone."""
+    """What to do: cancel `cancels`, then amend `amends`, then place `places`. `kept` are the live orders
+    left alone."""
 
     cancels: tuple[LiveOrder, ...]
     places: tuple[Quote, ...]
     kept: tuple[LiveOrder, ...]
+    amends: tuple[Amendment, ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not self.cancels and not self.places
+        return not self.cancels and not self.places and not self.amends
 
 
 def live_orders(orders: Iterable[Order], bot: str) -> list[LiveOrder]:
@@ -83,6 +120,8 @@ def live_orders(orders: Iterable[Order], bot: str) -> list[LiveOrder]:
                 remaining=order.remaining,
                 created_ms=order.created_ms,
                 qty=order.qty,
+                post_only=order.post_only,
+                reduce_only=order.reduce_only,
             )
         )
     return out
@@ -95,8 +134,10 @@ def reconcile(
     tolerance_bps: Decimal,
     max_age_ms: int,
     now_ms: int,
+    amend: bool = False,
 ) -> Plan:
-    """The minimal plan that turns `live` into `desired` (see the module docstring for the rules)."""
+    """The minimal plan that turns `live` into `desired` (see the module docstring for the rules); with
+    `amend`, replaced orders whose level is still wanted are amended instead where the venue allows."""
     wanted = _by_key(desired)
     tn, td = _tolerance(tolerance_bps)
     scale = 10_000 * td
@@ -117,20 +158,56 @@ def reconcile(
         if keep:
             kept[key] = i
     if not kept:  # a reaction to a move: everything is replaced
-        return Plan(cancels=tuple(live), places=tuple(desired), kept=())
-    kept_at = set(kept.values())
-    cancels = tuple(order for i, order in enumerate(live) if i not in kept_at)
-    places = tuple(q for q in desired if (q.side, q.level) not in kept)
-    return Plan(cancels=cancels, places=places, kept=tuple(live[i] for i in sorted(kept_at)))
+        plan = Plan(cancels=tuple(live), places=tuple(desired), kept=())
+    else:
+        kept_at = set(kept.values())
+        cancels = tuple(order for i, order in enumerate(live) if i not in kept_at)
+        places = tuple(q for q in desired if (q.side, q.level) not in kept)
+        plan = Plan(cancels=cancels, places=places, kept=tuple(live[i] for i in sorted(kept_at)))
+    return _with_amends(plan) if amend and plan.cancels and plan.places else plan
+
+
+def _with_amends(plan: Plan) -> Plan:
+    """`plan` with each replaced order whose level is still wanted amended instead, where it can be."""
+    wanted = {(q.side, q.level): q for q in plan.places}
+    amends: list[Amendment] = []
+    cancels: list[LiveOrder] = []
+    for order in plan.cancels:
+        quote = wanted.get((order.side, order.level))
+        if quote is not None and amendable(order, quote):
+            del wanted[(order.side, order.level)]  # one order per level
+            amends.append(Amendment(order, quote))
+        else:
+            cancels.append(order)
+    if not amends:
+        return plan
+    places = tuple(q for q in plan.places if (q.side, q.level) in wanted)
+    return Plan(cancels=tuple(cancels), places=places, kept=plan.kept, amends=tuple(amends))
+
+
+def amendable(order: LiveOrder, quote: Quote) -> bool:
+    """True when amending `order` to `quote` is what placing `quote` would give: same side, size known,
+    the flags a quote has (post-only, not reduce-only), and the amend changes the price or the total."""
+    if order.side is not quote.side or order.qty is None or not order.post_only or order.reduce_only:
+        return False
+    if order.remaining <= 0:
+        return False
+    total = _EXACT.add(_EXACT.subtract(order.qty, order.remaining), quote.qty)
+    return order.price != quote.price or total != order.qty
 
 
 def tolerance_window(live_price: Decimal, grid: Grid, tolerance_bps: Decimal) -> tuple[int, int] | None:
     """The desired prices, in ticks of `grid`, within `tolerance_bps` of `live_price` (inclusive): the
     d with |live - d × tick| × 10000 <= tolerance × d × tick. None for a tolerance of 10000 bps or more."""
+    ln, ld = grid.index_ratio(live_price)  # the live price in ticks, an exact fraction
+    return tolerance_window_ticks(ln, ld, tolerance_bps)
+
+
+def tolerance_window_ticks(ln: int, ld: int, tolerance_bps: Decimal) -> tuple[int, int] | None:
+    """`tolerance_window` for a live price of `ln / ld` ticks (`ld` > 0)."""
     tn, td = _tolerance(tolerance_bps)
     if tn >= 10_000 * td:
         return None
-    ln, ld = grid.index_ratio(live_price)  # the live price in ticks, an exact fraction
     # |l - d| * 10000 <= t * d  <=>  l * 10000 / (10000 + t) <= d <= l * 10000 / (10000 - t)
     low = -((-ln * 10_000 * td) // (ld * (10_000 * td + tn)))
     high = (ln * 10_000 * td) // (ld * (10_000 * td - tn))

@@ -7,9 +7,15 @@ after the other, so the work on that path is ordered by what the request needs:
 - `on_book` only notes the mid for the risk monitor (every mid still reaches it, in order: `take_books`
   hands the noted ones over at the tick, before the risk check, or before the next quiet book) and wakes
   the loop.
-- The tick first cancels the orders the book made stale (`cancel_stale`, `mmctl.bots.stale`: integer
-  comparisons against bands computed after the previous tick), then checks risk, builds the quotes
+- The tick first acts on the orders the book made stale (`cancel_stale`, `mmctl.bots.stale`: integer
+  comparisons against bands computed after the previous tick; with none the bot yields once, so the bots
+  woken with it send their requests before its quote math), then checks risk, builds the quotes
   (`desired_quotes`, remembered while their inputs stay the same) and lets the diff settle the rest.
+  A stale order whose level is still quoted is amended to its new price rather than cancelled (one
+  request, one order-count unit, the level re-quoted at once): that needs the quotes for the new book,
+  so for a bot with stale orders the quote math (remembered for the tick's own diff) comes before its
+  first request. The risk monitor sees the woken books first; when they trip the circuit breaker, or the
+  bot is not quoting, the stale orders are cancelled instead, as before.
 - The band and the stale test for the next books are computed at the next loop turn after the tick's
   quotes (`schedule_band`), once every bot woken by the same book has sent its first request.
 """
@@ -22,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from mmctl.bots.bands import band_after_tick
 from mmctl.bots.market_data import BookSubscription
+from mmctl.bots.orders import Amendment, reconcile
 from mmctl.bots.stale import StaleTest
 from mmctl.clock import now_ms
 from mmctl.model import BookTop, MarketRules
@@ -85,18 +92,58 @@ class BookReaction:
     # --- the tick -----------------------------------------------------------------------------------------
 
     async def cancel_stale(self) -> int:
-        """Cancel the live orders the latest book has made stale (ones the tick's diff would cancel
-        anyway, `mmctl.bots.stale`); how many were cancelled. Nothing while the quoter must first
-        resync or resolve an ambiguous submit."""
+        """Act on the live orders the latest book has made stale (ones the tick's diff would replace
+        anyway, `mmctl.bots.stale`): cancel those whose level is no longer quoted, amend the others to
+        their level's new quote (cancel them all when the bot is not quoting or the woken books trip the
+        circuit breaker); how many orders were cancelled or amended. Nothing while the quoter must first
+        resync or resolve an ambiguous submit or amend. With no stale order, the bot yields once before
+        returning: its first request needs the quote math, so the bots woken with it send theirs first.
+        (A fill wakes its bot before the book that caused it reaches the others: without the yield such
+        bots ran their quote math ahead of every stale request of that book.)"""
+        book = self.bot.exchange.book(self.bot.definition.symbol)
+        stale = self._stale(book)
+        if not stale:
+            await asyncio.sleep(0)  # the quote math waits behind the first requests of bots woken with us
+            return 0
+        quoter = self.bot.quoter
+        plan = self._stale_plan(book, stale)
+        if plan is None:
+            return await quoter.cancel(stale)
+        cancels, amends = plan
+        done = await quoter.cancel(cancels) if cancels else 0
+        if amends:  # orders at the venue's amend limit are cancelled there; the tick's diff places them
+            amended, renew = await quoter.amend(amends)
+            done += amended + len(renew)
+        return done
+
+    def _stale(self, book: BookTop | None) -> list[str]:
         test, bot = self.stale, self.bot
         quoter = bot.quoter
-        if test is None or quoter.needs_resync or quoter.submits.unresolved:
-            return 0
-        book = bot.exchange.book(bot.definition.symbol)
-        if book is None:
-            return 0
-        stale = test.stale(book, quoter.live.values(), bot.params, bot.inventory.qty)
-        return await quoter.cancel(stale) if stale else 0
+        if test is None or book is None or quoter.needs_resync or quoter.submits.pending:
+            return []
+        return test.stale(book, quoter.live.values(), bot.params, bot.inventory.qty)
+
+    def _stale_plan(self, book: BookTop | None, stale: list[str]) -> tuple[list[str], list[Amendment]] | None:
+        """The diff's cancels and amends for the `stale` orders under `book` (None: cancel them all)."""
+        bot = self.bot
+        rules = bot.rules
+        if book is None or rules is None or not bot.quoting:
+            return None
+        self.take_books()  # the circuit breaker sees the woken books before anything is re-quoted
+        if bot.risk.move_tripped():
+            return None
+        params = bot.params
+        plan = reconcile(
+            self.quotes_for(book, rules),
+            list(bot.quoter.live.values()),
+            tolerance_bps=params.refresh_tolerance_bps,
+            max_age_ms=params.max_order_age_s * 1000,
+            now_ms=now_ms(bot.clock),
+            amend=True,
+        )
+        ids = set(stale)
+        cancels = [o.client_order_id for o in plan.cancels if o.client_order_id in ids]
+        return cancels, [a for a in plan.amends if a.order.client_order_id in ids]
 
     def desired_quotes(self) -> list[Quote]:
         """The strategy's quotes for the latest book; schedules the band for them."""

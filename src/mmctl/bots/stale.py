@@ -10,9 +10,11 @@ live orders the diff (`mmctl.bots.orders.reconcile`) is certain to cancel:
   strategy's ladder is the same one), and
 - the order rests at the price the test was built for, and the book is outside that level's band: the
   level's desired price left the order's tolerance window, or the level is no longer quoted.
-Either way the diff cancels that order whatever else it decides (it keeps an order only when the desired
-price at its level is within the tolerance), so cancelling it before the quotes are built changes no
-plan: only its order (cancels first, as the plan would send them). Any doubt (a book off the tick grid,
+Either way the diff replaces that order whatever else it decides (it keeps an order only when the desired
+price at its level is within the tolerance): it cancels it, or amends it to the level's new quote when
+the level is still quoted (`reconcile(..., amend=True)`). So acting on it before the rest of the tick
+changes no plan: only its order (cancels first, then amends, as the plan would send them;
+`mmctl.bots.reaction` decides which of the two each stale order gets). Any doubt (a book off the tick grid,
 a crossed book, another ladder, an order the test was not built for) names nothing, and the tick's diff
 decides as before.
 """
@@ -43,7 +45,8 @@ class StaleTest:
     def stale(
         self, book: BookTop, live: Iterable[LiveOrder], params: StrategyParams, position: Decimal
     ) -> list[str]:
-        """Client ids of the `live` orders that the diff for `book` will cancel (possibly not all of them)."""
+        """Client ids of the `live` orders that the diff for `book` will replace (cancel or amend; possibly
+        not all of them)."""
         if params is not self.params or position != self.position:
             return []
         grid = self.grid
@@ -62,7 +65,7 @@ class StaleTest:
             band = entry[1]
             if band.watches_micro and micro is None:
                 micro = grid.index_ratio(microprice(book))
-            if not _inside(band, bid, ask, micro):
+            if _surely_outside(band, bid, ask, micro):
                 out.append(order.client_order_id)
         return out
 
@@ -73,3 +76,20 @@ def _inside(band: BookBand, bid: int, ask: int, micro: tuple[int, int] | None) -
     if not band.watches_micro:
         return True
     return micro is not None and band.admits_micro(*micro)
+
+
+def _surely_outside(band: BookBand, bid: int, ask: int, micro: tuple[int, int] | None) -> bool:
+    """True when the book is outside every book the level's condition holds for. A band's bounds are
+    integers (on twice the reference, in ticks): exact for the mid (bid + ask is an integer), but the
+    microprice is a fraction, and the bounds are the integers just inside the true (fractional) edges,
+    so the true edges lie less than one unit beyond them: a microprice is surely outside only beyond
+    that."""
+    if not band.admits(bid, ask):
+        return True
+    if not band.watches_micro:
+        return False
+    if micro is None:
+        return False
+    num, den = micro
+    twice = 2 * num
+    return twice < (band.micro2_lo - 1) * den or twice > (band.micro2_hi + 1) * den

@@ -26,7 +26,7 @@ class BotState(StrEnum):
 @dataclass(frozen=True, slots=True)
 class BotOptions:
     countdown_s: float = 120.0  # venue-side cancel-all if the daemon goes silent this long
-    countdown_refresh_s: float = 50.0  # two refreshes fit in the window; each costs 10 weight on Binance
+    countdown_refresh_s: float = 30.0  # the config's default: under half the window; 10 weight on Binance
     heartbeat_s: float = 1.0
     max_failures: int = 5
     backoff_base_s: float = 0.5

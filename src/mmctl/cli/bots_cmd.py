@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from mmctl.cli.context import AllFlag, JsonFlag, Names, call, globals_of
+from mmctl.cli.context import AllFlag, JsonFlag, Names, YesFlag, call, confirm, globals_of
 from mmctl.cli.output import Output, fail
 from mmctl.cli.render import render_rows, render_status, report_outcomes
 from mmctl.cli.values import clip, finite
@@ -74,7 +73,13 @@ def register(app: typer.Typer) -> None:
         ] = None,
         json_flag: JsonFlag = False,
     ) -> None:
-        """Create a bot; parameters are validated against the strategy and the market."""
+        """Create a bot; parameters are validated against the strategy and the market.
+
+        \b
+        Examples:
+          mmctl create eth1 --account paper --symbol ETHUSDT --set levels=2 --set spread_bps=8
+          mmctl create eth2 --from eth1.toml
+        """
         out = globals_of(ctx).output(json_flag)
         base = read_definition_file(from_file, out) if from_file else {}
         params = {**base.get("params", {}), **parse_assignments(settings or [], out)}
@@ -98,7 +103,13 @@ def register(app: typer.Typer) -> None:
 
     @app.command("list")
     def list_(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
-        """One row per bot: state, symbol, mid, position, PnL, open orders, last error."""
+        """One row per bot: state, symbol, mid, position, PnL, open orders, last error.
+
+        \b
+        Examples:
+          mmctl list
+          ssh vps mmctl list --output table
+        """
         render_rows(globals_of(ctx).output(json_flag), call(ctx, proto.BOT_LIST, json_flag=json_flag))
 
     @app.command()
@@ -118,7 +129,15 @@ def register(app: typer.Typer) -> None:
         ] = 1.0,
         json_flag: JsonFlag = False,
     ) -> None:
-        """All bots, or one bot in detail with its open orders."""
+        """All bots, or one bot in detail with its open orders. --watch redraws a view that fits the
+        terminal (alternate screen; plain snapshots when not on a terminal or with TERM=dumb) until
+        Ctrl-C, and waits through a daemon restart.
+
+        \b
+        Examples:
+          mmctl status
+          mmctl status eth1 --watch
+        """
         out = globals_of(ctx).output(json_flag)
 
         def once() -> None:
@@ -130,22 +149,22 @@ def register(app: typer.Typer) -> None:
         if not watch:
             once()
             return
-        try:
-            while True:
-                if out.tty and not out.json:
-                    out.stream.write("\x1b[H\x1b[2J")
-                once()
-                out.stream.flush()
-                time.sleep(interval)
-        except KeyboardInterrupt:
-            return
+        from mmctl.cli.watch import watch as run_watch
+
+        run_watch(globals_of(ctx), out, name, interval)
 
     @app.command()
     def start(
         ctx: typer.Context, names: Names = None, all_: AllFlag = False, json_flag: JsonFlag = False
     ) -> None:
         """Start bots (connection check, leverage, countdown cancel, leftovers cancelled, then quoting);
-        one row per bot as it starts, exit 1 if any failed."""
+        one row per bot as it starts, exit 1 if any failed.
+
+        \b
+        Examples:
+          mmctl start eth1 btc1
+          mmctl start --all
+        """
         from mmctl.cli.starts import start_command
 
         g = globals_of(ctx)
@@ -157,13 +176,28 @@ def register(app: typer.Typer) -> None:
         names: Names = None,
         all_: AllFlag = False,
         flatten: Annotated[bool, typer.Option("--flatten", help="Also close the bot's position.")] = False,
+        yes: YesFlag = False,
         json_flag: JsonFlag = False,
     ) -> None:
-        """Stop bots: quoting stops, every order of the bot is cancelled and confirmed gone."""
+        """Stop bots: quoting stops, every order of the bot is cancelled and confirmed gone. --all
+        --flatten asks first on a terminal and needs --yes otherwise (exit 2 without).
+
+        \b
+        Examples:
+          mmctl stop eth1
+          mmctl stop --all --flatten --yes
+        """
+        out = globals_of(ctx).output(json_flag)
+        if all_ and flatten:
+            confirm(
+                out,
+                "Stop EVERY bot and close each bot's position at the market?",
+                yes,
+                retry="mmctl stop --all --flatten --yes",
+                declined="nothing stopped",
+            )
         params = {"names": names or [], "all": all_, "flatten": flatten}
-        report_outcomes(
-            globals_of(ctx).output(json_flag), call(ctx, proto.BOT_STOP, params, json_flag=json_flag)
-        )
+        report_outcomes(out, call(ctx, proto.BOT_STOP, params, json_flag=json_flag))
 
     @app.command("set")
     def set_(
@@ -172,7 +206,12 @@ def register(app: typer.Typer) -> None:
         assignments: Annotated[list[str], typer.Argument(help="key=value pairs.", show_default=False)],
         json_flag: JsonFlag = False,
     ) -> None:
-        """Change parameters; a running bot applies them at its next tick."""
+        """Change parameters; a running bot applies them at its next tick.
+
+        \b
+        Example:
+          mmctl set eth1 spread_bps=12 levels=3
+        """
         out = globals_of(ctx).output(json_flag)
         changes = parse_assignments(assignments, out)
         result = call(ctx, proto.BOT_SET, {"name": name, "params": changes}, json_flag=json_flag)
@@ -189,7 +228,12 @@ def register(app: typer.Typer) -> None:
     def export(
         ctx: typer.Context, name: Annotated[str, typer.Argument(help="The bot.")], json_flag: JsonFlag = False
     ) -> None:
-        """Print a bot's definition as TOML (usable with create --from)."""
+        """Print a bot's definition as TOML (usable with create --from).
+
+        \b
+        Example:
+          mmctl export eth1 > eth1.toml
+        """
         out = globals_of(ctx).output(json_flag)
         definition = call(ctx, proto.BOT_EXPORT, {"name": name}, json_flag=json_flag)
         if out.json:
@@ -201,9 +245,25 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def remove(
-        ctx: typer.Context, name: Annotated[str, typer.Argument(help="The bot.")], json_flag: JsonFlag = False
+        ctx: typer.Context,
+        name: Annotated[str, typer.Argument(help="The bot.")],
+        yes: YesFlag = False,
+        json_flag: JsonFlag = False,
     ) -> None:
-        """Delete a stopped bot's definition."""
+        """Delete a stopped bot's definition. Asks first on a terminal; needs --yes otherwise (exit 2
+        without).
+
+        \b
+        Example:
+          mmctl remove eth1 --yes
+        """
         out = globals_of(ctx).output(json_flag)
+        confirm(
+            out,
+            f"Delete bot {clip(name)!r}?",
+            yes,
+            retry=f"mmctl remove {clip(name)} --yes",
+            declined="nothing removed",
+        )
         result = call(ctx, proto.BOT_REMOVE, {"name": name}, json_flag=json_flag)
         out.document(result) if out.json else out.write(f"removed bot {name}")

@@ -19,19 +19,13 @@ if TYPE_CHECKING:
 
 # The config modules load inside the commands: every other command's start-up stays lean.
 
-app = typer.Typer(help="Write, validate and show the configuration.", no_args_is_help=True)
+app = typer.Typer(
+    help="Write, validate and show the configuration.\n\n\b\nExample:\n  mmctl config check",
+    no_args_is_help=True,
+)
 
 SECRET_WORDS = ("secret", "passw", "token", "key", "credential", "private")
 MASK = "********"
-
-
-def starter_config() -> dict[str, Any]:
-    """The starter config `config init` writes: the daemon, logging and one paper account."""
-    return {
-        "daemon": {"socket": "", "state_dir": ""},
-        "log": {"level": "info", "format": "auto"},
-        "accounts": {"paper": {"exchange": "paper", "market": "synthetic", "balance": "10000", "seed": 1}},
-    }
 
 
 def default_init_path(config: str | None = None) -> Path:
@@ -60,21 +54,24 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
     json_flag: JsonFlag = False,
 ) -> None:
-    """Write a starter config (one paper account); see config.example.toml for every key."""
-    import tomli_w
+    """Write the documented example config (every key with its default and what it does, one paper
+    account), shipped inside the package: it works from a wheel.
+
+    \b
+    Examples:
+      mmctl config init
+      mmctl config init /etc/mmctl/config.toml
+    """
+    from mmctl.config.example import example_text
 
     g = globals_of(ctx)
     out = g.output(json_flag)
     target = (path or default_init_path(g.config)).expanduser().absolute()
     if target.exists() and not force:
         fail(ConfigError(f"{target} already exists; use --force to overwrite it"), out)
-    header = (
-        "# mmctl configuration. Every key, with its default, is documented in config.example.toml.\n"
-        "# Empty socket/state_dir mean the platform defaults.\n"
-    )
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(header + tomli_w.dumps(starter_config()))
+        target.write_text(example_text(), encoding="utf-8")
     except OSError as e:
         fail(ConfigError(f"cannot write {target}: {e.strerror}"), out)
     used = _in_use(target)
@@ -107,7 +104,12 @@ def check(
     json_flag: JsonFlag = False,
 ) -> None:
     """Validate a config file as the daemon does at start: exit 0 when valid, 1 naming the file and key of
-    the first error (unknown keys, bad or out-of-range values, symbols the paper venue lacks)."""
+    the first error (unknown keys, bad or out-of-range values, symbols the paper venue lacks).
+
+    \b
+    Example:
+      mmctl config check /etc/mmctl/config.toml
+    """
     from mmctl.config.load import candidate_paths, find_config, load_file, require_config_file
     from mmctl.config.schema import Settings
 
@@ -134,7 +136,12 @@ def check(
 
 @app.command("show")
 def show(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
-    """Print the effective configuration (defaults filled in, paths resolved, secrets masked)."""
+    """Print the effective configuration (defaults filled in, paths resolved, secrets masked).
+
+    \b
+    Example:
+      mmctl config show --json
+    """
     from mmctl.config.load import load_settings
 
     g = globals_of(ctx)

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from mmctl.cli.output import Output, fail
-from mmctl.errors import MmctlError
+from mmctl.errors import EXIT_FAILED, MmctlError, ValidationError
 from mmctl.paths import SocketChoice, resolve_socket_choice
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
@@ -33,10 +33,14 @@ class Globals:
     json: bool = False
     config: str | None = None
     timeout_s: float = 30.0
+    fmt: str | None = None  # --output table|tsv|json
     _socket_choice: SocketChoice | None = field(default=None, repr=False)
 
     def output(self, json_flag: bool = False) -> Output:
-        return Output(self.json or json_flag)
+        """How this command prints; `--json` after the command and `--output table|tsv` conflict (exit 2)."""
+        if json_flag and self.fmt not in (None, "json"):
+            fail(ValidationError(f"--json and --output {self.fmt} disagree: give one"), Output(True))
+        return Output(self.json or json_flag, fmt=self.fmt)
 
     def socket_path(self) -> Path:
         """The socket to talk to; reads the config file only when no socket was named otherwise."""
@@ -82,3 +86,28 @@ def call(
             return client.call(method, params)
     except MmctlError as e:
         fail(e, out)
+
+
+YesFlag = Annotated[
+    bool,
+    typer.Option("--yes", "-y", help="Do not ask for confirmation (required when stdin is not a terminal)."),
+]
+
+
+def confirm(out: Output, question: str, yes: bool, *, retry: str, declined: str) -> None:
+    """A destructive command's confirmation: asked on a terminal; without one (cron, ssh with a
+    command, a pipe) the command is refused with exit 2 unless `--yes` was given, so a script never
+    does it by accident. `retry`: the command line with `--yes`, for the message."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        fail(
+            ValidationError(
+                f"stdin is not a terminal, so nothing asks for confirmation: add --yes to go ahead ({retry})",
+                data={"field": "yes"},
+            ),
+            out,
+        )
+    if not typer.confirm(question, default=False):
+        out.write(declined)
+        raise typer.Exit(EXIT_FAILED)

@@ -59,7 +59,12 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the synthetic market.")] = 1,
         json_flag: JsonFlag = False,
     ) -> None:
-        """Run a sample bot on the paper exchange for a while and report what it did."""
+        """Run a sample bot on the paper exchange for a while and report what it did.
+
+        \b
+        Example:
+          mmctl demo --seconds 10
+        """
         out = globals_of(ctx).output(json_flag)
         root = Path(tempfile.mkdtemp(prefix="mmctl-demo-"))
         daemon: subprocess.Popen[bytes] | None = None

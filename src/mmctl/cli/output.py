@@ -1,6 +1,7 @@
 """How the CLI prints: aligned tables on a terminal, tab-separated text with a header when piped, one
-JSON document with `--json`; errors as one line on stderr (plus an error object with `--json`) and the
-exit code DESIGN.md §3 assigns.
+JSON document with `--json`; `--output table|tsv|json` forces one of the three whatever stdout is.
+Errors are one line on stderr (plus an error object with `--json`), with the exit code DESIGN.md §3
+assigns.
 """
 
 from __future__ import annotations
@@ -30,22 +31,40 @@ def cell(value: Any) -> str:
     return str(value).replace("\t", " ").replace("\n", " ")
 
 
+FORMATS = ("table", "tsv", "json")
+"""The formats `--output` forces."""
+
+
 class Output:
-    def __init__(self, json_mode: bool = False, stream: TextIO | None = None) -> None:
-        self.json = json_mode
+    """`fmt`: a format forced by `--output` (None: a table on a terminal, TSV when piped)."""
+
+    def __init__(self, json_mode: bool = False, stream: TextIO | None = None, fmt: str | None = None) -> None:
+        self.json = json_mode or fmt == "json"
         self.stream = stream or sys.stdout
+        self.fmt = fmt
+
+    @property
+    def terminal(self) -> bool:
+        """stdout is a terminal (whatever format is forced)."""
+        isatty = getattr(self.stream, "isatty", None)
+        return bool(isatty and isatty())
 
     @property
     def tty(self) -> bool:
-        isatty = getattr(self.stream, "isatty", None)
-        return bool(isatty and isatty())
+        """Print for a person (aligned tables, notes, summaries): on a terminal or with `--output table`."""
+        if self.fmt == "table":
+            return True
+        if self.fmt == "tsv":
+            return False
+        return self.terminal
 
     def write(self, text: str = "") -> None:
         self.stream.write(text + "\n")
 
     def document(self, doc: Any) -> None:
         """Print one JSON document (stable keys, money as strings)."""
-        self.write(json.dumps(doc, indent=2 if self.tty else None, default=to_jsonable, ensure_ascii=False))
+        indent = 2 if self.terminal else None
+        self.write(json.dumps(doc, indent=indent, default=to_jsonable, ensure_ascii=False))
 
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         cells = [[cell(v) for v in row] for row in rows]

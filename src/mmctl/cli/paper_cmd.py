@@ -5,17 +5,19 @@ Register with `app.add_typer(paper_cmd.app, name="paper")` (or `paper_cmd.regist
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any
 
 import typer
 
-from mmctl.cli.context import JsonFlag, call, globals_of
-from mmctl.cli.output import Output, fail
-from mmctl.errors import EXIT_FAILED, ValidationError
+from mmctl.cli.context import JsonFlag, YesFlag, call, confirm, globals_of
+from mmctl.cli.output import fail
+from mmctl.errors import ValidationError
 from mmctl.rpc.protocol import PAPER_RESET
 
-app = typer.Typer(help="Paper accounts (the built-in paper exchange).", no_args_is_help=True)
+app = typer.Typer(
+    help="Paper accounts (the built-in paper exchange).\n\n\b\nExample:\n  mmctl paper reset paper --yes",
+    no_args_is_help=True,
+)
 
 
 def register(parent: typer.Typer) -> None:
@@ -27,31 +29,29 @@ def register(parent: typer.Typer) -> None:
 def reset(
     ctx: typer.Context,
     account: Annotated[str, typer.Argument(help="The paper account.", show_default=False)],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: YesFlag = False,
     json_flag: JsonFlag = False,
 ) -> None:
     """Start a paper account afresh: its orders cancelled, positions gone, wallet back to the configured
-    balance, a new market from the seed. Its recorded fills, orders and income stay as history."""
+    balance, a new market from the seed. Its recorded fills, orders and income stay as history. Asks
+    first on a terminal; needs --yes otherwise (exit 2 without).
+
+    \b
+    Example:
+      mmctl paper reset paper --yes
+    """
     out = globals_of(ctx).output(json_flag)
     if not account.strip():
         fail(ValidationError("give the paper account's name (e.g. mmctl paper reset paper)"), out)
-    _confirm(out, account, yes)
+    question = (
+        f"Reset paper account {account!r}: cancel its orders, drop its positions and start a fresh wallet?"
+    )
+    confirm(out, question, yes, retry=f"mmctl paper reset {account} --yes", declined="nothing reset")
     result = call(ctx, PAPER_RESET, {"account": account}, json_flag=json_flag)
     if out.json:
         out.document(result)
         return
     out.fields(_pairs(result))
-
-
-def _confirm(out: Output, account: str, yes: bool) -> None:
-    if yes or not sys.stdin.isatty():
-        return
-    question = (
-        f"Reset paper account {account!r}: cancel its orders, drop its positions and start a fresh wallet?"
-    )
-    if not typer.confirm(question, default=False):
-        out.write("nothing reset")
-        raise typer.Exit(EXIT_FAILED)
 
 
 def _pairs(result: dict[str, Any]) -> list[tuple[str, Any]]:

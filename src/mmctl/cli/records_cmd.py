@@ -75,7 +75,13 @@ def register(app: typer.Typer) -> None:
         limit: Annotated[int, limit_option("fills")] = 100,
         json_flag: JsonFlag = False,
     ) -> None:
-        """A bot's recorded fills: trade id, order, side, price, quantity, fee, maker/taker, realized PnL."""
+        """A bot's recorded fills: trade id, order, side, price, quantity, fee, maker/taker, realized PnL.
+
+        \b
+        Examples:
+          mmctl fills eth1 --since today
+          mmctl fills eth1 --since "2025-11-20 11:00" --tz America/New_York --json
+        """
         out = globals_of(ctx).output(json_flag)
         params: dict[str, Any] = {
             "bot": name,
@@ -112,7 +118,13 @@ def register(app: typer.Typer) -> None:
         limit: Annotated[int, limit_option("orders of the history")] = 100,
         json_flag: JsonFlag = False,
     ) -> None:
-        """A bot's open orders; with --all or --since, its recorded order history with every status."""
+        """A bot's open orders; with --all or --since, its recorded order history with every status.
+
+        \b
+        Examples:
+          mmctl orders eth1
+          mmctl orders eth1 --since 24h
+        """
         out = globals_of(ctx).output(json_flag)
         if not all_ and since is None:
             render_open_orders(out, call(ctx, proto.BOT_ORDERS, {"name": name}, json_flag=json_flag))
@@ -156,7 +168,13 @@ def register(app: typer.Typer) -> None:
         json_flag: JsonFlag = False,
     ) -> None:
         """Recorded events (state changes, orders, fills, errors, risk, recovery); --follow streams new
-        ones, one JSON object per line with --json."""
+        ones, one JSON object per line with --json.
+
+        \b
+        Examples:
+          mmctl events eth1 --since 1h
+          mmctl events --kind error --follow
+        """
         g = globals_of(ctx)
         out = g.output(json_flag)
         params: dict[str, Any] = {"bot": name, "limit": limit, **wire_times(out, tz, since=since)}
@@ -174,7 +192,10 @@ def register(app: typer.Typer) -> None:
         except KeyboardInterrupt:
             return
 
-    db_app = typer.Typer(help="The daemon's database: backup, check, vacuum.", no_args_is_help=True)
+    db_app = typer.Typer(
+        help="The daemon's database: backup, check, vacuum.\n\n\b\nExample:\n  mmctl db check",
+        no_args_is_help=True,
+    )
     app.add_typer(db_app, name="db")
 
     @db_app.command("backup")
@@ -183,7 +204,12 @@ def register(app: typer.Typer) -> None:
         path: Annotated[str, typer.Argument(help="A new file (never overwritten).")],
         json_flag: JsonFlag = False,
     ) -> None:
-        """Copy the database to a new file, consistent while the daemon runs (SQLite online backup)."""
+        """Copy the database to a new file, consistent while the daemon runs (SQLite online backup).
+
+        \b
+        Example:
+          mmctl db backup /var/backups/mmctl-$(date +%F).sqlite
+        """
         out = globals_of(ctx).output(json_flag)
         target = os.path.abspath(os.path.expanduser(path))
         doc = call(ctx, proto.DB_BACKUP, {"path": target}, json_flag=json_flag)
@@ -194,7 +220,12 @@ def register(app: typer.Typer) -> None:
 
     @db_app.command("check")
     def db_check(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
-        """SQLite's integrity and foreign-key checks; exit 1 and list the problems if there are any."""
+        """SQLite's integrity and foreign-key checks; exit 1 and list the problems if there are any.
+
+        \b
+        Example:
+          mmctl db check
+        """
         out = globals_of(ctx).output(json_flag)
         doc = call(ctx, proto.DB_CHECK, {}, json_flag=json_flag)
         problems = doc["problems"]
@@ -211,7 +242,12 @@ def register(app: typer.Typer) -> None:
 
     @db_app.command("vacuum")
     def db_vacuum(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
-        """Rebuild the database file to reclaim space (the daemon's writes wait meanwhile)."""
+        """Rebuild the database file to reclaim space (the daemon's writes wait meanwhile).
+
+        \b
+        Example:
+          mmctl db vacuum
+        """
         out = globals_of(ctx).output(json_flag)
         doc = call(ctx, proto.DB_VACUUM, {}, json_flag=json_flag)
         out.document(doc) if out.json else out.write("database vacuumed")

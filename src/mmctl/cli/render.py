@@ -59,8 +59,9 @@ def render_status(out: Output, doc: dict[str, Any]) -> None:
         ("net pnl", doc.get("net_pnl")),
         ("fills", doc.get("fills")),
         (
-            "quotes placed / cancelled / rejected",
-            f"{quotes.get('placed', 0)} / {quotes.get('cancelled', 0)} / {quotes.get('rejected', 0)}",
+            "quotes placed / amended / cancelled / rejected",
+            f"{quotes.get('placed', 0)} / {quotes.get('amended', 0)} / {quotes.get('cancelled', 0)} / "
+            f"{quotes.get('rejected', 0)}",
         ),
         ("wallet / available", f"{doc.get('wallet_balance', '-')} / {doc.get('available_balance', '-')}"),
         ("leverage", doc.get("leverage")),
@@ -69,6 +70,10 @@ def render_status(out: Output, doc: dict[str, Any]) -> None:
         ("last tick age s", doc.get("last_tick_age_s")),
         ("last error", doc.get("last_error")),
     ]
+    for key, label in (("pnl_since_start", "ledger pnl since start"), ("pnl_since", "ledger pnl since")):
+        lines = doc.get(key)
+        if lines:
+            pairs.append((f"{label} {lines['since']}", ledger_lines(lines, doc.get("ledger_as_of"))))
     if doc.get("notice"):
         pairs.append(("notice", doc["notice"]))
     if doc.get("venue_error"):
@@ -135,3 +140,9 @@ def render_events(out: Output, events: list[dict[str, Any]], header: bool) -> No
         out.write("time\tbot\tkind\tmessage")
     for r in rows:
         out.write("\t".join(str(v) for v in r))
+
+
+def ledger_lines(lines: dict[str, Any], as_of: str | None) -> str:
+    """`realized / commission / funding = net` of a `pnl_since*` document, with the ledger's time."""
+    text = f"{lines['realized']} / {lines['commission']} / {lines['funding']} = net {lines['net']}"
+    return f"{text} (realized / commission / funding; as of {as_of})" if as_of else text

@@ -14,6 +14,7 @@ import dataclasses
 import math
 import os
 import typing
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from mmctl.config.schema import (
     DaemonSettings,
     LogSettings,
     PaperAccount,
+    ReportSettings,
     RiskSettings,
     Settings,
     StoreSettings,
@@ -133,11 +135,12 @@ def configured_socket(
 def parse_settings(raw: dict[str, Any], source: str = "<config>") -> Settings:
     """Validate a parsed TOML document into `Settings`."""
     where = source
-    _check_keys(raw, {"daemon", "log", "accounts", "risk", "store"}, "", where)
+    _check_keys(raw, {"daemon", "log", "accounts", "risk", "store", "reports"}, "", where)
     daemon = _build(DaemonSettings, _table(raw, "daemon", where), "daemon", where)
     log = _build(LogSettings, _table(raw, "log", where), "log", where)
     risk = _risk(_table(raw, "risk", where), where)
     store = _build(StoreSettings, _table(raw, "store", where), "store", where)
+    reports = _reports(_table(raw, "reports", where), where)
     accounts: dict[str, AccountSettings]
     if "accounts" in raw:
         accounts = {}
@@ -156,8 +159,23 @@ def parse_settings(raw: dict[str, Any], source: str = "<config>") -> Settings:
         accounts=accounts,
         risk=risk,
         store=store,
+        reports=reports,
         source=source if source != "<config>" else "",
     )
+
+
+def _reports(table: dict[str, Any], where: str) -> ReportSettings:
+    """The `[reports]` table; the zone must be one this machine knows (an IANA name such as
+    America/New_York)."""
+    reports = _build(ReportSettings, table, "reports", where)
+    try:
+        zoneinfo.ZoneInfo(reports.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
+        raise ConfigError(
+            f"{where}: reports.timezone: unknown time zone {reports.timezone!r}; use an IANA name such as "
+            '"UTC" or "America/New_York"'
+        ) from e
+    return reports
 
 
 def _risk(table: dict[str, Any], where: str) -> RiskSettings:
@@ -182,6 +200,7 @@ def _account(name: str, table: Any, where: str) -> AccountSettings:
             f"{where}: {path}.exchange: expected one of {', '.join(map(repr, ACCOUNT_TYPES))}, got {kind!r}"
         )
     account = _build(ACCOUNT_TYPES[kind], table, path, where)
+    _check_countdown(account, path, where)
     if isinstance(account, PaperAccount) and account.market == "replay":
         replay = Path(account.replay_path).expanduser() if account.replay_path else None
         if replay is None or not replay.exists():
@@ -197,11 +216,6 @@ def _account(name: str, table: Any, where: str) -> AccountSettings:
 
 def _binance(name: str, account: BinanceAccount, path: str, where: str) -> BinanceAccount:
     """Cross-key checks of a `binanceusdm` account; fills in the default credential variable names."""
-    if not account.countdown_refresh_s < account.countdown_s / 2:
-        raise ConfigError(
-            f"{where}: {path}.countdown_refresh_s: must be less than half of countdown_s "
-            f"({account.countdown_s:g} s), got {account.countdown_refresh_s:g}"
-        )
     for key, schemes, example in (
         ("rest_url", ("http", "https"), "http://127.0.0.1:8765"),
         ("ws_url", ("ws", "wss"), "ws://127.0.0.1:8765/ws"),
@@ -221,6 +235,20 @@ def _binance(name: str, account: BinanceAccount, path: str, where: str) -> Binan
     return dataclasses.replace(
         account, api_key_env=names["api_key_env"], api_secret_env=names["api_secret_env"]
     )
+
+
+def _check_countdown(account: AccountSettings, path: str, where: str) -> None:
+    """Both venues: the countdown is finite and refreshed at least twice within it (a refresh can be
+    late or lost once without the venue cancelling the quotes)."""
+    for key in ("countdown_s", "countdown_refresh_s"):
+        value = getattr(account, key)
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: {path}.{key}: expected a finite number, got {value!r}")
+    if not account.countdown_refresh_s < account.countdown_s / 2:
+        raise ConfigError(
+            f"{where}: {path}.countdown_refresh_s: must be less than half of countdown_s "
+            f"({account.countdown_s:g} s), got {account.countdown_refresh_s:g}"
+        )
 
 
 def _valid_name(name: str) -> bool:

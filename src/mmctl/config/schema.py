@@ -35,7 +35,11 @@ class DaemonSettings:
 @dataclass(frozen=True, slots=True)
 class LogSettings:
     level: Literal["debug", "info", "warning", "error"] = "info"
-    format: Literal["auto", "json", "console"] = "auto"
+    # auto = journal when stdout is journald, console on a terminal, else json
+    format: Literal["auto", "journal", "json", "console"] = "auto"
+    file: str = ""  # "" = no log file; a relative name goes in $LOGS_DIRECTORY, else the state dir
+    file_max_mb: int = bounded(10, min=1, max=10_000)  # rotate when the file reaches this size
+    file_backups: int = bounded(5, min=1, max=1_000)  # rotated files kept (mmctl.log.1 ... .N)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,9 @@ class PaperAccount:
     symbols: tuple[str, ...] = ()  # () = every built-in market
     # after a restart, simulate at most this much of the market time the daemon was down (0 = none)
     catch_up_s: int = bounded(3_600, min=0, max=604_800)
+    # the venue-side cancel-all countdown, as on Binance (see BinanceAccount)
+    countdown_s: float = bounded(120.0, min=10.0, max=600.0)
+    countdown_refresh_s: float = bounded(30.0, min=1.0, max=300.0)  # < countdown_s / 2 (checked on load)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +80,9 @@ class BinanceAccount:
     api_secret_env: str = ""  # "" = MMCTL_<NAME>_API_SECRET
     rest_url: str = ""  # "" = Binance's hosts for the environment; else replaces scheme, host and port
     ws_url: str = ""  # "" = Binance's hosts; else the futures WebSocket base, e.g. ws://127.0.0.1:8765/ws
-    countdown_s: float = bounded(120.0, min=10.0, max=600.0)  # venue-side cancel-all countdown
+    # venue-side cancel-all: Binance cancels a symbol's orders when mmctl has not refreshed its
+    # countdown for countdown_s seconds (the daemon, the VPS or the network died)
+    countdown_s: float = bounded(120.0, min=10.0, max=600.0)
     countdown_refresh_s: float = bounded(30.0, min=1.0, max=300.0)  # < countdown_s / 2 (checked on load)
 
 
@@ -99,6 +108,15 @@ class StoreSettings:
     retain_days: int = bounded(400, min=1, max=36_500)
 
 
+@dataclass(frozen=True, slots=True)
+class ReportSettings:
+    """PnL reports (`mmctl pnl`) and the daemon's scheduled snapshots and daily report files."""
+
+    pnl_since: str = ""  # default `--since` of `mmctl pnl` ("" = today), any form `--since` accepts
+    timezone: str = "UTC"  # default `--tz`: day buckets, `today`, the daily report's day (IANA name)
+    directory: str = ""  # "" = no daily report files; else a CSV and a JSON per day are written here
+
+
 AccountSettings = PaperAccount | BinanceAccount
 
 
@@ -113,4 +131,5 @@ class Settings:
     accounts: dict[str, AccountSettings] = field(default_factory=default_accounts)
     risk: RiskSettings = field(default_factory=RiskSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
+    reports: ReportSettings = field(default_factory=ReportSettings)
     source: str = ""  # the file these settings came from ("" = built-in defaults)

@@ -11,6 +11,7 @@ from mmctl.errors import InvalidParams
 from mmctl.fleet import controls
 from mmctl.fleet.manager import BotManager
 from mmctl.fleet.portfolio import portfolio
+from mmctl.pnl.since import LedgerSince
 from mmctl.rpc import protocol as proto
 from mmctl.rpc.protocol import (
     AccountSummaryDoc,
@@ -26,7 +27,9 @@ from mmctl.strategies.params import describe
 from mmctl.timefmt import iso_utc, parse_iso_utc
 
 
-def register_bot_methods(table: MethodTable, manager: BotManager) -> None:
+def register_bot_methods(table: MethodTable, manager: BotManager, ledger: LedgerSince | None = None) -> None:
+    """`ledger`: PnL since each bot's start and since `[reports] pnl_since` for `status` and `portfolio`."""
+
     async def create(
         name: str,
         account: str,
@@ -55,7 +58,10 @@ def register_bot_methods(table: MethodTable, manager: BotManager) -> None:
 
     async def status(name: str) -> BotStatusDoc:
         """One bot in detail, with its open orders."""
-        return cast(BotStatusDoc, await manager.status(name))
+        doc = await manager.status(name)
+        if ledger is not None:
+            doc.update(ledger.bot_doc(name))
+        return cast(BotStatusDoc, doc)
 
     async def orders(name: str) -> list[dict[str, Any]]:
         """A bot's open orders."""
@@ -112,7 +118,7 @@ def register_bot_methods(table: MethodTable, manager: BotManager) -> None:
 
     async def portfolio_view() -> PortfolioDoc:
         """Balances and positions per account, figures per bot, and totals."""
-        return cast(PortfolioDoc, await portfolio(manager, manager.started_ms))
+        return cast(PortfolioDoc, await portfolio(manager, manager.started_ms, ledger))
 
     table.add(proto.BOT_PAUSE, pause)
     table.add(proto.BOT_RESUME, resume)

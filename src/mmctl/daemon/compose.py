@@ -36,25 +36,35 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
 from mmctl.bots.definition import BotDefinition
 from mmctl.bots.events import Event, EventLog
 from mmctl.bots.recorder import StoreRecorder
+from mmctl.bots.state import BotOptions
 from mmctl.clock import Clock, SystemClock
 from mmctl.config.load import load_settings
 from mmctl.config.schema import BinanceAccount, PaperAccount, Settings
 from mmctl.daemon import logging as daemon_logging
 from mmctl.daemon.audit import audit_controls
 from mmctl.daemon.bot_methods import register_bot_methods
-from mmctl.daemon.checks import account_checks, bot_checks, market_data_checks, store_checks
+from mmctl.daemon.checks import (
+    account_checks,
+    bot_checks,
+    countdown_checks,
+    market_data_checks,
+    store_checks,
+)
 from mmctl.daemon.health import Check
 from mmctl.daemon.host import Daemon
 from mmctl.daemon.methods import register_daemon_methods
 from mmctl.daemon.paper_accounts import open_paper_account, register_paper_methods
+from mmctl.daemon.pnl_jobs import SYNC_EVERY_S, PnlJobs
+from mmctl.daemon.pnl_methods import register_pnl_methods
 from mmctl.daemon.record_methods import register_record_methods
-from mmctl.daemon.scheduler import DAY_S, PRUNE_FIRST_S, Scheduler, prune_job
+from mmctl.daemon.systemd import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from mmctl.errors import MmctlError, StoreError, VenueUnavailable
 from mmctl.exchange.base import Exchange
 from mmctl.exchange.budget import AccountBudgets, RequestBudget
@@ -63,10 +73,16 @@ from mmctl.exchange.paper.exchange import PaperExchange
 from mmctl.fleet.manager import BotManager
 from mmctl.fleet.recovery import RecoveryFailed, recover_account
 from mmctl.fleet.recovery_report import LOG_EVENT
+from mmctl.paths import resolve_state_dir
+from mmctl.pnl.since import LedgerSince
 from mmctl.store.records import DesiredState
 from mmctl.store.sqlite.definitions import SqliteDefinitionStore
 from mmctl.store.sqlite.store import DB_NAME, SqliteStore
 from mmctl.timefmt import iso_utc
+from mmctl.tuning import tune_gc
+
+if TYPE_CHECKING:
+    from mmctl.daemon.scheduler import Scheduler
 
 log = structlog.get_logger("mmctl.daemon")
 
@@ -104,6 +120,7 @@ async def _start(
         clock,
         events,
         unavailable=accounts.unavailable,
+        account_options=account_options(daemon.settings),
         risk=daemon.settings.risk,
         budgets=accounts.budgets,
         records=store,
@@ -115,24 +132,21 @@ async def _start(
     daemon.reload_hooks.append(lambda settings: manager.fleet.monitor.update_settings(settings.risk))
     for problem in manager.load():
         log.error("bot_definition_invalid", problem=problem)
-    register_bot_methods(daemon.table, manager)
+    # PnL since each bot's start and since [reports] pnl_since, refreshed by the ledger sync job
+    ledger = LedgerSince(store, manager, lambda: (daemon.settings.reports.pnl_since,
+                                                  daemon.settings.reports.timezone), clock)  # fmt: skip
+    register_bot_methods(daemon.table, manager, ledger)
     register_record_methods(daemon.table, store, manager)
+    pnl = register_pnl_methods(daemon.table, store, manager, lambda: daemon.settings)
     register_paper_methods(daemon.table, accounts.papers, store, lambda a: active_bots(manager, a))
     audit_controls(daemon.table, events)  # every control command: an event with its caller
     daemon.check_providers.append(
         lambda: account_checks(accounts.clients, accounts.unavailable, accounts.budgets)
     )
+    daemon.check_providers.append(lambda: countdown_checks(manager))
     daemon.check_providers.append(lambda: market_data_checks(manager))
     daemon.check_providers.append(lambda: bot_checks(manager))
     daemon.check_providers.append(lambda: store_checks(store))
-    scheduler = Scheduler()
-    scheduler.every(
-        "prune",
-        DAY_S,
-        prune_job(store, lambda: daemon.settings.store.retain_days, clock),
-        first_in_s=PRUNE_FIRST_S,
-    )
-    scheduler.start()
     log.info(
         "bots_loaded",
         bots=len(manager.bots),
@@ -146,18 +160,28 @@ async def _start(
         lambda: [Check(f"recovery:{a}", False, f"failed: {why}") for a, why in sorted(failed.items())]
     )
 
+    schedules: list[Scheduler] = []
+
     async def recover() -> None:
         failed.update(await recover_fleet(daemon, manager, store))
         guards.append(
             asyncio.create_task(run_fleet_guard(manager, lambda: daemon.settings.risk.check_interval_s))
         )
+        # after the bots are back: apscheduler's import is no part of the time to quoting again
+        schedules.append(
+            start_schedules(
+                daemon, store, clock, PnlJobs(pnl, store, manager, lambda: daemon.settings, clock, ledger)
+            )
+        )
+        tune_gc()  # the long-lived objects of start-up are built: keep them out of every collection
 
     daemon.recoveries.append(recover)
 
     async def stop() -> None:
         for guard in guards:
             guard.cancel()
-        scheduler.shutdown()
+        for scheduler in schedules:
+            scheduler.shutdown()
         for outcome in await manager.shutdown():
             if outcome.get("ok"):
                 log.info(
@@ -217,6 +241,39 @@ async def open_accounts(
         out.budgets[name] = AccountBudgets(own, ip_budget)
         out.clients[name] = BudgetedExchange(ex, own, ip_budget)
     return out
+
+
+def start_schedules(
+    daemon: Daemon, store: SqliteStore, clock: Clock, pnl: PnlJobs | None = None
+) -> Scheduler:
+    """The daemon's periodic jobs (`mmctl.daemon.scheduler`, imported here: after the bots are back):
+    the store's prune and, with `pnl`, the ledger syncs, snapshots, daily report files and their
+    catch-up at start (`mmctl.daemon.pnl_jobs`)."""
+    from mmctl.daemon.scheduler import DAY_S, PRUNE_FIRST_S, Scheduler, prune_job
+
+    scheduler = Scheduler()
+    scheduler.every(
+        "prune",
+        DAY_S,
+        prune_job(store, lambda: daemon.settings.store.retain_days, clock),
+        first_in_s=PRUNE_FIRST_S,
+    )
+    if pnl is not None:
+        scheduler.every("ledger_sync", SYNC_EVERY_S, pnl.sync_ledgers, first_in_s=SYNC_EVERY_S)
+        scheduler.cron("snapshot", pnl.snapshot, zone=pnl.zone, minute=0)
+        scheduler.cron("daily_report", pnl.daily_reports, zone=pnl.zone, minute=5)
+        scheduler.once("pnl_catch_up", pnl.catch_up, in_s=0)
+    scheduler.start()
+    return scheduler
+
+
+def account_options(settings: Settings) -> dict[str, BotOptions]:
+    """Each account's bot options: its venue countdown (`countdown_s`, refreshed every
+    `countdown_refresh_s`), the same for every bot of the account (the venue keeps one per symbol)."""
+    return {
+        name: BotOptions(countdown_s=account.countdown_s, countdown_refresh_s=account.countdown_refresh_s)
+        for name, account in settings.accounts.items()
+    }
 
 
 def unclean_notice(store: SqliteStore, events: EventLog) -> Callable[[], str | None]:
@@ -355,24 +412,51 @@ async def run_fleet_guard(manager: BotManager, interval_s: Callable[[], float]) 
             log.exception("fleet_risk_check_failed")
 
 
-def run_daemon(config: str | None, socket_override: str | None) -> int:
-    """Entry point of `mmctl daemon run`: load config, configure logging, run until stopped."""
+def run_daemon(
+    config: str | None,
+    socket_override: str | None,
+    *,
+    log_level: str | None = None,
+    log_format: str | None = None,
+) -> int:
+    """Entry point of `mmctl daemon run`: load config, configure logging, run until stopped.
+
+    `log_level`/`log_format` (the command line's) win over the config's `[log]`. A config that cannot
+    be used (invalid, missing, a log file that cannot be opened) is one line at error priority with the
+    reason and exit status `EXIT_CONFIG`, which the unit does not restart; an unexpected crash is a
+    logged traceback and exit 1 (restarted)."""
     env = os.environ
     try:
         settings = load_settings(config, env)
     except MmctlError as e:
-        daemon_logging.configure()
-        log.error("config_invalid", error=str(e))
-        return 1
-    daemon_logging.configure(settings.log.level, settings.log.format)
+        daemon_logging.configure(log_level or "info", log_format or "auto")
+        log.error("config_invalid", error=str(e), action="fix the config (mmctl config check), then start")
+        return EXIT_CONFIG
+    state_dir = resolve_state_dir(settings.daemon.state_dir, env)
+    target = daemon_logging.target_for(settings.log, state_dir, env, level=log_level, fmt=log_format)
+    try:
+        daemon_logging.configure_target(target)
+    except OSError as e:
+        daemon_logging.configure(target.level, target.format)
+        log.error(
+            "log_file_unavailable",
+            error=f"{e.filename}: {e.strerror}",
+            action="fix [log] file in the config (or its directory's permissions), then start",
+        )
+        return EXIT_CONFIG
     daemon = build_daemon(
         settings,
         config_path=config or env.get("MMCTL_CONFIG") or settings.source or None,
         socket_override=socket_override,
     )
-    with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(daemon.run())
-    return 0
+    daemon.log_level, daemon.log_format = log_level, log_format
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            return asyncio.run(daemon.run())
+    except Exception:  # the process's last boundary: the traceback at error priority, not on stderr
+        log.exception("daemon_crashed")
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def build_daemon(

@@ -6,9 +6,11 @@ answers with a failing `recovery` check saying what it is doing, and every metho
 waits until recovery is over (a command never races the bots being put back). A service that fails to
 start or a recovery step that fails unexpectedly is one error line and exit 1 (the services started so
 far are stopped). SIGTERM/SIGINT: stop accepting commands (cutting a recovery short), let in-flight
-requests finish, stop the services (bots cancel their orders), remove the socket, exit 0. SIGHUP:
-reload the config (the log says what changed or why it could not). The watchdog is pinged from the
-event loop itself, from before recovery on.
+requests finish, stop the services (bots cancel their orders), remove the socket, exit 0; under systemd
+`EXTEND_TIMEOUT_USEC` is sent every few seconds while this runs, so the unit's stop timeout never cuts
+a bot's cancel-and-confirm short. SIGHUP: reload the config (`RELOADING=1` + `MONOTONIC_USEC`, then
+`READY=1`; the log says what changed or why it could not). The watchdog is pinged from the event loop
+itself, from before recovery on. Exit statuses: `mmctl.daemon.systemd`.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from mmctl.config.schema import Settings
 from mmctl.daemon import logging as daemon_logging
 from mmctl.daemon.health import Check, CheckProvider, LoopLagMonitor, verdict
 from mmctl.daemon.listener import StateLock, bind_socket, remove_socket
-from mmctl.daemon.systemd import Notifier, watchdog_interval_s
+from mmctl.daemon.systemd import EXIT_FAILED, EXIT_OK, Notifier, watchdog_interval_s
 from mmctl.errors import MmctlError, ShuttingDown
 from mmctl.paths import resolve_socket, resolve_state_dir
 from mmctl.rpc.registry import Method, MethodTable
@@ -43,6 +45,8 @@ Service = Callable[["Daemon"], Awaitable[Callable[[], Awaitable[None]]]]
 Recovery = Callable[[], Awaitable[None]]
 """A start-up step run after the socket serves and before READY=1 (e.g. reconcile with the venues)."""
 OPEN_DURING_RECOVERY = "daemon."  # methods answered at once while recovery runs
+EXTEND_EVERY_S = 5.0  # while stopping, ask systemd for more time this often...
+EXTEND_BY_S = 20.0  # ...this much each time (a few missed beats before its stop timeout applies)
 
 
 class GatedTable(MethodTable):
@@ -109,6 +113,9 @@ class Daemon:
         self._stoppers: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.reload_hooks: list[Callable[[Settings], None]] = []  # apply what can change live
+        # `mmctl daemon run --log-level/--log-format`: they win over the config, reloads included
+        self.log_level: str | None = None
+        self.log_format: str | None = None
 
     # --- queries used by RPC methods -------------------------------------------------------------
 
@@ -150,7 +157,7 @@ class Daemon:
         except (MmctlError, OSError) as e:
             lock.release()
             log.error("daemon_start_refused", error=one_line(e))
-            return 1
+            return EXIT_FAILED
         server = RpcServer(
             self.table,
             max_connections=self.settings.daemon.max_connections,
@@ -166,7 +173,7 @@ class Daemon:
             except Exception as e:
                 log.error("daemon_start_failed", error=one_line(e))
                 await self._stop_services()
-                return 1
+                return EXIT_FAILED
             await server.start(sock)
             self._tasks.append(asyncio.create_task(self.lag.run(), name="loop-lag"))
             self._start_watchdog()
@@ -176,12 +183,13 @@ class Daemon:
                 log.error("daemon_recovery_failed", error=one_line(e))
                 await server.close(self.settings.daemon.shutdown_timeout_s)
                 await self._stop_services()
-                return 1
+                return EXIT_FAILED
             if recovered:
                 self._announce_ready()
             await self._stop.wait()
             log.info("daemon_stopping")
             self.notifier.stopping("stopping: finishing requests and stopping bots")
+            self._start_extending("stopping: finishing requests and stopping bots")
             await server.close(self.settings.daemon.shutdown_timeout_s)
             await self._stop_services()
         finally:
@@ -191,7 +199,7 @@ class Daemon:
             remove_socket(self.socket_path, sock)
             lock.release()
         log.info("daemon_stopped")
-        return 0
+        return EXIT_OK
 
     async def _recover(self) -> bool:
         """Run the recovery steps in order, unless a stop arrives first; True once all have run."""
@@ -252,6 +260,20 @@ class Daemon:
             loop.remove_signal_handler(sig)
             signal.signal(sig, signal.SIG_IGN)
 
+    def _start_extending(self, status: str) -> None:
+        """Under systemd: `EXTEND_TIMEOUT_USEC` now and every `EXTEND_EVERY_S` until the process ends,
+        so a stop that is still cancelling and confirming orders is not killed by the unit's timeout
+        (the daemon bounds its own stop with `[daemon] shutdown_timeout_s`)."""
+        if not self.notifier.enabled:
+            return
+
+        async def extend() -> None:
+            while True:
+                self.notifier.extend_timeout(EXTEND_BY_S, status)
+                await asyncio.sleep(EXTEND_EVERY_S)
+
+        self._tasks.append(asyncio.create_task(extend(), name="extend-stop-timeout"))
+
     def _start_watchdog(self) -> None:
         interval = watchdog_interval_s(self.env)
         if interval is None or not self.notifier.enabled:
@@ -263,6 +285,12 @@ class Daemon:
                 await asyncio.sleep(interval)
 
         self._tasks.append(asyncio.create_task(ping(), name="watchdog"))
+
+    def log_target(self, settings: Settings) -> daemon_logging.LogTarget:
+        """The logging `settings` ask for, with the command line's overrides."""
+        return daemon_logging.target_for(
+            settings.log, self.state_dir, self.env, level=self.log_level, fmt=self.log_format
+        )
 
     def reload(self) -> None:
         """SIGHUP: re-read the config; apply what can change live, say what needs a restart."""
@@ -281,7 +309,10 @@ class Daemon:
         if new.accounts != self.settings.accounts:
             needs_restart.append("accounts")
         log.info("config_reloaded", source=new.source or None, needs_restart=needs_restart or None)
-        daemon_logging.configure(new.log.level, new.log.format)
+        try:
+            daemon_logging.configure_target(self.log_target(new), env=self.env)
+        except OSError as e:
+            log.error("log_file_unavailable", error=f"{e.filename}: {e.strerror}", kept="previous logging")
         # what needs a restart stays as it runs, so health and methods report what is in effect
         self.settings = replace(new, daemon=self.settings.daemon, accounts=self.settings.accounts)
         for hook in self.reload_hooks:

@@ -81,7 +81,6 @@ from mmctl.store.records import DeletePaperState, PaperHistory
 log = structlog.get_logger("mmctl.paper")
 
 
-
 async def open_paper_account(
     name: str, settings: PaperAccount, clock: Clock, store: Store | None
 ) -> PaperExchange:

@@ -1,22 +1,25 @@
 """The daemon's periodic jobs on APScheduler 3 (`AsyncIOScheduler` in the daemon's own event loop).
 
 This is the only module that imports apscheduler (DESIGN.md §2: the CLI never loads it). Jobs are
-coroutine functions run on the loop; a job that raises is logged and runs again at its next time (the
-scheduler is each job's one error boundary). The jobs today:
+coroutine functions run on the loop; a job that raises is logged (`scheduled_job_failed`, with its
+traceback) and runs again at its next time: `_guarded` is each job's one error boundary. The jobs:
 - `prune`: daily, delete events and finished order history older than `[store] retain_days` (fills
   and income rows are never pruned), with one log line of counts. The first run is `PRUNE_FIRST_S`
   after start, so a daemon restarted more often than daily still prunes.
-(Issue 12 adds the ledger sync jobs here.)
+- `ledger_sync` (every few minutes), `snapshot` (every hour at :00 of `[reports] timezone`),
+  `daily_report` (:05 of each hour there) and `pnl_catch_up` (once, at start): `mmctl.daemon.pnl_jobs`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 
 from mmctl.clock import Clock, now_ms
 from mmctl.errors import StoreError
@@ -33,6 +36,9 @@ class Scheduler:
     """Periodic coroutine jobs on the running event loop; `start` inside the loop, `shutdown` to stop."""
 
     def __init__(self) -> None:
+        # apscheduler's executor logs each run twice at INFO: a job every few minutes would flood the
+        # journal (its warnings, e.g. a missed run, still go through; so do the scheduler's own lines)
+        logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
         self._scheduler = AsyncIOScheduler(timezone=dt.UTC)
 
     def every(
@@ -42,7 +48,7 @@ class Scheduler:
         still going when the next is due is not doubled (one instance, missed runs coalesced)."""
         first = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=first_in_s)
         self._scheduler.add_job(
-            job,
+            _guarded(name, job),
             "interval",
             seconds=interval_s,
             id=name,
@@ -51,6 +57,28 @@ class Scheduler:
             max_instances=1,
             coalesce=True,
             misfire_grace_time=int(max(interval_s, 1)),
+        )
+
+    def cron(
+        self, name: str, job: Callable[[], Awaitable[Any]], *, zone: dt.tzinfo, minute: int, hour: str = "*"
+    ) -> None:
+        """Run `job` at `hour`:`minute` of `zone`'s wall clock (`hour="*"`: every hour), DST-correct. A run
+        missed by less than an hour (a busy loop, a suspended VPS) still happens, once."""
+        self._scheduler.add_job(
+            _guarded(name, job),
+            CronTrigger(hour=hour, minute=minute, timezone=zone),
+            id=name,
+            name=name,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=3600,
+        )
+
+    def once(self, name: str, job: Callable[[], Awaitable[Any]], *, in_s: float) -> None:
+        """Run `job` once, `in_s` seconds from now."""
+        at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=in_s)
+        self._scheduler.add_job(
+            _guarded(name, job), "date", run_date=at, id=name, name=name, misfire_grace_time=3600
         )
 
     def next_run_s(self, name: str) -> float | None:
@@ -67,6 +95,19 @@ class Scheduler:
     def shutdown(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+
+
+def _guarded(name: str, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+    """The job's error boundary: any exception is one log line with its traceback; the job stays
+    scheduled and runs again at its next time."""
+
+    async def run() -> None:
+        try:
+            await job()
+        except Exception:
+            log.exception("scheduled_job_failed", job=name)
+
+    return run
 
 
 def prune_job(store: Store, retain_days: Callable[[], int], clock: Clock) -> Callable[[], Awaitable[None]]:

@@ -1,15 +1,26 @@
-"""sd_notify without libsystemd: READY/STATUS/STOPPING/WATCHDOG datagrams to `$NOTIFY_SOCKET`.
+"""sd_notify without libsystemd, and the exit statuses the unit relies on.
 
-Supports filesystem paths and abstract sockets (`@name`). Without `NOTIFY_SOCKET` every call is a
-no-op, so the daemon behaves the same outside systemd. `watchdog_interval_s` reads `WATCHDOG_USEC`
-(honouring `WATCHDOG_PID`) and returns how often to ping: half the timeout, as systemd recommends.
+READY/STATUS/STOPPING/WATCHDOG/RELOADING/EXTEND_TIMEOUT_USEC datagrams to `$NOTIFY_SOCKET` (filesystem
+paths and abstract sockets, `@name`). Without `NOTIFY_SOCKET` every call is a no-op, so the daemon
+behaves the same outside systemd. `watchdog_interval_s` reads `WATCHDOG_USEC` (honouring
+`WATCHDOG_PID`) and returns how often to ping: half the timeout, as systemd recommends.
+
+Exit statuses: 0 stopped cleanly, 1 failed (worth a restart: a held lock, a store or venue problem),
+`EXIT_CONFIG` (78, sysexits' EX_CONFIG) the configuration is wrong: `systemd/mmctl.service` lists it in
+`RestartPreventExitStatus=`, so the service fails once, with the reason in the journal, instead of
+restarting forever.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Mapping
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 78
 
 
 class Notifier:
@@ -45,7 +56,18 @@ class Notifier:
         return self.notify("STOPPING=1", f"STATUS={status}")
 
     def reloading(self) -> bool:
-        return self.notify("RELOADING=1")
+        """Reload started: `RELOADING=1` with the monotonic time (what `Type=notify-reload` requires);
+        `READY=1` follows once the reload is over."""
+        now_us = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        return self.notify("RELOADING=1", f"MONOTONIC_USEC={now_us}", "STATUS=reloading the config")
+
+    def extend_timeout(self, seconds: float, status: str | None = None) -> bool:
+        """Ask for `seconds` more before systemd's start/stop timeout kills us (repeat before they run
+        out): sent while the bots are still stopping."""
+        fields = [f"EXTEND_TIMEOUT_USEC={max(1, round(seconds * 1e6))}"]
+        if status:
+            fields.append(f"STATUS={status}")
+        return self.notify(*fields)
 
     def watchdog(self) -> bool:
         return self.notify("WATCHDOG=1")

@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Protocol
 
 from mmctl.model import (
+    Amend,
+    AmendResult,
     Balance,
     BookTop,
     CancelResult,
@@ -41,7 +43,7 @@ class Exchange(Protocol):
 
     @property
     def max_batch(self) -> int:
-        """The most orders `place_orders` accepts at once (Binance: 5)."""
+        """The most orders `place_orders` and `amend_orders` accept at once (Binance: 5)."""
         ...
 
     async def load_markets(self) -> Mapping[str, MarketRules]:
@@ -63,6 +65,19 @@ class Exchange(Protocol):
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[PlaceResult]:
         """Place a batch; one result per request, in request order. Raises `FilterRejected` (nothing
         placed) when the batch exceeds `max_batch`."""
+        ...
+
+    async def amend_orders(self, symbol: str, amends: Sequence[Amend]) -> list[AmendResult]:
+        """Modify up to `max_batch` open limit orders of `symbol` in place, by client id, in one request
+        (Binance: PUT /fapi/v1/order for one, PUT batchOrders for 2-5): one result per amend, in order.
+
+        Binance's semantics on every venue: an amended order keeps its id and client id and goes to the
+        back of the queue at its (new) price; it costs one unit of each order counter, where cancel +
+        new costs two. A post-only order whose new price would cross, or a partly filled order whose new
+        quantity is at or below its filled quantity, is cancelled instead (the result's order is
+        CANCELED). A rejected amend (a filter, margin, `UnknownOrder`, an amend that changes nothing)
+        leaves the order as it was. The order stream reports the amended state. A larger batch raises
+        `FilterRejected` and amends nothing; an unknown symbol fails the whole request."""
         ...
 
     async def cancel_order(

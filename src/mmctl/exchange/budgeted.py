@@ -2,9 +2,10 @@
 
 Each I/O method is charged `mmctl.exchange.weights.cost(...)` (Binance USDⓈ-M's weight and order counts
 for that call) in its request class (`mmctl.exchange.priority`): cancels, the countdown and reduce-only
-orders are SAFETY, and so is every request made inside a `request_class(SAFETY)` scope (a stop's
-confirming queries); new quotes are PLACE, reads QUERY, a bot's start START. Classes below SAFETY wait at
-most their deadline (`DEADLINES_S`) and then fail with `BudgetExhausted`: a read or a quote that cannot be
+orders (placed or amended) are SAFETY, and so is every request made inside a `request_class(SAFETY)`
+scope (a stop's confirming queries); new quotes and amends are PLACE (an amend waits no longer than a
+new quote), reads QUERY, a bot's start START. Classes below SAFETY wait at most their deadline
+(`DEADLINES_S`) and then fail with `BudgetExhausted`: a read or a quote that cannot be
 sent soon is better refused than sent late.
 
 Once admitted, a request runs to its answer even if its caller is cancelled (a stop interrupting a bot's

@@ -6,7 +6,7 @@ methods, can:
   raise `error` (a class, instantiated with a message naming the method, or an instance) for the next
   `times` calls, or until `heal()`;
 - `ambiguous(*methods, times=None)`: perform the call on `inner`, then raise `TransientError` anyway, as
-  a submit whose response was lost does (default method: `place_orders`);
+  a submit whose response was lost does (default method: `place_orders`; `amend_orders` too when named);
 - `delay(seconds, *methods)`: wait on the clock before each call (all methods when none are named).
 Streams (`watch_book`, `order_updates`) fail on their next item; `market` and `book` fail without delay;
 `health` never raises but reports `connected=False` while it is failing; `close` is never faulted.
@@ -37,6 +37,7 @@ METHODS = frozenset(
         "book",
         "watch_book",
         "place_orders",
+        "amend_orders",
         "cancel_order",
         "cancel_orders",
         "cancel_all",

@@ -4,11 +4,11 @@ A wrapper that adds one concern to every call (injected faults, a request budget
 `ForwardingExchange(inner)` and overrides only the hooks it needs; each port method is written once here:
 
 - `_call(method, call, *, n_requests, reduce_only, symbol_given)` runs every async request method
-  (`load_markets`, `place_orders`, the cancels, the queries, the countdown, `server_time_ms`). `call()`
-  performs the request on `inner`; the keywords describe it: `n_requests` is the number of orders in a
-  `place_orders` batch (1 elsewhere), `reduce_only` is true for a non-empty `place_orders` batch whose
-  every request is reduce-only, and `symbol_given` is false for `open_orders` over all symbols. Default:
-  `return await call()`.
+  (`load_markets`, `place_orders`, `amend_orders`, the cancels, the queries, the countdown,
+  `server_time_ms`). `call()` performs the request on `inner`; the keywords describe it: `n_requests` is
+  the number of orders in a `place_orders` or `amend_orders` batch (1 elsewhere), `reduce_only` is true
+  for a non-empty batch whose every request (order or amend) is reduce-only, and `symbol_given` is
+  false for `open_orders` over all symbols. Default: `return await call()`.
 - `_sync(method)` runs before the synchronous `market` and `book` (default: nothing).
 - `_stream(method, items)` wraps the iterators of `watch_book` and `order_updates` (default: `items`).
 
@@ -25,6 +25,8 @@ from typing import TypeVar
 
 from mmctl.exchange.base import Exchange
 from mmctl.model import (
+    Amend,
+    AmendResult,
     Balance,
     BookTop,
     CancelResult,
@@ -100,6 +102,14 @@ class ForwardingExchange:
             lambda: self.inner.place_orders(requests),
             n_requests=len(requests),
             reduce_only=bool(requests) and all(r.reduce_only for r in requests),
+        )
+
+    async def amend_orders(self, symbol: str, amends: Sequence[Amend]) -> list[AmendResult]:
+        return await self._call(
+            "amend_orders",
+            lambda: self.inner.amend_orders(symbol, amends),
+            n_requests=len(amends),
+            reduce_only=bool(amends) and all(a.reduce_only for a in amends),
         )
 
     async def cancel_order(

@@ -2,14 +2,18 @@
 
 Core layer: stdlib only. A request's class comes from what it does, or from the scope it runs in:
 
-    SAFETY  cancels, cancel-all, the countdown cancel (arm/disarm), reduce-only and flatten orders, and any
-            request made inside a `request_class(SAFETY)` scope: the queries a stop, pause or cancel-all
-            needs to confirm itself. Admitted first, with a reserved share of every budget.
+    SAFETY  cancels, cancel-all, the countdown cancel (arm/disarm), reduce-only and flatten orders (placed
+            or amended), and any request made inside a `request_class(SAFETY)` scope: the queries a stop,
+            pause or cancel-all needs to confirm itself. Admitted first, with a reserved share of every
+            budget.
     START   what a bot's start costs (reachability, leverage, leftovers, margin) inside a
             `request_class(START)` scope: ahead of quotes, so busy running bots cannot starve a start,
             but starts as a whole never hold more than their own share of a window: starting many bots
             proceeds in waves and cannot take the budget running bots and safety need.
-    PLACE   new quotes and amends.
+    PLACE   new quotes and amends of quotes. An amend is a new quote in all but its id (a new price or
+            size on the venue, priced as one new order), so it is PLACE even when it only shrinks the
+            order: what must take risk off at once is a cancel, which is SAFETY. Only a batch of amends of
+            reduce-only orders (every `Amend.reduce_only`) is SAFETY, as placing them is.
     QUERY   reads: balances, positions, orders, income.
 
 A scope is a context variable, so it follows the task that set it and the tasks created inside it, and

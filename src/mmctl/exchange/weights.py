@@ -8,6 +8,8 @@ Binance adapter issues it, so the request budget, benchmarks and reports all rea
     method            endpoint                          weight  orders 10 s  orders 1 min
     place_orders 1    POST /fapi/v1/order                    0            1             1
     place_orders 2-5  POST /fapi/v1/batchOrders              5            5             1
+    amend_orders 1    PUT /fapi/v1/order                     0            1             1
+    amend_orders 2-5  PUT /fapi/v1/batchOrders               5            5             1
     cancel_order      DELETE /fapi/v1/order                  1
     cancel_orders     DELETE /fapi/v1/batchOrders            1
     cancel_all        DELETE /fapi/v1/allOpenOrders          1
@@ -24,7 +26,11 @@ Binance adapter issues it, so the request budget, benchmarks and reports all rea
     load_markets      GET /fapi/v1/exchangeInfo              1   (once)
     market, book, health, name, max_batch, watch_book, order_updates, close: no REST request, 0
 
-Cancels do not count as orders. Core module: stdlib and `mmctl.model` only.
+Cancels do not count as orders; an amend counts as one order (cancel + new counts two). The amend costs
+are Binance's "Modify Order" and "Modify Multiple Orders" pages (developers.binance.com/docs/derivatives/
+usds-margined-futures/trade/rest-api/Modify-Order: 1 on each order counter, 0 IP weight; Modify-Multiple-
+Orders: 5 on the 10 s counter, 1 on the 1 min counter, 5 IP weight). Core module: stdlib and
+`mmctl.model` only.
 """
 
 from __future__ import annotations
@@ -64,6 +70,10 @@ PLACE_SINGLE = Cost(weight=0, orders_10s=1, orders_1m=1)
 """POST /fapi/v1/order."""
 PLACE_BATCH = Cost(weight=5, orders_10s=5, orders_1m=1)
 """POST /fapi/v1/batchOrders (2..5 orders)."""
+AMEND_SINGLE = Cost(weight=0, orders_10s=1, orders_1m=1)
+"""PUT /fapi/v1/order."""
+AMEND_BATCH = Cost(weight=5, orders_10s=5, orders_1m=1)
+"""PUT /fapi/v1/batchOrders (2..5 amends)."""
 OPEN_ORDERS_ALL = Cost(weight=40)
 """GET /fapi/v1/openOrders without a symbol."""
 
@@ -94,22 +104,25 @@ FIXED: dict[str, Cost] = {
     "close": FREE,
     "settle": FREE,
 }
-"""The cost of every port method whose cost does not depend on its arguments (place_orders does)."""
+"""The cost of every port method whose cost does not depend on its arguments (place_orders and
+amend_orders do)."""
 
-METHODS = frozenset({*FIXED, "place_orders"})
+METHODS = frozenset({*FIXED, "place_orders", "amend_orders"})
 """Every `Exchange` port method and property this table prices."""
 
 
 def cost(method: str, n_requests: int = 1, symbol_given: bool = True) -> Cost:
     """The cost of one call of the port method `method`.
 
-    `n_requests` is the number of orders in a `place_orders` batch (0 sends nothing; above
+    `n_requests` is the number of orders in a `place_orders` or `amend_orders` batch (0 sends nothing; above
     `BATCH_ORDERS_MAX` the adapter rejects the batch unsent, but it is priced as one batch so a budget
     never under-counts). `symbol_given` matters for `open_orders` only. Raises `ValueError` for a name
     that is not a port method.
     """
     if method == "place_orders":
-        return _place_cost(n_requests)
+        return _batch_cost(n_requests, PLACE_SINGLE, PLACE_BATCH)
+    if method == "amend_orders":
+        return _batch_cost(n_requests, AMEND_SINGLE, AMEND_BATCH)
     if method == "open_orders" and not symbol_given:
         return OPEN_ORDERS_ALL
     try:
@@ -118,9 +131,9 @@ def cost(method: str, n_requests: int = 1, symbol_given: bool = True) -> Cost:
         raise ValueError(f"not an Exchange port method: {method!r}") from None
 
 
-def _place_cost(n_requests: int) -> Cost:
+def _batch_cost(n_requests: int, single: Cost, batch: Cost) -> Cost:
     if n_requests < 0:
         raise ValueError(f"n_requests must be >= 0, got {n_requests}")
     if n_requests == 0:
         return FREE
-    return PLACE_SINGLE if n_requests == 1 else PLACE_BATCH
+    return single if n_requests == 1 else batch

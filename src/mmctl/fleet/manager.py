@@ -71,6 +71,7 @@ class BotManager:
         *,
         unavailable: Mapping[str, str] | None = None,
         options: BotOptions | None = None,
+        account_options: Mapping[str, BotOptions] | None = None,
         risk: FleetLimits | None = None,
         budgets: Mapping[str, AccountBudgets] | None = None,
         records: Store | None = None,
@@ -86,7 +87,9 @@ class BotManager:
         self.store = store
         self.clock = clock
         self.events = events
-        self.options = options or BotOptions()
+        self.options = options or BotOptions()  # for accounts without their own (`account_options`)
+        # per account: its settings' countdown (`countdown_s`, `countdown_refresh_s`) for all its bots
+        self.account_options = dict(account_options or {})
         self.bots: dict[str, Bot] = {}
         # definitions whose account is unavailable: listed in `error` with the reason, not loaded
         self.unloaded: dict[str, tuple[BotDefinition, str]] = {}
@@ -138,12 +141,16 @@ class BotManager:
             self.exchange(account),
             self.clock,
             self.events,
-            self.options,
+            self.options_for(account),
             self.account(account),
             recorder=self.recorder,
         )
         bot.on_stopped = self._after_stop
         return bot
+
+    def options_for(self, account: str) -> BotOptions:
+        """The runtime options of the bots on `account` (the account's countdown settings)."""
+        return self.account_options.get(account, self.options)
 
     async def _after_stop(self, bot: Bot) -> None:
         """A bot stopped on its own (error, risk): it stays stopped after a restart (a restart must not
@@ -420,9 +427,11 @@ class BotManager:
 
     async def _disarm_idle_countdowns(self, pairs: set[tuple[str, str]]) -> None:
         """Disarm the venue's countdown on every (account, symbol) no active bot quotes any more, so it
-        cannot later cancel orders an operator places by hand."""
+        cannot later cancel orders an operator places by hand. A bot in `error` may have left orders it
+        could not confirm cancelled: then the countdown stays armed, so the venue removes them."""
         for account, symbol in sorted(pairs):
-            if any(b.state.active for b in self.bots_on(account, symbol)):
+            bots = self.bots_on(account, symbol)
+            if any(b.state.active or b.state is BotState.ERROR for b in bots):
                 continue
             with contextlib.suppress(MmctlError):
                 await self.account(account).disarm_countdown(symbol)

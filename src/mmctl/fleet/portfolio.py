@@ -9,6 +9,8 @@ rows' `funding` plus `unattributed` is the account's funding). Nothing here send
 account figures come from each account's shared refreshes (`AccountShared`) and carry their age; a due
 funding poll is started and waited for briefly. Every amount is written in plain notation
 (`money_text`: `0.00000000`, never `0E-8`), on the wire and so in the CLI's tables.
+Given the daemon's `LedgerSince`, the document also carries realized, commission, funding and net from
+the store's ledger (the `mmctl pnl` arithmetic) since each bot's start and since `[reports] pnl_since`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from mmctl.model import ZERO
 
 if TYPE_CHECKING:
     from mmctl.fleet.manager import BotManager
+    from mmctl.pnl.since import LedgerSince
 
 DAY_MS = 86_400_000
 
@@ -140,7 +143,11 @@ def _money_map(sums: dict[str, Decimal] | None) -> dict[str, str] | None:
     return None if sums is None else {k: money_text(v) for k, v in sums.items()}
 
 
-async def portfolio(manager: BotManager, started_ms: int) -> dict[str, Any]:
+async def portfolio(
+    manager: BotManager, started_ms: int, ledger: LedgerSince | None = None
+) -> dict[str, Any]:
+    """The `portfolio.get` document; with `ledger`, each bot's `pnl_since_start` and `pnl_since`, each
+    account's `pnl_since` and the top-level `ledger_as_of` (`mmctl.pnl.since`: the `pnl` arithmetic)."""
     now = now_ms(manager.clock)
     await refresh_funding(manager)
     rows = bot_figures(manager)
@@ -154,4 +161,11 @@ async def portfolio(manager: BotManager, started_ms: int) -> dict[str, Any]:
     with localcontext(EXACT):
         unattributed = sum((Decimal(a["funding"]["unattributed"]) for a in accounts), ZERO)
     sums["unattributed_funding"] = money_text(unattributed)
-    return {"accounts": accounts, "bots": rows, "totals": sums}
+    doc: dict[str, Any] = {"accounts": accounts, "bots": rows, "totals": sums}
+    if ledger is not None:
+        for row in rows:
+            row.update({k: v for k, v in ledger.bot_doc(row["bot"]).items() if k != "ledger_as_of"})
+        for account in accounts:
+            account["pnl_since"] = ledger.account_doc(account["account"])["pnl_since"]
+        doc["ledger_as_of"] = ledger.bot_doc("")["ledger_as_of"]
+    return doc

@@ -56,6 +56,7 @@ DB_BACKUP = "db.backup"
 DB_CHECK = "db.check"
 DB_VACUUM = "db.vacuum"
 PAPER_RESET = "paper.reset"
+PNL_REPORT = "pnl.report"
 
 METHOD_NAMES = frozenset(
     {
@@ -87,6 +88,7 @@ METHOD_NAMES = frozenset(
         DB_CHECK,
         DB_VACUUM,
         PAPER_RESET,
+        PNL_REPORT,
     }
 )
 """Every method the daemon registers (a test checks this against `daemon.methods`)."""
@@ -172,10 +174,21 @@ class OrderRowDoc(TypedDict):
 
 class QuoteStatsDoc(TypedDict):
     placed: int
+    amended: int
     cancelled: int
     rejected: int
     post_only_rejects: int
     ticks: int
+
+
+class PnlSinceDoc(TypedDict):
+    """Ledger PnL of a bot or account since a time (`pnl_since_start`, `pnl_since`)."""
+
+    since: str
+    realized: str
+    commission: str
+    funding: str
+    net: str
 
 
 class BotStatusDoc(BotRowDoc):
@@ -202,6 +215,9 @@ class BotStatusDoc(BotRowDoc):
     available_balance: NotRequired[str]
     account_position: NotRequired[str]
     account_entry_price: NotRequired[str | None]
+    pnl_since_start: NotRequired[PnlSinceDoc | None]  # from the venue's ledger since the bot's last start
+    pnl_since: NotRequired[PnlSinceDoc | None]  # since `[reports] pnl_since`
+    ledger_as_of: NotRequired[str | None]  # the ledger sync these come from
 
 
 class EventDoc(TypedDict):
@@ -249,6 +265,57 @@ class FillsPageDoc(TypedDict):
     bot: str
     fills: list[FillDoc]
     truncated: bool
+
+
+class PnlSyncDoc(TypedDict):
+    """`pnl.report`'s `sync` items: one account's ledger sync before the report (`error`: why it could
+    not be brought up to date; the report then uses what the store holds, up to `complete_until`)."""
+
+    account: str
+    rows_read: int
+    rows_new: int
+    complete_until: str
+    error: str | None
+
+
+class PnlLinesDoc(TypedDict):
+    """The lines of a PnL report or bucket, money as plain decimal strings: one per income type of the
+    venue's ledger, `transfers` apart (never in `net`), and `net` = the sum of the others."""
+
+    realized: str
+    commission: str
+    funding: str
+    transfers: str
+    net: str
+
+
+class PnlBucketDoc(PnlLinesDoc):
+    """One `--by` bucket: `key` (`2026-03-08`, `2026-W10`, `2026-03`, a symbol, a bot or
+    `unattributed`, a line name) and `start` (ISO UTC; null for symbol, bot and type buckets)."""
+
+    key: str
+    start: str | None
+
+
+class PnlDoc(PnlLinesDoc):
+    """`pnl.report`: PnL over [since, until) from the venue's income ledger (docs/json.md, "pnl").
+    `complete_until`: the store held every ledger row up to then; `complete`: that covers `until`.
+    `unrealized`: at the mark now (null with an explicit `until`). `buckets` only with `by`; their
+    lines sum exactly to the top-level ones."""
+
+    since: str
+    until: str
+    timezone: str
+    complete_until: str
+    complete: bool
+    accounts: list[str]
+    symbol: str | None
+    bot: str | None
+    by: str | None
+    unrealized: str | None
+    rows: int
+    sync: list[PnlSyncDoc]
+    buckets: NotRequired[list[PnlBucketDoc]]
 
 
 class StatusChangeDoc(TypedDict):
@@ -349,9 +416,10 @@ class AccountSummaryDoc(TypedDict):
 class PortfolioDoc(TypedDict):
     """`portfolio.get` (`mmctl portfolio --json`); see docs/json.md for the account and bot rows."""
 
-    accounts: list[dict[str, Any]]
-    bots: list[dict[str, Any]]
+    accounts: list[dict[str, Any]]  # each with `pnl_since` (PnlSinceDoc or null)
+    bots: list[dict[str, Any]]  # each with `pnl_since_start` and `pnl_since` (PnlSinceDoc or null)
     totals: dict[str, str]
+    ledger_as_of: NotRequired[str | None]
 
 
 def to_jsonable(value: Any) -> Any:

@@ -4,6 +4,7 @@ durable record of orders, fills, income, events, bots and paper venues, with its
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -13,6 +14,7 @@ from mmctl.store.records import (
     BotRecord,
     EquitySnapshot,
     EventRecord,
+    IncomeSum,
     OrderRecord,
     PaperHistory,
     PaperState,
@@ -77,6 +79,7 @@ class StoreReads(Protocol):
         until_ms: int | None = None,
         limit: int | None = 1000,
     ) -> list[StoredFill]: ...
+    def bot_positions(self, *, account: str, symbol: str, before_ms: int) -> dict[str, Decimal]: ...
     def last_fill_ms(self, account: str) -> dict[str, int]: ...
     def income(
         self,
@@ -88,6 +91,17 @@ class StoreReads(Protocol):
         limit: int | None = None,
     ) -> list[StoredIncome]: ...
     def last_income_ms(self) -> dict[str, int]: ...
+    def income_sums(
+        self,
+        *,
+        account: str,
+        since_ms: int,
+        until_ms: int,
+        offset_ms: int = 0,
+        symbol: str | None = None,
+        attribute: bool = False,
+        symbols: bool = True,
+    ) -> list[IncomeSum]: ...
     def orders(
         self,
         *,

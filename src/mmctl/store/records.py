@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from mmctl.errors import ValidationError
-from mmctl.model import Fill, IncomeRow, Order, OrderRequest, OrderStatus
+from mmctl.model import Fill, IncomeRow, IncomeType, Order, OrderRequest, OrderStatus
 
 R = TypeVar("R")
 
@@ -126,6 +126,24 @@ class StoredIncome:
     account: str
     row: IncomeRow
     info: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class IncomeSum:
+    """Income rows of one account summed by group (`StoreReads.income_sums`): the local day (`day`: days
+    since 1970-01-01 of the wall clock the query's offset gives), type and symbol, and when attributed
+    the bot of the fill a REALIZED_PNL or COMMISSION row's trade id names (None: no recorded bot) and
+    a FUNDING_FEE row's time. The exact sum is `units` × 1e-8 plus the `rest` amounts (rows whose text
+    is not a plain decimal with at most 8 places, summed by the caller); `rows` counts the rows."""
+
+    day: int
+    income_type: IncomeType
+    symbol: str
+    bot: str | None
+    ts_ms: int | None
+    units: int
+    rest: tuple[Decimal, ...]
+    rows: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,6 +433,22 @@ class NewSnapshot(Write[None]):
         for name in ("wallet", "equity", "unrealized_pnl", "realized_pnl", "fees"):
             finite(getattr(self.snapshot, name), f"snapshot.{name}")
         object.__setattr__(self, "data_json", to_json(self.snapshot.data, "data"))
+
+
+@dataclass(frozen=True, slots=True)
+class SetMeta(Write[None]):
+    """Set one key of the store's own notes (`StoreReads.meta`), e.g. the last day a daily report was
+    written for. The keys the store uses itself (`RESERVED_META`) are refused."""
+
+    key: str
+    value: str
+
+    def __post_init__(self) -> None:
+        if self.key in RESERVED_META:
+            raise ValidationError(f"meta key {self.key!r} is the store's own", data={"field": "key"})
+
+
+RESERVED_META = frozenset({"clean_shutdown", "closed_ms", "imported_toml"})
 
 
 @dataclass(frozen=True, slots=True)

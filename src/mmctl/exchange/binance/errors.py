@@ -110,7 +110,11 @@ CODES: dict[int, Rule] = {
     -2022: Rule(ReduceOnlyRejected),
     -2024: Rule(ReduceOnlyRejected),
     -2025: Rule(FilterRejected, "the symbol's maximum number of open orders is reached"),
-    -2027: Rule(LeverageRejected, "the position exceeds the notional cap of this leverage's bracket"),
+    -2027: Rule(
+        LeverageRejected,
+        "the position plus open orders exceed the notional cap of this leverage's bracket: reduce them "
+        "or choose a lower leverage",
+    ),
     -2028: Rule(LeverageRejected, "the margin balance is too small for this leverage"),
     # -40xx: filters and account settings.
     -4001: Rule(FilterRejected),
@@ -124,7 +128,10 @@ CODES: dict[int, Rule] = {
     -4016: Rule(FilterRejected),
     -4023: Rule(FilterRejected),
     -4024: Rule(FilterRejected),
-    -4028: Rule(LeverageRejected),
+    -4028: Rule(
+        LeverageRejected,
+        "the leverage is above the symbol's maximum: choose a lower one (mmctl leverage NAME shows it)",
+    ),
     -4029: Rule(FilterRejected),
     -4030: Rule(FilterRejected),
     -4046: Rule(AlreadySet),
@@ -139,6 +146,7 @@ CODES: dict[int, Rule] = {
     # -50xx: order execution.
     -5021: Rule(OrderRejected),
     -5022: Rule(PostOnlyWouldCross),
+    -5026: Rule(OrderRejected, "the order was amended the most times Binance allows: cancel and replace it"),
     -5027: Rule(OrderRejected, "the amend changes nothing"),
     -5028: Rule(ClockSkew, "the request reached the matching engine too late: resync and retry"),
 }

@@ -5,9 +5,10 @@ own parameter names and string values, and every answer is converted from its ra
 (`convert.py`), so no float ever touches a price or an amount. The endpoints and their costs are those of
 `mmctl.exchange.weights`. Orders are checked against the market's filters before they are sent (a
 request the venue would refuse costs neither weight nor an order count); batches of up to 5 go to
-POST batchOrders and their answers are matched to the requests by client order id. A -1021 resyncs the
-clock and is retried once. A request, once sent, runs to its answer even if its caller is cancelled;
-`settle()` waits for those in flight.
+POST batchOrders and their answers are matched to the requests by client order id; amends likewise go
+to PUT order / PUT batchOrders (what ccxt's `edit_order` / `edit_orders` call), by client order id. A
+-1021 resyncs the clock and is retried once. A request, once sent, runs to its answer even if its
+caller is cancelled; `settle()` waits for those in flight.
 
 The live parts (top of book, own order events, reconciliation after stream gaps) are in `streams.py`,
 `events.py` and `reconcile.py`; start-up (credentials, markets, position mode) is in `account.py`.
@@ -19,6 +20,7 @@ import asyncio
 import contextlib
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +34,7 @@ from mmctl.errors import (
     MmctlError,
     OrderRejected,
     PostOnlyWouldCross,
+    UnknownOrder,
 )
 from mmctl.exchange.base import MAX_CANCEL_BATCH, Exchange
 from mmctl.exchange.binance import convert
@@ -42,7 +45,7 @@ from mmctl.exchange.binance.errors import AlreadySet
 from mmctl.exchange.binance.events import UserEvents
 from mmctl.exchange.binance.health import health_of
 from mmctl.exchange.binance.markets import MarketIndex
-from mmctl.exchange.binance.orders import order_params, order_ref
+from mmctl.exchange.binance.orders import amend_params, order_params, order_ref
 from mmctl.exchange.binance.reconcile import Reconciler
 from mmctl.exchange.binance.streams import BookStreams, UserStream
 from mmctl.exchange.binance.tracker import OrderTracker
@@ -52,6 +55,8 @@ from mmctl.exchange.fanout import BookWatch, Subscription
 from mmctl.exchange.rules import check_order, notional
 from mmctl.exchange.weights import BATCH_ORDERS_MAX
 from mmctl.model import (
+    Amend,
+    AmendResult,
     Balance,
     BookTop,
     CancelResult,
@@ -272,6 +277,50 @@ class BinanceExchange:
         top = self.books.latest(rules.symbol) if req.type is OrderType.MARKET else None
         return top.mid if top is not None else None
 
+    async def amend_orders(self, symbol: str, amends: Sequence[Amend]) -> list[AmendResult]:
+        """PUT /fapi/v1/order for one amend, PUT batchOrders for 2-5 (Binance answers a batch in request
+        order, but legs are matched by client order id all the same). An amend that breaks the market's
+        filters is refused here, unsent (Binance would reject it and leave the order as it is)."""
+        if len(amends) > BATCH_ORDERS_MAX:
+            raise FilterRejected(
+                f"a batch holds at most {BATCH_ORDERS_MAX} amends, got {len(amends)}; nothing was amended",
+                data={"field": "batch", "max_batch": BATCH_ORDERS_MAX},
+            )
+        rules = self.market(symbol)
+        results: dict[int, AmendResult] = {}
+        legs: list[tuple[int, Amend, dict[str, str]]] = []
+        for i, amend in enumerate(amends):
+            try:
+                check_order(_as_request(amend, rules), rules)
+            except OrderRejected as e:
+                results[i] = AmendResult(amend, error=e)
+                continue
+            legs.append((i, amend, amend_params(amend, rules)))
+        if legs:
+            self.active_symbols.add(rules.symbol)
+        if len(legs) == 1:
+            i, amend, params = legs[0]
+            try:
+                results[i] = self._amended(amend, await self.call("fapiPrivatePutOrder", params))
+            except (OrderRejected, UnknownOrder) as e:
+                results[i] = AmendResult(amend, error=e)
+        elif legs:
+            answer = await self.call("fapiPrivatePutBatchOrders", {"batchOrders": [p for _, _, p in legs]})
+            legs_out = match_legs([a.client_order_id for _, a, _ in legs], answer)
+            for (i, amend, _), item in zip(legs, legs_out, strict=True):
+                results[i] = self._amended(amend, item)
+        return [results[i] for i in range(len(amends))]
+
+    def _amended(self, amend: Amend, raw: Any) -> AmendResult:
+        if isinstance(raw, Exception):
+            return AmendResult(amend, error=raw)
+        order = convert.order(raw, self.symbol_of)
+        known = self.tracker.known(order.client_order_id)
+        if known is not None and known.id == order.id:  # PUT's answer has no creation time
+            order = replace(order, created_ms=known.created_ms)
+        self.tracker.on_rest(order)
+        return AmendResult(amend, order=order)
+
     async def cancel_order(
         self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
     ) -> Order:
@@ -461,6 +510,18 @@ class BinanceExchange:
 
     def health(self) -> ExchangeHealth:
         return health_of(self)
+
+
+def _as_request(amend: Amend, rules: MarketRules) -> OrderRequest:
+    """An amend's new price and quantity as a limit order, for the market's filters."""
+    return OrderRequest(
+        rules.symbol,
+        amend.side,
+        amend.qty,
+        amend.price,
+        amend.client_order_id,
+        reduce_only=amend.reduce_only,  # exempt from the notional minimum, as on Binance
+    )
 
 
 def _satisfies_port(exchange: BinanceExchange) -> Exchange:

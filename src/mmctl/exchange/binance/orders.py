@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from mmctl.errors import UnknownOrder
 from mmctl.exchange.binance.convert import text
-from mmctl.model import MarketRules, OrderRequest, OrderType, Side
+from mmctl.model import Amend, MarketRules, OrderRequest, OrderType, Side
 
 
 def order_params(req: OrderRequest, rules: MarketRules) -> dict[str, str]:
@@ -29,6 +29,19 @@ def order_params(req: OrderRequest, rules: MarketRules) -> dict[str, str]:
     if req.reduce_only:
         params["reduceOnly"] = "true"
     return params
+
+
+def amend_params(amend: Amend, rules: MarketRules) -> dict[str, str]:
+    """PUT /fapi/v1/order (or one PUT batchOrders leg) for `amend`: the order named by its client id
+    (never `orderId`: ccxt's `edit_order` would send the text "None" for a missing id), both quantity and
+    price (Binance requires both)."""
+    return {
+        "symbol": rules.id,
+        "side": "BUY" if amend.side is Side.BUY else "SELL",
+        "origClientOrderId": amend.client_order_id,
+        "quantity": text(amend.qty),
+        "price": text(amend.price),
+    }
 
 
 def order_ref(venue_id: str, order_id: str | None, client_order_id: str | None) -> dict[str, str]:

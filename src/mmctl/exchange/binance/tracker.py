@@ -12,7 +12,7 @@ freshest state seen anywhere (REST answers included). From it:
 - `reconcile(symbol, venue_orders, trades)` turns the venue's REST truth (open orders, the final state of
   orders that left the book, and user trades) into the updates the stream should have delivered: each
   missed fill with the order's cumulative state at that fill, then any status change without a fill
-  (cancelled, expired, or an order nobody announced, e.g. after an ambiguous submit).
+  (cancelled, expired, amended, or an order nobody announced, e.g. after an ambiguous submit).
 
 Pure (no I/O); bounded memory: settled orders and old trade ids are forgotten oldest first.
 """
@@ -135,7 +135,12 @@ class OrderTracker:
                 self.recovered_fills += 1
                 out.append(self._emit(t, OrderUpdate(at_fill, fill)))
             last = t.emitted
-            changed = last is None or last.status != venue.status or last.filled != venue.filled
+            changed = (
+                last is None
+                or last.status != venue.status
+                or last.filled != venue.filled
+                or (last.price, last.qty) != (venue.price, venue.qty)  # an amend the stream missed
+            )
             if changed and (last is None or _fresher(venue, last)):
                 self.recovered_changes += 1
                 out.append(self._emit(t, OrderUpdate(venue)))

@@ -8,6 +8,10 @@ our own resting orders → reduce-only would increase the position or over-commi
 orders → duplicate client order id → the leverage bracket's notional cap → initial margin. Orders that do
 not add exposure (reduce-only orders, or orders whose side is already covered by a larger opposite side)
 skip the last two.
+
+Amends (Binance's Modify Order): shape → side, "changes nothing" (-5027), the amend count (-5026) and
+the market filters on the new price and quantity (`check_amend`); the venue then cancels or applies the
+amend, checking reduce-only (`check_amend_reduce_only`) and margin on the way.
 """
 
 from __future__ import annotations
@@ -22,11 +26,11 @@ from mmctl.errors import (
     LeverageRejected,
     OrderRejected,
 )
-from mmctl.exchange.paper.margin import exposure, initial_margin
-from mmctl.exchange.paper.state import SymbolState
+from mmctl.exchange.paper.margin import exposure_sides, initial_margin
+from mmctl.exchange.paper.state import LiveOrder, SymbolState
 from mmctl.exchange.rejects import reject
 from mmctl.exchange.rules import check_order, percent_price_bound, within_percent_price
-from mmctl.model import ZERO, Balance, BookTop, OrderRequest, OrderType, Side, StpMode
+from mmctl.model import ZERO, Amend, Balance, BookTop, OrderRequest, OrderType, Side, StpMode
 from mmctl.pnl.position import CTX, MONEY_QUANTUM, reducible_qty
 
 CLIENT_ORDER_ID = re.compile(r"[.A-Za-z0-9:/_-]{1,36}")  # Binance's newClientOrderId rule
@@ -119,14 +123,19 @@ def _check_post_only(req: OrderRequest, st: SymbolState, fill_at: Decimal | None
             f"post-only {req.side} at {req.price} would cross the {st.symbol} book ({top.bid} / {top.ask})",
             client_order_id=req.client_order_id,
         )
-    own = st.best_ask if req.side is Side.BUY else st.best_bid
-    if req.price >= own if req.side is Side.BUY else req.price <= own:
+    if crosses_own(req.side, req.price, st):
+        own = st.best_ask if req.side is Side.BUY else st.best_bid
         raise reject(
             -5022,
             f"post-only {req.side} at {req.price} would cross our own resting {req.side.opposite} at {own} "
             f"on {st.symbol}",
             client_order_id=req.client_order_id,
         )
+
+
+def crosses_own(side: Side, price: Decimal, st: SymbolState) -> bool:
+    """True when a `side` order at `price` would reach one of our own resting orders on the other side."""
+    return price >= st.best_ask if side is Side.BUY else price <= st.best_bid
 
 
 def _check_reduce_only(req: OrderRequest, st: SymbolState) -> None:
@@ -173,15 +182,26 @@ def check_margin(
     req: OrderRequest, st: SymbolState, price: Decimal, available: Callable[[], Decimal]
 ) -> None:
     """Leverage-bracket cap and initial margin for an order that adds exposure at `price`.
-    `available` is computed only when the order needs margin (it walks every symbol)."""
+    `available` is computed only when the order needs margin (it may walk every symbol).
+
+    The symbol's exposure is `max(longs, shorts, 0)` before the order and `worst` with it; its initial
+    margin is that over the leverage (`margin.initial_margin`). Rounded division by the leverage is
+    monotonic, so an order that does not raise the exposure cannot raise the margin either."""
     if req.reduce_only:
         return
     notional = CTX.multiply(req.qty, price)
-    before = initial_margin(st)
-    after = initial_margin(st, side=req.side, extra=notional)
+    longs, shorts = exposure_sides(st)
+    if req.side is Side.BUY:
+        worst = max(CTX.add(longs, notional), shorts, ZERO)
+    else:
+        worst = max(longs, CTX.add(shorts, notional), ZERO)
+    base = max(longs, shorts, ZERO)
+    if worst <= base:
+        return
+    before = CTX.divide(base, st.leverage)
+    after = CTX.divide(worst, st.leverage)
     if after <= before:
         return
-    worst = exposure(st, req.side, notional)
     cap = st.rules.notional_cap(st.leverage)
     if worst > cap:
         raise LeverageRejected(
@@ -231,3 +251,82 @@ def check_leverage(st: SymbolState, leverage: int, balance: Balance) -> None:
             f"{leverage}x on {st.symbol} needs {extra:.8f} USDT more margin than is available",
             data={"field": "leverage"},
         )
+
+
+# --- amend (Binance's Modify Order) -------------------------------------------------------------------
+
+MAX_AMENDMENTS = 9_999
+"""The most times one order can be amended: Binance's "one order can only be modified for less than 10000
+times" (Modify Order, developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api)."""
+
+
+def check_amend_shape(amend: object) -> Amend:
+    """Reject amends whose fields have the wrong types before any arithmetic touches them."""
+    if not isinstance(amend, Amend):
+        raise FilterRejected(f"expected an Amend, got {type(amend).__name__}")
+    if not isinstance(amend.side, Side):
+        raise FilterRejected(f"side must be buy or sell, got {amend.side!r}", data={"field": "side"})
+    if not _finite_decimal(amend.qty):
+        raise FilterRejected(f"quantity must be a finite Decimal, got {amend.qty!r}", data={"field": "qty"})
+    if not _finite_decimal(amend.price):
+        raise FilterRejected(f"price must be a finite Decimal, got {amend.price!r}", data={"field": "price"})
+    if not isinstance(amend.client_order_id, str) or not amend.client_order_id:
+        raise FilterRejected("an amend names its order by client order id", data={"field": "client_order_id"})
+    return amend
+
+
+def amend_probe(amend: Amend, order: LiveOrder, qty: Decimal | None = None) -> OrderRequest:
+    """The order as the amend would make it, as a request (`qty` defaults to the new total)."""
+    return OrderRequest(
+        order.symbol,
+        order.side,
+        amend.qty if qty is None else qty,
+        amend.price,
+        order.client_order_id,
+        post_only=order.post_only,
+        reduce_only=order.reduce_only,
+    )
+
+
+def check_amend(amend: Amend, order: LiveOrder, st: SymbolState) -> None:
+    """What rejects an amend before anything changes, in Binance's words: the side must be the order's,
+    an amend must change something (-5027 "No need to modify the order"), an order takes fewer than
+    10000 amends (-5026), and "when the new quantity or price doesn't satisfy PRICE_FILTER /
+    PERCENT_FILTER / LOT_SIZE, amendment will be rejected and the order will stay as it is" (the notional
+    minimum too, as for a new order)."""
+    cid = order.client_order_id
+    if amend.side is not order.side:
+        raise FilterRejected(
+            f"amend of {cid} says {amend.side}, the order is a {order.side}", data={"field": "side"}
+        )
+    if amend.price == order.price and amend.qty == order.qty:
+        raise _amend_reject(-5027, f"amend of {cid} changes neither price nor quantity", cid)
+    if order.amendments >= MAX_AMENDMENTS:
+        raise _amend_reject(-5026, f"{cid} was already amended {order.amendments} times: cancel it", cid)
+    check_order(amend_probe(amend, order), st.rules, st.mark_price())
+
+
+def check_amend_reduce_only(order: LiveOrder, remaining: Decimal, st: SymbolState) -> None:
+    """A reduce-only order amended to a larger size must not, with the other open reduce-only orders on
+    its side, close more than the position (-2022, as for a new one). `order` is off the book."""
+    committed = ZERO
+    for other in st.side_list(order.side):
+        if other.reduce_only:
+            committed = CTX.add(committed, other.remaining)
+    reducible = reducible_qty(st.position_qty, order.side)
+    if committed > 0 and CTX.add(committed, remaining) > reducible:
+        raise reject(
+            -2022,
+            f"reduce-only {order.side} {order.client_order_id} amended to {remaining} left with {committed} "
+            f"in other reduce-only orders would close more than the {st.symbol} position "
+            f"({st.position_qty})",
+            client_order_id=order.client_order_id,
+            open_reduce_only=str(committed),
+        )
+
+
+def _amend_reject(code: int, message: str, client_order_id: str) -> OrderRejected:
+    # -5026/-5027 concern amends only; Binance's docs list them without a short name.
+    return OrderRejected(
+        f"{message} (Binance {code})", data={"binance_code": code, "client_order_id": client_order_id}
+    )

@@ -8,7 +8,7 @@ Venue time (`server_time_ms`, order and income timestamps) is the feed's simulat
 
 Persistence hook: `on_change` (set by `mmctl.exchange.paper.persist`, which saves when `venue.revision`
 moved) is called at the end of every synchronous stretch that can change the account, i.e. before any
-other task can see the change: at the end of each order, cancel, leverage and countdown call (before
+other task can see the change: at the end of each order, amend, cancel, leverage and countdown call (before
 it returns its result) and before each await of the feed driver (fills, funding, countdown expiry).
 Subscribers of `order_updates()` are woken only when the current task yields, so the save is always
 queued before they see the change. Without a hook nothing extra runs.
@@ -33,6 +33,8 @@ from mmctl.exchange.paper.streams import BookFanout, BookWatch, UpdateFanout, Up
 from mmctl.exchange.paper.synthetic import SyntheticFeed, SyntheticParams
 from mmctl.exchange.paper.venue import PaperVenue
 from mmctl.model import (
+    Amend,
+    AmendResult,
     Balance,
     BookTop,
     CancelResult,
@@ -237,6 +239,25 @@ class PaperExchange:
                     results.append(PlaceResult(req, order=self.venue.place(req)))
                 except MmctlError as e:
                     results.append(PlaceResult(req, error=e))
+        finally:
+            self.settle_changes()
+        return results
+
+    async def amend_orders(self, symbol: str, amends: Sequence[Amend]) -> list[AmendResult]:
+        await asyncio.sleep(0)
+        if len(amends) > MAX_BATCH:
+            raise FilterRejected(
+                f"a batch holds at most {MAX_BATCH} amends, got {len(amends)}; nothing was amended",
+                data={"field": "batch", "max_batch": MAX_BATCH},
+            )
+        self.venue.state(symbol)  # an unknown symbol fails the whole request, as on Binance
+        results = []
+        try:
+            for amend in amends:
+                try:
+                    results.append(AmendResult(amend, order=self.venue.amend(symbol, amend)))
+                except MmctlError as e:
+                    results.append(AmendResult(amend, error=e))
         finally:
             self.settle_changes()
         return results

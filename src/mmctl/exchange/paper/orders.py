@@ -30,6 +30,12 @@ class OrderStore:
         self.last_id += 1
         return str(self.last_id)
 
+    def next_seq(self) -> int:
+        """A new time priority, later than every order's: drawn from the order-id sequence (that number
+        is then never an order's id), so priorities stay ordered across saves and resets."""
+        self.last_id += 1
+        return self.last_id
+
     def add(self, order: LiveOrder) -> None:
         self.open[order.id] = order
         self.open_client_ids[order.client_order_id] = order

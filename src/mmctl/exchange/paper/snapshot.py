@@ -16,10 +16,11 @@ Format (`"format": 1`), top level: `format`, `account`, `market` ("synthetic" | 
 (unified, in market order), `saved_wall_ms`, `epoch` {n, start_balance, first_income_id, first_trade_id,
 first_order_id, started_wall_ms}, `venue` {now_ms, next_funding_ms, asset, wallet, last_order_id,
 last_trade_id, last_income_id, symbols {SYMBOL: {position_qty, entry_price, leverage, countdown_ms, top,
-last_trade}}}, `feed` (the feed's own resume document), `open_orders` [order...] (last).
+last_trade}}}, `feed` (the feed's own resume document), `open_orders` [order...] (last). An order's
+`amendments` (times amended) may be absent in states saved before amends existed: 0.
 
 Cost: a save re-serializes the open orders, so `OrderTexts` keeps each open order's JSON text until the
-order changes (a fill or its end): a save with many resting orders joins cached texts.
+order changes (a fill, an amend or its end): a save with many resting orders joins cached texts.
 """
 
 from __future__ import annotations
@@ -80,10 +81,10 @@ class Epoch:
 
 
 class OrderTexts:
-    """Each open order's JSON text, kept until the order changes (its fill or status moves)."""
+    """Each open order's JSON text, kept until the order changes (its fill, status or amendment)."""
 
     def __init__(self) -> None:
-        self._texts: dict[str, tuple[Decimal, OrderStatus, int, str]] = {}
+        self._texts: dict[str, tuple[Decimal, OrderStatus, int, int, str]] = {}
 
     def texts(self, orders: Iterable[LiveOrder]) -> list[str]:
         """The texts of `orders` (forgets those of orders no longer given)."""
@@ -96,10 +97,11 @@ class OrderTexts:
                 or hit[0] != order.filled
                 or hit[1] is not order.status
                 or hit[2] != order.updated_ms
+                or hit[3] != order.priority[1]  # an amend (new price, size) always takes a new seq
             ):
-                hit = (order.filled, order.status, order.updated_ms, order_json(order))
+                hit = (order.filled, order.status, order.updated_ms, order.priority[1], order_json(order))
             new[order.id] = hit
-            out.append(hit[3])
+            out.append(hit[4])
         self._texts = new
         return out
 
@@ -279,6 +281,7 @@ def order_doc(order: LiveOrder) -> dict[str, Any]:
         "updated_ms": order.updated_ms,
         "seq": order.priority[1],
         "resting": order.resting,
+        "amendments": order.amendments,
     }
 
 
@@ -302,6 +305,7 @@ def live_order(doc: Mapping[str, Any]) -> LiveOrder:
     order.status = OrderStatus(doc["status"])
     order.updated_ms = _int(doc, "updated_ms")
     order.resting = bool(doc["resting"])
+    order.amendments = int(doc.get("amendments", 0))  # absent from states saved before amends existed
     return order
 
 

@@ -16,6 +16,13 @@ from decimal import Decimal
 from mmctl.model import ZERO, BookTop, MarketRules, Order, OrderStatus, OrderType, Side, Trade
 from mmctl.pnl.position import CTX
 
+MarginMemo = tuple[
+    Decimal, Decimal, Decimal, Decimal, Decimal, int, Decimal, Decimal, Decimal, Decimal | None
+]
+"""`mmctl.exchange.paper.margin`'s figures of one symbol: the inputs (mark, position, open buy and sell
+notional, entry price, leverage), then the results (long and short exposure, initial margin, unrealized
+PnL or None without a position)."""
+
 NO_BID = Decimal("-Infinity")
 NO_ASK = Decimal("Infinity")
 
@@ -24,6 +31,7 @@ class LiveOrder:
     """The venue's working record of one order."""
 
     __slots__ = (
+        "amendments",
         "client_order_id",
         "cost",
         "created_ms",
@@ -36,6 +44,7 @@ class LiveOrder:
         "reduce_only",
         "resting",
         "side",
+        "snap",
         "status",
         "symbol",
         "type",
@@ -72,8 +81,19 @@ class LiveOrder:
         self.created_ms = ts_ms
         self.updated_ms = ts_ms
         self.resting = False
-        key = price if price is not None else ZERO
-        self.priority = (-key if side is Side.BUY else key, seq)
+        self.amendments = 0  # times amended (Binance allows fewer than 10000 per order)
+        self.priority = _key(side, price, seq)
+        self.snap: Order | None = None  # the latest snapshot, reused while the order is unchanged
+
+    def amend(self, price: Decimal, qty: Decimal, seq: int, ts_ms: int) -> None:
+        """Take a new price and total quantity with a new time priority `seq` (the order must not be
+        resting while its priority changes)."""
+        assert not self.resting
+        self.price = price
+        self.qty = qty
+        self.priority = _key(self.side, price, seq)
+        self.amendments += 1
+        self.updated_ms = ts_ms
 
     @property
     def remaining(self) -> Decimal:
@@ -85,8 +105,21 @@ class LiveOrder:
         return CTX.multiply(self.remaining, self.price) if self.price is not None else ZERO
 
     def snapshot(self) -> Order:
+        """The order's state as an immutable `Order`. The last one is reused while nothing it shows has
+        changed: every change of price, quantity, fill (`cost` only ever moves with `filled`), status or
+        update time replaces that attribute's object, which the identity checks below notice."""
+        snap = self.snap
+        if (
+            snap is not None
+            and snap.status is self.status
+            and snap.filled is self.filled
+            and snap.updated_ms == self.updated_ms
+            and snap.price is self.price
+            and snap.qty is self.qty
+        ):
+            return snap
         avg = CTX.divide(self.cost, self.filled) if self.filled else None
-        return Order(
+        self.snap = snap = Order(
             id=self.id,
             client_order_id=self.client_order_id,
             symbol=self.symbol,
@@ -102,6 +135,13 @@ class LiveOrder:
             created_ms=self.created_ms,
             updated_ms=self.updated_ms,
         )
+        return snap
+
+
+def _key(side: Side, price: Decimal | None, seq: int) -> tuple[Decimal, int]:
+    """Queue priority: best price first, then earliest `seq`."""
+    key = price if price is not None else ZERO
+    return (-key if side is Side.BUY else key, seq)
 
 
 def _priority(order: LiveOrder) -> tuple[Decimal, int]:
@@ -124,6 +164,7 @@ class SymbolState:
         "entry_price",
         "last_trade",
         "leverage",
+        "margin_memo",
         "position_qty",
         "reduce_only_resting",
         "rules",
@@ -151,6 +192,7 @@ class SymbolState:
         self.leverage = leverage
         self.countdown_ms: int | None = None
         self.book_hook: Callable[[BookTop], None] | None = None
+        self.margin_memo: MarginMemo | None = None  # see `MarginMemo`
 
     def side_list(self, side: Side) -> list[LiveOrder]:
         return self.bids if side is Side.BUY else self.asks

@@ -12,6 +12,9 @@ liquidity is ahead of ours at the top) and applies self-trade prevention in its 
 (`mmctl.exchange.paper.stp`). Reduce-only orders fill at most the position and expire when there is
 nothing left to reduce.
 
+An amend (`amend`) modifies a resting order in place as Binance's Modify Order does: new time priority,
+cancelled instead when post-only and crossing or when cut to its filled quantity, untouched when rejected.
+
 Order entry and account queries are plain methods used by the async `PaperExchange` adapter; order
 events go to listeners registered with `add_listener`. The hot path (an event that fills nothing) costs
 a dict lookup and two Decimal comparisons.
@@ -24,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
 
-from mmctl.errors import FilterRejected, UnknownSymbol
+from mmctl.errors import FilterRejected, MmctlError, UnknownSymbol
 from mmctl.exchange.paper import entry, stp
 from mmctl.exchange.paper.ledger import Wallet
 from mmctl.exchange.paper.margin import available_balance, balance_view, position_view
@@ -33,6 +36,7 @@ from mmctl.exchange.paper.orders import OrderStore, require_id, unknown_order
 from mmctl.exchange.paper.state import LiveOrder, SymbolState
 from mmctl.model import (
     ZERO,
+    Amend,
     Balance,
     BookTop,
     Fill,
@@ -46,6 +50,7 @@ from mmctl.model import (
     OrderUpdate,
     Position,
     Side,
+    StpMode,
     Trade,
 )
 from mmctl.pnl.position import CTX, apply_fill, fee_for, funding_payment, reducible_qty
@@ -194,7 +199,7 @@ class PaperVenue:
         entry.check_capacity(req, st, self.orders.open_client_ids)
         price = fill_at if fill_at is not None else req.price
         assert price is not None
-        entry.check_margin(req, st, price, lambda: available_balance(self.wallet, self._symbols))
+        entry.check_margin(req, st, price, self._available)
         order = self._accept(st, req)
         if not req.post_only:
             stp.meet_own_orders(st, order, req.stp_mode, self._execute, self._finish)
@@ -206,6 +211,9 @@ class PaperVenue:
             else:
                 self._finish(st, order, OrderStatus.EXPIRED)
         return order.snapshot()
+
+    def _available(self) -> Decimal:
+        return available_balance(self.wallet, self._symbols)
 
     def _accept(self, st: SymbolState, req: OrderRequest) -> LiveOrder:
         """Register a validated order as NEW and announce it."""
@@ -227,6 +235,61 @@ class PaperVenue:
         self.orders.add(order)
         self._emit(OrderUpdate(order.snapshot()))
         return order
+
+    def amend(self, symbol: str, amend: Amend) -> Order:
+        """Modify one open limit order's price and quantity in place, with Binance's Modify Order
+        semantics (PUT /fapi/v1/order, developers.binance.com/docs/derivatives/usds-margined-futures/
+        trade/rest-api/Modify-Order); returns the order's state after it.
+
+        - "modified orders will be reordered in the match queue": the order keeps its ids and takes a new
+          time priority, behind every order already at its price;
+        - "when the new quantity or price doesn't satisfy PRICE_FILTER / PERCENT_FILTER / LOT_SIZE,
+          amendment will be rejected and the order will stay as it is": every rejection (those, -5027
+          nothing to change, -5026 too many amends, reduce-only -2022, margin -2019) changes nothing;
+        - "the order will be cancelled by the amendment ... when the order is in partially filled status
+          and the new quantity <= executedQty" and "when the order is GTX and the new price will cause it
+          to be executed immediately" (the book, or one of our own resting orders): status CANCELED;
+        - "modify order will set selfTradePreventionMode to NONE": a non-post-only order amended through
+          the book trades at once, as a new order would, meeting our own better-priced orders as NONE.
+        The amended state is announced to the listeners (Binance's ORDER_TRADE_UPDATE with execution type
+        AMENDMENT) before any trade it makes.
+        """
+        st = self.state(symbol)
+        entry.check_amend_shape(amend)
+        order = self._find_open(st, None, amend.client_order_id)
+        entry.check_amend(amend, order, st)
+        probe = entry.amend_probe(amend, order)
+        fill_at = entry.taker_price(probe, st.top)
+        crosses = fill_at is not None or entry.crosses_own(order.side, amend.price, st)
+        if amend.qty <= order.filled or (order.post_only and crosses):
+            self._finish(st, order, OrderStatus.CANCELED)
+            return order.snapshot()
+        remaining = CTX.subtract(amend.qty, order.filled)
+        st.unrest(order)
+        try:
+            if order.reduce_only:
+                entry.check_amend_reduce_only(order, remaining, st)
+            entry.check_margin(
+                entry.amend_probe(amend, order, remaining),
+                st,
+                fill_at if fill_at is not None else amend.price,
+                self._available,
+            )
+        except MmctlError:
+            st.rest(order)  # its priority is unchanged: it goes back where it was
+            raise
+        order.amend(amend.price, amend.qty, self.orders.next_seq(), self._now_ms)
+        self._emit(OrderUpdate(order.snapshot()))
+        if not order.post_only:  # from here on as a new order would (`place`), but with STP NONE
+            stp.meet_own_orders(st, order, StpMode.NONE, self._execute, self._finish)
+        if order.status.is_open and fill_at is not None:
+            self._execute(st, order, order.remaining, fill_at, maker=False)
+        if order.status.is_open:
+            if fill_at is None:
+                st.rest(order)
+            else:  # a reduce-only order that had less to reduce than its size
+                self._finish(st, order, OrderStatus.EXPIRED)
+        return order.snapshot()
 
     def cancel(self, symbol: str, order_id: str | None = None, client_order_id: str | None = None) -> Order:
         st = self.state(symbol)

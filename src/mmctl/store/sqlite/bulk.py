@@ -33,6 +33,7 @@ from mmctl.store.records import (
     OrderStatusChange,
     OrderSubmitting,
 )
+from mmctl.store.sqlite.ledger import amount_units
 
 OrderOp = OrderSubmitting | OrderSnapshot | OrderStatusChange
 MAX_ROWS = 256  # rows per statement at most (fewer if the variable limit requires)
@@ -46,7 +47,7 @@ _FILL_COLUMNS = (
     "account, symbol, trade_id, bot, order_id, client_order_id, side, price, qty, fee, fee_asset, maker, "
     "realized_pnl, ts_ms"
 )
-_INCOME_COLUMNS = "account, income_type, tran_id, symbol, asset, amount, ts_ms, trade_id, info"
+_INCOME_COLUMNS = "account, income_type, tran_id, symbol, asset, amount, amount_units, ts_ms, trade_id, info"
 _EVENT_COLUMNS = "ts_ms, bot, kind, message, data, uid, user"
 _EVENT_WIDTH = 7
 
@@ -142,7 +143,18 @@ def income(conn: sqlite3.Connection, ops: Sequence[NewIncome]) -> list[bool]:
         keys,
     )
     rows = [
-        (op.account, r.type.value, r.id, r.symbol, r.asset, str(r.amount), r.ts_ms, r.trade_id, op.info_json)
+        (
+            op.account,
+            r.type.value,
+            r.id,
+            r.symbol,
+            r.asset,
+            str(r.amount),
+            amount_units(r.amount),
+            r.ts_ms,
+            r.trade_id,
+            op.info_json,
+        )
         for op, is_new in zip(ops, new, strict=True)
         if is_new
         for r in (op.row,)

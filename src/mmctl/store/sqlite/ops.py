@@ -36,10 +36,12 @@ from mmctl.store.records import (
     PutBot,
     PutPaperState,
     SetDesiredState,
+    SetMeta,
     Write,
     to_json,
 )
 from mmctl.store.sqlite import bulk
+from mmctl.store.sqlite.ledger import amount_units
 
 DAY_MS = 86_400_000
 UPSERT_META = (
@@ -144,10 +146,11 @@ def _put_paper_state(c: sqlite3.Connection, op: PutPaperState) -> None:
     trades and closed orders, then its compact state."""
     if op.income:
         c.executemany(
-            "INSERT INTO income (account, income_type, tran_id, symbol, asset, amount, ts_ms, trade_id, "
-            "info) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '{}') "
+            "INSERT INTO income (account, income_type, tran_id, symbol, asset, amount, amount_units, ts_ms, "
+            "trade_id, info) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '{}') "
             "ON CONFLICT (account, income_type, tran_id) DO NOTHING",
-            [(op.account, r.type.value, r.id, r.symbol, r.asset, str(r.amount), r.ts_ms, r.trade_id)
+            [(op.account, r.type.value, r.id, r.symbol, r.asset, str(r.amount), amount_units(r.amount),
+              r.ts_ms, r.trade_id)
              for r in op.income],
         )  # fmt: skip
     if op.trades:
@@ -180,6 +183,10 @@ def _put_paper_state(c: sqlite3.Connection, op: PutPaperState) -> None:
 
 def _delete_paper_state(c: sqlite3.Connection, op: DeletePaperState) -> bool:
     return c.execute("DELETE FROM paper_state WHERE account = ?", (op.account,)).rowcount == 1
+
+
+def _set_meta(c: sqlite3.Connection, op: SetMeta) -> None:
+    c.execute(UPSERT_META, (op.key, op.value))
 
 
 def _flush(c: sqlite3.Connection, op: Flush) -> None:
@@ -225,6 +232,7 @@ SINGLE: dict[type[Write[Any]], Callable[[sqlite3.Connection, Any], Any]] = {
     DeleteBot: _delete_bot,
     SetDesiredState: _set_desired_state,
     NewSnapshot: _new_snapshot,
+    SetMeta: _set_meta,
     PutPaperState: _put_paper_state,
     DeletePaperState: _delete_paper_state,
     Flush: _flush,

@@ -22,6 +22,7 @@ from mmctl.store.records import (
     DesiredState,
     EquitySnapshot,
     EventRecord,
+    IncomeSum,
     OrderRecord,
     PaperHistory,
     PaperState,
@@ -31,6 +32,7 @@ from mmctl.store.records import (
     StoredIncome,
     StoredPaperTrade,
 )
+from mmctl.store.sqlite import ledger
 from mmctl.store.sqlite.schema import OPEN_ORDERS_SQL
 
 _FILL = (
@@ -124,6 +126,10 @@ class Reads:
         w.add("ts_ms < ?", until_ms)
         return [_fill(r) for r in self._select(_FILL, "fills", w, "ts_ms, id", limit)]
 
+    def bot_positions(self, *, account: str, symbol: str, before_ms: int) -> dict[str, Decimal]:
+        """Each bot's signed position on `symbol` of `account` from its fills before `before_ms` (exact)."""
+        return ledger.bot_positions(self._c, account, symbol, before_ms)
+
     def last_fill_ms(self, account: str) -> dict[str, int]:
         """The time of the newest recorded fill per symbol of `account` (where recovery resumes)."""
         rows = self._c.execute(
@@ -148,8 +154,43 @@ class Reads:
         return [_income(r) for r in self._select(_INCOME, "income", w, "ts_ms, id", limit)]
 
     def last_income_ms(self) -> dict[str, int]:
-        """The time of the newest recorded income row per account."""
-        return dict(self._c.execute("SELECT account, max(ts_ms) FROM income GROUP BY account").fetchall())
+        """The time of the newest recorded income row per account (each account found by one index seek:
+        a GROUP BY would read the whole index)."""
+        return dict(
+            self._c.execute(
+                "WITH RECURSIVE a(name) AS (SELECT min(account) FROM income UNION ALL "
+                "SELECT (SELECT min(account) FROM income WHERE account > a.name) FROM a "
+                "WHERE a.name IS NOT NULL) "
+                "SELECT name, (SELECT max(ts_ms) FROM income WHERE account = a.name) FROM a "
+                "WHERE name IS NOT NULL"
+            ).fetchall()
+        )
+
+    def income_sums(
+        self,
+        *,
+        account: str,
+        since_ms: int,
+        until_ms: int,
+        offset_ms: int = 0,
+        symbol: str | None = None,
+        attribute: bool = False,
+        symbols: bool = True,
+    ) -> list[IncomeSum]:
+        """`account`'s income in [since_ms, until_ms) summed exactly by local day (`ts_ms + offset_ms`),
+        type and symbol, and with `attribute` by the bot of a trade's fill and a funding row's time (see
+        `IncomeSum`); from the summary tables where it can (`mmctl.store.sqlite.ledger`). With
+        `symbols=False` sums may come back with symbol "" (the caller does not group by symbol)."""
+        return ledger.income_sums(
+            self._c,
+            account=account,
+            since_ms=since_ms,
+            until_ms=until_ms,
+            offset_ms=offset_ms,
+            symbol=symbol,
+            attribute=attribute,
+            symbols=symbols,
+        )
 
     # --- orders ----------------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from mmctl.store.records import OPEN_ORDER_STATES
+from mmctl.store.sqlite.ledger import migrate_v3
 
 APPLICATION_ID = 0x6D6D6374  # "mmct"
 # The partial index `orders_open` and the queries that use it must spell this condition identically.
@@ -202,6 +203,8 @@ CREATE TABLE paper_orders (
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", V1),
     Migration(2, "paper venue trades and closed orders", V2),
+    # v3: income amounts as exact integers of 1e-8, their quarter-hour summary (`sqlite.ledger`)
+    Migration(3, "income amount units and quarter-hour income summary", migrate_v3),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
