@@ -31,7 +31,7 @@ from mmctl.fleet.manager import BotManager
 from mmctl.pnl.buckets import GROUPINGS
 from mmctl.pnl.lines import exact_sum
 from mmctl.pnl.report import ReportRequest, build_report, pnl_doc
-from mmctl.pnl.sync import sync_income
+from mmctl.pnl.sync import WINDOW_MS, sync_income
 from mmctl.rpc import protocol as proto
 from mmctl.rpc.registry import MethodTable
 from mmctl.store.base import Store, StoreReads
@@ -101,7 +101,12 @@ def register_pnl_methods(
                     "error": f"account not open: {why}"}  # fmt: skip
         async with locks.setdefault(account, asyncio.Lock()):
             try:
-                done = await sync_income(exchange, store, account)
+                # a report reads back to its start; a background sync (since 0) of an account never
+                # read takes one window, so start-up does not flood the request budget
+                first = since_ms if since_ms > 0 else None
+                done = await sync_income(
+                    exchange, store, account, first_since_ms=first, lookback_ms=WINDOW_MS
+                )
             except ExchangeError as e:
                 last = (await store.read(lambda r: r.last_income_ms())).get(account, since_ms)
                 return {"account": account, "rows_read": 0, "rows_new": 0, "complete_until_ms": last,
