@@ -91,6 +91,7 @@ class FakeBinance:
     ) -> None:
         self.host, self.port = host, port
         self.clock_offset_ms = 0
+        self._agg_trade_id = 0
         self.limiter = RateLimiter(Limits())
         self.request_log: list[RequestRecord] = []
         self.hub = StreamHub(lambda: list(self.venue.specs), self._snapshot)
@@ -219,8 +220,25 @@ class FakeBinance:
 
     @threadsafe
     def trade(self, symbol: str, side: str, price: Decimal, qty: Decimal) -> Decimal:
-        """A taker trade (`side` BUY or SELL) of `qty` at `price`; returns how much of ours it filled."""
-        return self.venue.trade(symbol, side.upper(), price, qty)
+        """A taker trade (`side` BUY or SELL) of `qty` at `price`, pushed on `<symbol>@aggTrade`; returns
+        how much of ours it filled."""
+        filled = self.venue.trade(symbol, side.upper(), price, qty)
+        spec, now = self.venue.specs[symbol], self.now_ms()
+        self._agg_trade_id += 1
+        event = {
+            "e": "aggTrade",
+            "E": now,
+            "a": self._agg_trade_id,
+            "s": symbol,
+            "p": spec.price_str(price),
+            "q": spec.qty_str(qty),
+            "f": self._agg_trade_id,
+            "l": self._agg_trade_id,
+            "T": now,
+            "m": side.upper() == "SELL",  # the buyer was the maker: the taker sold
+        }
+        self.hub.trade_event(symbol, event)
+        return filled
 
     @threadsafe
     def funding(self, symbol: str, rate: Decimal) -> None:

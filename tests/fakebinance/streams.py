@@ -1,10 +1,12 @@
-"""WebSocket side of the fake: market streams (`<symbol>@bookTicker`) and user data streams by listenKey.
+"""WebSocket side of the fake: market streams (`<symbol>@bookTicker`, `<symbol>@aggTrade`) and user data
+streams by listenKey.
 
 Any URL path is accepted, so both Binance's own shapes and the ones ccxt 4.5.90 builds work:
 - market: `/public/ws/0`, `/market/ws/1`, `/ws`, `/ws/btcusdt@bookTicker`, `/stream?streams=a/b` (the
   last wraps payloads as `{"stream", "data"}`), with SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS
   messages answered `{"result": null, "id": n}`; a stream the fake does not serve is answered with
-  `{"error": {"code": 2, ...}}`. After a subscription the current top of book is pushed at once.
+  `{"error": {"code": 2, ...}}`. After a bookTicker subscription the current top of book is pushed at
+  once; aggTrade streams carry the fake's `trade` calls.
 - user data: `/private/ws?listenKey=KEY` (ccxt), `/ws/KEY`, `/private/ws/KEY`.
 A listenKey lives 60 minutes unless kept alive; when it expires (or `expire`) the stream gets
 `{"e": "listenKeyExpired", ...}` and no further events.
@@ -141,6 +143,13 @@ class StreamHub:
                 stream = name if name in conn.streams else "!bookTicker"
                 conn.queue.put_nowait(json.dumps(_wrap(conn, stream, payload)))
 
+    def trade_event(self, symbol: str, payload: dict[str, Any]) -> None:
+        """Push an aggTrade event to subscribers of `<symbol>@aggTrade`."""
+        name = f"{symbol.lower()}@aggTrade"
+        for conn in self.connections:
+            if name in conn.streams:
+                conn.queue.put_nowait(json.dumps(_wrap(conn, name, payload)))
+
     def drop_all(self) -> None:
         """Close every connection."""
         for conn in self.connections:
@@ -238,9 +247,11 @@ class StreamHub:
         if _canonical(stream) == "!bookTicker":
             return True
         symbol, _, channel = stream.partition("@")
-        return channel.lower() == "bookticker" and symbol.upper() in self._symbols()
+        return channel.lower() in ("bookticker", "aggtrade") and symbol.upper() in self._symbols()
 
     def _push_snapshot(self, conn: Connection, stream: str) -> None:
+        if stream.endswith("@aggTrade"):
+            return
         symbols = self._symbols() if stream == "!bookTicker" else [stream.partition("@")[0].upper()]
         for symbol in symbols:
             conn.queue.put_nowait(json.dumps(_wrap(conn, stream, self._snapshot(symbol))))
@@ -249,8 +260,8 @@ class StreamHub:
 def _canonical(stream: str) -> str:
     if stream.lower() == "!bookticker":
         return "!bookTicker"
-    symbol, _, _channel = stream.partition("@")
-    return f"{symbol.lower()}@bookTicker"
+    symbol, _, channel = stream.partition("@")
+    return f"{symbol.lower()}@{'aggTrade' if channel.lower() == 'aggtrade' else 'bookTicker'}"
 
 
 def _wrap(conn: Connection, stream: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -209,13 +209,34 @@ def _account(name: str, table: Any, where: str) -> AccountSettings:
                 f"{where}: {path}.replay_path: market = 'replay' needs an existing file or directory of "
                 f"Binance CSVs, got {shown}"
             )
+    if isinstance(account, PaperAccount):
+        _paper_live(account, path, where)
     if isinstance(account, BinanceAccount):
         account = _binance(name, account, path, where)
     return account
 
 
-def _binance(name: str, account: BinanceAccount, path: str, where: str) -> BinanceAccount:
-    """Cross-key checks of a `binanceusdm` account; fills in the default credential variable names."""
+def _paper_live(account: PaperAccount, path: str, where: str) -> None:
+    """A paper account's live-market keys: URLs as a Binance account's, only with `market = "live"`, and
+    a live market runs at wall-clock speed."""
+    if account.market != "live":
+        for key in ("rest_url", "ws_url"):
+            if getattr(account, key):
+                raise ConfigError(
+                    f"{where}: {path}.{key}: only used with market = 'live' (the public market data "
+                    f"source), got market = {account.market!r}"
+                )
+        return
+    _check_urls(account, path, where)
+    if account.speed != 1.0:
+        raise ConfigError(
+            f"{where}: {path}.speed: a live market runs at wall-clock speed; remove speed or set it to 1.0, "
+            f"got {account.speed:g}"
+        )
+
+
+def _check_urls(account: PaperAccount | BinanceAccount, path: str, where: str) -> None:
+    """`rest_url` / `ws_url`: '' or a URL of the right scheme with a host, no query."""
     for key, schemes, example in (
         ("rest_url", ("http", "https"), "http://127.0.0.1:8765"),
         ("ws_url", ("ws", "wss"), "ws://127.0.0.1:8765/ws"),
@@ -224,6 +245,11 @@ def _binance(name: str, account: BinanceAccount, path: str, where: str) -> Binan
         scheme, sep, rest = url.partition("://")
         if url and (scheme not in schemes or not sep or not rest or rest.startswith("/") or "?" in rest):
             raise ConfigError(f"{where}: {path}.{key}: expected a URL like {example!r} or '', got {url!r}")
+
+
+def _binance(name: str, account: BinanceAccount, path: str, where: str) -> BinanceAccount:
+    """Cross-key checks of a `binanceusdm` account; fills in the default credential variable names."""
+    _check_urls(account, path, where)
     prefix = f"MMCTL_{name.upper().replace('-', '_')}"
     names = {
         "api_key_env": account.api_key_env or f"{prefix}_API_KEY",

@@ -44,11 +44,16 @@ class LogSettings:
 
 @dataclass(frozen=True, slots=True)
 class PaperAccount:
-    """The built-in paper exchange: a simulated Binance USD-M venue fed by a synthetic or replayed market."""
+    """The built-in paper exchange: a simulated Binance USD-M venue fed by a synthetic or replayed market,
+    or by Binance's live public market data (`market = "live"`, no keys)."""
 
     exchange: Literal["paper"] = "paper"
-    market: Literal["synthetic", "replay"] = "synthetic"
+    market: Literal["synthetic", "replay", "live"] = "synthetic"
     replay_path: str = ""  # a directory or file of Binance bookTicker/aggTrades CSVs (market = "replay")
+    # market = "live": where Binance's public market data comes from ("" = Binance's own hosts), as for
+    # binanceusdm accounts (proxies, tests)
+    rest_url: str = ""
+    ws_url: str = ""
     seed: int = bounded(1, min=0, max=2**63 - 1)
     speed: float = bounded(1.0, min=0.001, max=100_000.0)  # simulated seconds per wall second
     balance: Decimal = bounded(Decimal("10000"), min=Decimal(0), max=MAX_MONEY)  # starting wallet, USDT

@@ -9,7 +9,10 @@
   (`fetch_order`) and income ledger (`income`, 90 days) read back from the store. Then the market catches
   up over the downtime, unpaced: simulated time = min(wall downtime × speed, `catch_up_s`), from the
   saved venue time; resting orders fill, funding settles and an armed countdown fires at its deadline,
-  all stamped with venue times inside that window. Then the market goes on paced.
+  all stamped with venue times inside that window. Then the market goes on paced. A live market
+  (`market = "live"`, Binance's public data) cannot be caught up: nothing is replayed, resting orders
+  do not fill from the downtime's trades, and the venue resumes at the live market's next event (its
+  time jumps to the live market's now; funding and a countdown that fell due meanwhile settle then).
 - saved but incompatible with the settings (another market type, another set of symbols, or a state
   this version cannot read): refused with `VenueUnavailable`, one line naming the account and
   `mmctl paper reset ACCOUNT`. Other settings apply going forward (fees, funding, synthetic knobs, speed,
@@ -58,7 +61,7 @@ from mmctl.clock import Clock, now_ms
 from mmctl.config.schema import PaperAccount
 from mmctl.errors import ConfigError, InvalidState, NotFound, VenueUnavailable
 from mmctl.exchange.paper.exchange import PaperExchange, paper_markets
-from mmctl.exchange.paper.feed import MarketFeed
+from mmctl.exchange.paper.feed import LiveFeed, MarketFeed
 from mmctl.exchange.paper.ledger import RETENTION_MS
 from mmctl.exchange.paper.orders import MAX_CLOSED_ORDERS
 from mmctl.exchange.paper.persist import PaperPersistence, persistence_of
@@ -88,7 +91,7 @@ async def open_paper_account(
     `store` from now on (None: not persisted); loaded and started. `VenueUnavailable` when the saved state
     does not fit the settings; `ConfigError` on bad settings."""
     if store is None:
-        exchange = PaperExchange.from_settings(name, settings, clock)
+        exchange = PaperExchange.from_settings(name, settings, clock, live_feed=_live_feed(settings, clock))
     else:
         saved_row = await store.read(lambda r: r.paper_state(name))
         if saved_row is None:
@@ -117,7 +120,9 @@ def _fresh(
     """A fresh account whose ids continue after `history` (and whose synthetic market starts no earlier
     than the history's last venue time)."""
     start = max(now_ms(clock), history.last_ts_ms + 1)
-    exchange = PaperExchange.from_settings(name, settings, clock, start_ms=start)
+    exchange = PaperExchange.from_settings(
+        name, settings, clock, start_ms=start, live_feed=_live_feed(settings, clock)
+    )
     venue = exchange.venue
     venue.last_trade_id = history.last_trade_id
     venue.orders.last_id = history.last_order_id
@@ -178,7 +183,7 @@ async def _open_saved(
             closed_orders=[order_from_json(text) for text in closed],
             income=income,
         )
-        feed = _resumed_feed(settings, markets, saved)
+        feed = _resumed_feed(settings, markets, saved, clock)
     except (SnapshotError, ValueError, KeyError, TypeError) as e:
         raise VenueUnavailable(
             f"paper account {name!r}: its saved state cannot be restored ({e}); run "
@@ -192,6 +197,8 @@ async def _open_saved(
     persistence.attach()
     downtime_ms = max(0, now_ms(clock) - saved.saved_wall_ms)
     window_ms = min(round(downtime_ms * settings.speed), settings.catch_up_s * 1000)
+    if settings.market == "live":  # nothing to replay: the venue resumes at the live market's next event
+        window_ms = 0
     events = await exchange.catch_up(venue.now_ms + window_ms)
     persistence.save()
     await store.flush()
@@ -208,8 +215,12 @@ async def _open_saved(
     return exchange
 
 
-def _resumed_feed(settings: PaperAccount, markets: Mapping[str, Any], saved: SavedAccount) -> MarketFeed:
+def _resumed_feed(
+    settings: PaperAccount, markets: Mapping[str, Any], saved: SavedAccount, clock: Clock
+) -> MarketFeed | LiveFeed:
     after = saved.now_ms
+    if settings.market == "live":
+        return _require_live_feed(settings, clock)
     if settings.market == "replay":
         return ReplayFeed.from_path(settings.replay_path, markets, after_ms=after)
     return SyntheticFeed(
@@ -219,6 +230,22 @@ def _resumed_feed(settings: PaperAccount, markets: Mapping[str, Any], saved: Sav
         resume=saved.feed if saved.feed.get("kind") == "synthetic" else None,
         after_ms=after,
     )
+
+
+def _live_feed(settings: PaperAccount, clock: Clock) -> LiveFeed | None:
+    """The live market data feed of a `market = "live"` account (None for the other markets)."""
+    return _require_live_feed(settings, clock) if settings.market == "live" else None
+
+
+def _require_live_feed(settings: PaperAccount, clock: Clock) -> LiveFeed:
+    """Binance USDⓈ-M's public market data for the account's markets, from `rest_url`/`ws_url` ("" =
+    Binance's hosts). Imported here, so ccxt loads only when a live paper market is configured. A live
+    market cannot be caught up after a restart: the venue resumes at the live market's next event
+    (funding and countdowns that fell due meanwhile are settled then, resting orders did not fill)."""
+    from mmctl.exchange.binance.public_feed import BinancePublicFeed
+
+    markets = list(paper_markets(settings).values())
+    return BinancePublicFeed(markets, clock, rest_url=settings.rest_url, ws_url=settings.ws_url)
 
 
 # --- reset -----------------------------------------------------------------------------------------
@@ -264,12 +291,15 @@ async def reset_paper_account(exchange: PaperExchange, store: Store) -> dict[str
 
 def _reset_market(
     exchange: PaperExchange, settings: PaperAccount, old: PaperVenue
-) -> tuple[PaperVenue, MarketFeed, int | None]:
-    """A fresh venue; a synthetic market afresh from the seed, a replay where it was."""
+) -> tuple[PaperVenue, MarketFeed | LiveFeed, int | None]:
+    """A fresh venue; a synthetic market afresh from the seed, a replay where it was, a live market
+    from its next event."""
     markets = paper_markets(settings)
     start = max(now_ms(exchange.clock), old.now_ms + 1)
-    feed: MarketFeed
-    if settings.market == "replay":
+    feed: MarketFeed | LiveFeed
+    if settings.market == "live":
+        feed = _require_live_feed(settings, exchange.clock)
+    elif settings.market == "replay":
         start = old.now_ms
         feed = ReplayFeed.from_path(settings.replay_path, markets, after_ms=start)
     else:

@@ -53,6 +53,7 @@ class FeedDriver:
         self.venue = venue
         self.feed = feed
         self.clock = clock
+        self.last_event_monotonic: float | None = None  # a live feed's last event, on the daemon's clock
         self.speed = speed
         self.state = "idle"  # idle → running → finished (feed exhausted) | failed | stopped
         self.error: str | None = None
@@ -138,6 +139,7 @@ class FeedDriver:
 
     async def _run_live(self, feed: LiveFeed) -> None:
         async for event in feed.stream():
+            self.last_event_monotonic = self.clock.monotonic()
             self._push(event)
             self._settle()
         self.state = "finished"

@@ -85,24 +85,37 @@ class PaperExchange:
 
     @classmethod
     def from_settings(
-        cls, name: str, settings: PaperAccount, clock: Clock, *, start_ms: int | None = None
+        cls,
+        name: str,
+        settings: PaperAccount,
+        clock: Clock,
+        *,
+        start_ms: int | None = None,
+        live_feed: LiveFeed | None = None,
     ) -> PaperExchange:
         """Build the paper account `name` from its settings (raises `ConfigError` on bad settings).
-        A synthetic market starts at venue time `start_ms` (default: the clock's now)."""
+        A synthetic market starts at venue time `start_ms` (default: the clock's now), so does the venue
+        of a live market (`market = "live"`), whose feed the caller builds and passes as `live_feed`
+        (the paper venue does not pick a data source: the daemon's composition root does)."""
         markets = paper_markets(settings)
-        feed: MarketFeed
-        if settings.market == "replay":
+        start = now_ms(clock) if start_ms is None else start_ms
+        feed: MarketFeed | LiveFeed
+        if settings.market == "live":
+            if live_feed is None:
+                raise ConfigError(
+                    f"paper account {name!r}: market = 'live' needs a live market data feed (the daemon "
+                    "builds one from Binance's public streams)"
+                )
+            feed = live_feed
+        elif settings.market == "replay":
             feed = ReplayFeed.from_path(settings.replay_path, markets)
+            start = feed.start_ms
         else:
-            feed = SyntheticFeed(
-                list(markets.values()),
-                SyntheticParams.from_settings(settings),
-                now_ms(clock) if start_ms is None else start_ms,
-            )
+            feed = SyntheticFeed(list(markets.values()), SyntheticParams.from_settings(settings), start)
         venue = PaperVenue(
             markets,
             balance=settings.balance,
-            start_ms=feed.start_ms,
+            start_ms=start,
             funding_rate=settings.funding_rate,
             funding_interval_s=settings.funding_interval_s,
         )
@@ -381,6 +394,9 @@ class PaperExchange:
         )
 
     def _market_data_age_s(self) -> float | None:
+        if isinstance(self.feed, LiveFeed):  # venue time stops with a silent live feed: use wall time
+            seen = self._driver.last_event_monotonic if self._driver is not None else None
+            return None if seen is None else max(0.0, self.clock.monotonic() - seen)
         times = [st.top.ts_ms for st in self.venue.symbol_states if st.top is not None]
         times += [st.last_trade.ts_ms for st in self.venue.symbol_states if st.last_trade is not None]
         if not times:
