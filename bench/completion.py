@@ -19,21 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cli_latency import wait_for_socket  # one way to wait for the daemon's socket
+
 BOTS = 40
-
-
-def wait_for_socket(path: Path, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            s.connect(str(path))
-            return
-        except OSError:
-            time.sleep(0.02)
-        finally:
-            s.close()
-    raise SystemExit(f"daemon did not come up on {path}")
 
 
 def rpc(path: Path, method: str, params: dict[str, object]) -> object:

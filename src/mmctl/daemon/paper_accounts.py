@@ -60,7 +60,7 @@ import structlog
 from mmctl.clock import Clock, now_ms
 from mmctl.config.schema import PaperAccount
 from mmctl.errors import ConfigError, InvalidState, NotFound, VenueUnavailable
-from mmctl.exchange.paper.exchange import PaperExchange, paper_markets
+from mmctl.exchange.paper.exchange import PaperExchange, new_venue, paper_markets
 from mmctl.exchange.paper.feed import LiveFeed, MarketFeed
 from mmctl.exchange.paper.ledger import RETENTION_MS
 from mmctl.exchange.paper.orders import MAX_CLOSED_ORDERS
@@ -304,14 +304,7 @@ def _reset_market(
         feed = ReplayFeed.from_path(settings.replay_path, markets, after_ms=start)
     else:
         feed = SyntheticFeed(list(markets.values()), SyntheticParams.from_settings(settings), start)
-    venue = PaperVenue(
-        markets,
-        balance=settings.balance,
-        start_ms=start,
-        funding_rate=settings.funding_rate,
-        funding_interval_s=settings.funding_interval_s,
-    )
-    return venue, feed, start
+    return new_venue(settings, markets, start), feed, start
 
 
 def register_paper_methods(

@@ -112,13 +112,7 @@ class PaperExchange:
             start = feed.start_ms
         else:
             feed = SyntheticFeed(list(markets.values()), SyntheticParams.from_settings(settings), start)
-        venue = PaperVenue(
-            markets,
-            balance=settings.balance,
-            start_ms=start,
-            funding_rate=settings.funding_rate,
-            funding_interval_s=settings.funding_interval_s,
-        )
+        venue = new_venue(settings, markets, start)
         return cls(name, venue, clock, feed, speed=settings.speed, settings=settings)
 
     # --- lifecycle ----------------------------------------------------------------------------------
@@ -402,6 +396,17 @@ class PaperExchange:
         if not times:
             return None
         return max(0, self.venue.now_ms - max(times)) / 1000
+
+
+def new_venue(settings: PaperAccount, markets: Mapping[str, MarketRules], start_ms: int) -> PaperVenue:
+    """A fresh venue for a paper account's settings: its wallet, funding, and clock at `start_ms`."""
+    return PaperVenue(
+        markets,
+        balance=settings.balance,
+        start_ms=start_ms,
+        funding_rate=settings.funding_rate,
+        funding_interval_s=settings.funding_interval_s,
+    )
 
 
 def paper_markets(settings: PaperAccount) -> dict[str, MarketRules]:
