@@ -8,8 +8,7 @@ declares), as `mmctl.exchange.weights` tabulates them:
 
     place 1 order      POST /fapi/v1/order            0 IP weight, 1 order (10 s and 1 min counters)
     place 2..5 orders  POST /fapi/v1/batchOrders      5 IP weight, 5 on the 10 s counter, 1 on the 1 min
-    amend 1 order      PUT /fapi/v1/order             0 IP weight, 1 order (10 s and 1 min counters)
-    amend 2..5 orders  PUT /fapi/v1/batchOrders       5 IP weight, 5 on the 10 s counter, 1 on the 1 min
+    amend n orders     n × PUT /fapi/v1/order         0 IP weight, n orders (10 s and 1 min counters)
     cancel 1..10       DELETE /fapi/v1/batchOrders    1
     open orders        GET /fapi/v1/openOrders        1 (with a symbol; 40 without)
     countdown          POST /fapi/v1/countdownCancelAll 10 (arm and disarm)
@@ -61,7 +60,6 @@ REQUEST_COST: dict[str, Cost] = {
     "place_single": cost("place_orders", 1),
     "place_batch": cost("place_orders", 2),
     "amend_single": cost("amend_orders", 1),
-    "amend_batch": cost("amend_orders", 2),
     "cancel_single": cost("cancel_orders", 1),
     "cancel_batch": cost("cancel_orders", 2),
     "open_orders": cost("open_orders"),
@@ -100,8 +98,8 @@ class CountingExchange(PaperExchange):
         return await super().place_orders(requests)
 
     async def amend_orders(self, symbol: str, amends: Sequence[Amend]) -> list[AmendResult]:
-        if amends:
-            self.count("amend_single" if len(amends) == 1 else "amend_batch")
+        for _ in amends:  # sent as concurrent single PUTs (mmctl.exchange.weights)
+            self.count("amend_single")
         self.requests["orders_amended"] += len(amends)
         return await super().amend_orders(symbol, amends)
 

@@ -1,4 +1,4 @@
-"""Amend in place through the Binance adapter: the requests it sends (PUT order / PUT batchOrders by client
+"""Amend in place through the Binance adapter: the requests it sends (one PUT order per amend, by client
 id, their cost), what it refuses unsent, the amend error codes, and recovery of an amend the stream missed."""
 
 from __future__ import annotations
@@ -56,8 +56,9 @@ async def test_one_amend_is_a_put_order_by_client_id_costing_one_order(open_venu
         assert v.exchange.tracker.known("one-1") == result.order
 
 
-async def test_a_batch_of_amends_is_one_put_batch_orders(open_venue: VenueFactory) -> None:
-    """Three amends go in one PUT /fapi/v1/batchOrders (weight 5, 5 orders) and each result is its own."""
+async def test_three_amends_go_out_as_three_single_puts_costing_no_weight(open_venue: VenueFactory) -> None:
+    """Three amends are three PUT /fapi/v1/order (weight 0, 1 order each), never PUT batchOrders, and each
+    result is its own amend's, in request order."""
     async with open_venue() as v:
         orders = await quotes(v, "bt-1", "bt-2", "bt-3")
         amends = [Amend.of(o, qty=Decimal("0.003") + i * Decimal("0.001")) for i, o in enumerate(orders)]
@@ -67,9 +68,43 @@ async def test_a_batch_of_amends_is_one_put_batch_orders(open_venue: VenueFactor
             ("bt-2", Decimal("0.004")),
             ("bt-3", Decimal("0.005")),
         ]
-        (put,) = v.fake.requests("/fapi/v1/batchOrders", "PUT")
-        assert (put.weight, put.orders) == (5, 5)
-        assert v.fake.requests("/fapi/v1/order", "PUT") == []
+        assert [r.order.client_order_id for r in results if r.order] == ["bt-1", "bt-2", "bt-3"]
+        puts = v.fake.requests("/fapi/v1/order", "PUT")
+        assert sorted((p.params["origClientOrderId"], p.params["quantity"]) for p in puts) == [
+            ("bt-1", "0.003"),
+            ("bt-2", "0.004"),
+            ("bt-3", "0.005"),
+        ]
+        assert [(p.weight, p.orders) for p in puts] == [(0, 1)] * 3
+        assert v.fake.requests("/fapi/v1/batchOrders", "PUT") == []
+
+
+async def test_one_rejected_amend_of_three_leaves_the_other_two_applied(open_venue: VenueFactory) -> None:
+    """When Binance refuses the middle amend (-5027, nothing to change), it is that amend's error, the
+    order stays as it was, and the first and third amends are applied and returned in their places."""
+    async with open_venue() as v:
+        first, middle, last = await quotes(v, "rj-1", "rj-2", "rj-3")
+        amends = [
+            Amend.of(first, price=Decimal("59980.0")),
+            Amend.of(middle, price=middle.price),  # changes nothing: Binance answers -5027
+            Amend.of(last, price=Decimal("59970.0")),
+        ]
+        results = await v.exchange.amend_orders(BTC, amends)
+        assert [r.client_order_id for r in results] == ["rj-1", "rj-2", "rj-3"]
+        assert [r.order.price if r.order else None for r in results] == [
+            Decimal("59980.0"),
+            None,
+            Decimal("59970.0"),
+        ]
+        assert isinstance(results[1].error, OrderRejected)
+        assert results[1].error.data["code"] == -5027
+        venue_prices = {o.client_order_id: o.price for o in v.fake.open_orders()}
+        assert venue_prices == {
+            "rj-1": Decimal("59980.0"),
+            "rj-2": middle.price,
+            "rj-3": Decimal("59970.0"),
+        }
+        assert len(v.fake.requests("/fapi/v1/order", "PUT")) == 3
 
 
 async def test_an_amend_breaking_a_filter_is_refused_unsent(open_venue: VenueFactory) -> None:
@@ -81,7 +116,7 @@ async def test_an_amend_breaking_a_filter_is_refused_unsent(open_venue: VenueFac
         )
         assert results[0].ok
         assert isinstance(results[1].error, FilterRejected)
-        (put,) = v.fake.requests("/fapi/v1/order", "PUT")  # one leg left: a single PUT order
+        (put,) = v.fake.requests("/fapi/v1/order", "PUT")  # only the valid amend is sent
         assert put.params["origClientOrderId"] == "ok-1"
         assert v.fake.requests("/fapi/v1/batchOrders", "PUT") == []
 

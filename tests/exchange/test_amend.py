@@ -20,7 +20,7 @@ from mmctl.exchange.paper.entry import MAX_AMENDMENTS
 from mmctl.exchange.paper.persist import PaperPersistence
 from mmctl.exchange.paper.snapshot import Epoch, dumps, loads, restore_venue
 from mmctl.exchange.priority import classify
-from mmctl.exchange.weights import AMEND_BATCH, AMEND_SINGLE, Cost, cost
+from mmctl.exchange.weights import AMEND_SINGLE, Cost, cost
 from mmctl.model import Amend, Order, OrderStatus, Side
 from mmctl.store.records import PutPaperState
 from mmctl.store.sqlite.store import SqliteStore
@@ -30,10 +30,13 @@ from .test_paper_persistence import WALL, RecordingStore
 
 
 def test_amend_costs_one_order_per_amend_like_binance_modify_order() -> None:
-    """One amend costs 1 on each order counter and no weight; a batch of 2-5 costs weight 5 and 5/1."""
+    """Each amend of a call is one single PUT: 1 on each order counter and no weight, n amends n of each."""
     assert cost("amend_orders", 1) == AMEND_SINGLE == Cost(weight=0, orders_10s=1, orders_1m=1)
-    assert cost("amend_orders", 2) == cost("amend_orders", 5) == AMEND_BATCH == Cost(5, 5, 1)
+    assert cost("amend_orders", 3) == Cost(weight=0, orders_10s=3, orders_1m=3)
+    assert cost("amend_orders", 5) == Cost(weight=0, orders_10s=5, orders_1m=5)
     assert cost("amend_orders", 0) == Cost()
+    with pytest.raises(ValueError, match="n_requests"):
+        cost("amend_orders", -1)
     assert classify("amend_orders") is Priority.PLACE
     assert classify("amend_orders", reduce_only=True) is Priority.SAFETY
 
@@ -72,7 +75,7 @@ async def test_budgeted_amends_are_charged_as_quotes_unless_they_only_touch_redu
     await ex.amend_orders(BTC, [Amend.of(exit_, price=Decimal("60020.0"))])
     assert budget.asked == [
         (AMEND_SINGLE, Priority.PLACE),
-        (AMEND_BATCH, Priority.PLACE),
+        (Cost(weight=0, orders_10s=2, orders_1m=2), Priority.PLACE),
         (AMEND_SINGLE, Priority.SAFETY),
     ]
     assert [o.qty for o in await ex.open_orders(BTC) if o.side is Side.BUY] == [Decimal("0.003")] * 2

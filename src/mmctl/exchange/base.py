@@ -68,8 +68,8 @@ class Exchange(Protocol):
         ...
 
     async def amend_orders(self, symbol: str, amends: Sequence[Amend]) -> list[AmendResult]:
-        """Modify up to `max_batch` open limit orders of `symbol` in place, by client id, in one request
-        (Binance: PUT /fapi/v1/order for one, PUT batchOrders for 2-5): one result per amend, in order.
+        """Modify up to `max_batch` open limit orders of `symbol` in place, by client id, in one call
+        (Binance: one PUT /fapi/v1/order per amend, sent concurrently): one result per amend, in order.
 
         Binance's semantics on every venue: an amended order keeps its id and client id and goes to the
         back of the queue at its (new) price; it costs one unit of each order counter, where cancel +

@@ -8,8 +8,7 @@ Binance adapter issues it, so the request budget, benchmarks and reports all rea
     method            endpoint                          weight  orders 10 s  orders 1 min
     place_orders 1    POST /fapi/v1/order                    0            1             1
     place_orders 2-5  POST /fapi/v1/batchOrders              5            5             1
-    amend_orders 1    PUT /fapi/v1/order                     0            1             1
-    amend_orders 2-5  PUT /fapi/v1/batchOrders               5            5             1
+    amend_orders n    n concurrent PUT /fapi/v1/order        0            n             n
     cancel_order      DELETE /fapi/v1/order                  1
     cancel_orders     DELETE /fapi/v1/batchOrders            1
     cancel_all        DELETE /fapi/v1/allOpenOrders          1
@@ -27,9 +26,11 @@ Binance adapter issues it, so the request budget, benchmarks and reports all rea
     market, book, health, name, max_batch, watch_book, order_updates, close: no REST request, 0
 
 Cancels do not count as orders; an amend counts as one order (cancel + new counts two). The amend costs
-are Binance's "Modify Order" and "Modify Multiple Orders" pages (developers.binance.com/docs/derivatives/
-usds-margined-futures/trade/rest-api/Modify-Order: 1 on each order counter, 0 IP weight; Modify-Multiple-
-Orders: 5 on the 10 s counter, 1 on the 1 min counter, 5 IP weight). Core module: stdlib and
+are Binance's "Modify Order" page (developers.binance.com/docs/derivatives/usds-margined-futures/trade/
+rest-api/Modify-Order: 1 on each order counter, 0 IP weight). The adapter never sends "Modify Multiple
+Orders" (PUT batchOrders: 5 IP weight, 5 on the 10 s counter, 1 on the 1 min counter): Binance runs a
+batch's legs concurrently anyway, so n concurrent single PUTs behave the same and cost no more weight or
+10 s orders for any n <= 5; only the 1 min order counter pays n instead of 1. Core module: stdlib and
 `mmctl.model` only.
 """
 
@@ -71,9 +72,7 @@ PLACE_SINGLE = Cost(weight=0, orders_10s=1, orders_1m=1)
 PLACE_BATCH = Cost(weight=5, orders_10s=5, orders_1m=1)
 """POST /fapi/v1/batchOrders (2..5 orders)."""
 AMEND_SINGLE = Cost(weight=0, orders_10s=1, orders_1m=1)
-"""PUT /fapi/v1/order."""
-AMEND_BATCH = Cost(weight=5, orders_10s=5, orders_1m=1)
-"""PUT /fapi/v1/batchOrders (2..5 amends)."""
+"""PUT /fapi/v1/order; an `amend_orders` call of n amends sends n of them, concurrently."""
 OPEN_ORDERS_ALL = Cost(weight=40)
 """GET /fapi/v1/openOrders without a symbol."""
 
@@ -114,15 +113,15 @@ METHODS = frozenset({*FIXED, "place_orders", "amend_orders"})
 def cost(method: str, n_requests: int = 1, symbol_given: bool = True) -> Cost:
     """The cost of one call of the port method `method`.
 
-    `n_requests` is the number of orders in a `place_orders` or `amend_orders` batch (0 sends nothing; above
-    `BATCH_ORDERS_MAX` the adapter rejects the batch unsent, but it is priced as one batch so a budget
-    never under-counts). `symbol_given` matters for `open_orders` only. Raises `ValueError` for a name
-    that is not a port method.
+    `n_requests` is the number of orders in a `place_orders` or `amend_orders` call (0 sends nothing; above
+    `BATCH_ORDERS_MAX` the adapter rejects the call unsent, but it is priced as sent so a budget never
+    under-counts). An amend call costs `n_requests` single PUTs. `symbol_given` matters for `open_orders`
+    only. Raises `ValueError` for a name that is not a port method.
     """
     if method == "place_orders":
         return _batch_cost(n_requests, PLACE_SINGLE, PLACE_BATCH)
     if method == "amend_orders":
-        return _batch_cost(n_requests, AMEND_SINGLE, AMEND_BATCH)
+        return _singles_cost(n_requests, AMEND_SINGLE)
     if method == "open_orders" and not symbol_given:
         return OPEN_ORDERS_ALL
     try:
@@ -132,8 +131,17 @@ def cost(method: str, n_requests: int = 1, symbol_given: bool = True) -> Cost:
 
 
 def _batch_cost(n_requests: int, single: Cost, batch: Cost) -> Cost:
-    if n_requests < 0:
-        raise ValueError(f"n_requests must be >= 0, got {n_requests}")
+    _check_count(n_requests)
     if n_requests == 0:
         return FREE
     return single if n_requests == 1 else batch
+
+
+def _singles_cost(n_requests: int, single: Cost) -> Cost:
+    _check_count(n_requests)
+    return Cost(single.weight * n_requests, single.orders_10s * n_requests, single.orders_1m * n_requests)
+
+
+def _check_count(n_requests: int) -> None:
+    if n_requests < 0:
+        raise ValueError(f"n_requests must be >= 0, got {n_requests}")

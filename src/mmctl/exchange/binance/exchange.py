@@ -6,7 +6,7 @@ own parameter names and string values, and every answer is converted from its ra
 `mmctl.exchange.weights`. Orders are checked against the market's filters before they are sent (a
 request the venue would refuse costs neither weight nor an order count); batches of up to 5 go to
 POST batchOrders and their answers are matched to the requests by client order id; amends likewise go
-to PUT order / PUT batchOrders (what ccxt's `edit_order` / `edit_orders` call), by client order id. A
+to PUT order (what ccxt's `edit_order` calls), one concurrent request per amend, by client order id. A
 -1021 resyncs the clock and is retried once. A request, once sent, runs to its answer even if its
 caller is cancelled; `settle()` waits for those in flight.
 
@@ -34,6 +34,7 @@ from mmctl.errors import (
     MmctlError,
     OrderRejected,
     PostOnlyWouldCross,
+    TransientError,
     UnknownOrder,
 )
 from mmctl.exchange.base import MAX_CANCEL_BATCH, Exchange
@@ -278,9 +279,18 @@ class BinanceExchange:
         return top.mid if top is not None else None
 
     async def amend_orders(self, symbol: str, amends: Sequence[Amend]) -> list[AmendResult]:
-        """PUT /fapi/v1/order for one amend, PUT batchOrders for 2-5 (Binance answers a batch in request
-        order, but legs are matched by client order id all the same). An amend that breaks the market's
-        filters is refused here, unsent (Binance would reject it and leave the order as it is)."""
+        """One PUT /fapi/v1/order per amend, all sent concurrently, by client order id; never PUT
+        batchOrders. Binance runs a batch's legs concurrently and independently anyway, so concurrent
+        single PUTs have a batch's semantics, and for every size they cost no more on the IP weight
+        (0 against 5) or the 10 s order counter (n against 5); only the 1 min order counter pays more
+        (n against 1). The adapter does not switch to a batch when that counter is the tighter one: the
+        choice would hang on live usage and `weights.cost` could no longer price a call from its
+        arguments alone (see `mmctl.exchange.weights`).
+
+        One result per amend, in request order. An amend that breaks the market's filters is refused
+        here, unsent (Binance would reject it and leave the order as it is); one Binance rejects is that
+        amend's error and the others stand. Any other failure (transport, rate limit, ban) is raised once
+        every request has its answer: the amends whose answers arrived are in the tracker all the same."""
         if len(amends) > BATCH_ORDERS_MAX:
             raise FilterRejected(
                 f"a batch holds at most {BATCH_ORDERS_MAX} amends, got {len(amends)}; nothing was amended",
@@ -298,18 +308,29 @@ class BinanceExchange:
             legs.append((i, amend, amend_params(amend, rules)))
         if legs:
             self.active_symbols.add(rules.symbol)
-        if len(legs) == 1:
-            i, amend, params = legs[0]
-            try:
-                results[i] = self._amended(amend, await self.call("fapiPrivatePutOrder", params))
-            except (OrderRejected, UnknownOrder) as e:
-                results[i] = AmendResult(amend, error=e)
-        elif legs:
-            answer = await self.call("fapiPrivatePutBatchOrders", {"batchOrders": [p for _, _, p in legs]})
-            legs_out = match_legs([a.client_order_id for _, a, _ in legs], answer)
-            for (i, amend, _), item in zip(legs, legs_out, strict=True):
-                results[i] = self._amended(amend, item)
+        answers = await asyncio.gather(
+            *(self._amend_one(amend, params) for _, amend, params in legs), return_exceptions=True
+        )
+        for (i, _, _), answer in zip(legs, answers, strict=True):
+            if isinstance(answer, BaseException):
+                raise answer
+            results[i] = answer
         return [results[i] for i in range(len(amends))]
+
+    async def _amend_one(self, amend: Amend, params: Mapping[str, str]) -> AmendResult:
+        """PUT /fapi/v1/order for one amend; Binance's refusal of it is its result."""
+        try:
+            raw = await self.call("fapiPrivatePutOrder", params)
+        except (OrderRejected, UnknownOrder) as e:
+            return AmendResult(amend, error=e)
+        if not isinstance(raw, Mapping) or str(raw.get("clientOrderId")) != amend.client_order_id:
+            unknown = TransientError(
+                f"Binance's answer to the amend of {amend.client_order_id} is not that order: "
+                "its outcome is unknown",
+                data={"client_order_id": amend.client_order_id},
+            )
+            return AmendResult(amend, error=unknown)
+        return self._amended(amend, raw)
 
     def _amended(self, amend: Amend, raw: Any) -> AmendResult:
         if isinstance(raw, Exception):

@@ -32,9 +32,9 @@ def order_params(req: OrderRequest, rules: MarketRules) -> dict[str, str]:
 
 
 def amend_params(amend: Amend, rules: MarketRules) -> dict[str, str]:
-    """PUT /fapi/v1/order (or one PUT batchOrders leg) for `amend`: the order named by its client id
-    (never `orderId`: ccxt's `edit_order` would send the text "None" for a missing id), both quantity and
-    price (Binance requires both)."""
+    """PUT /fapi/v1/order for `amend`: the order named by its client id (never `orderId`: ccxt's
+    `edit_order` would send the text "None" for a missing id), both quantity and price (Binance requires
+    both)."""
     return {
         "symbol": rules.id,
         "side": "BUY" if amend.side is Side.BUY else "SELL",
