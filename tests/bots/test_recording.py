@@ -169,6 +169,7 @@ def test_every_order_is_stored_as_submitting_before_its_place_request_leaves(tmp
         bot = w.bot(probe)
         await bot.start()
         await until(lambda: len(probe.seen) == 4)  # the probe waits for real commits
+        await until(lambda: len(w.venue_orders()) == 4)  # and the venue has taken them
         w.trade(Side.SELL, w.best_bid(), Decimal(10))  # fills the best bid: its level is placed anew
         w.clock.advance(1.0)
         await until(lambda: len(probe.seen) >= 5)
