@@ -8,6 +8,7 @@ Last line: `cli_health_json_ms=<median> python_ms=<median>`.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import statistics
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -38,9 +40,10 @@ def timed(cmd: list[str]) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
-def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 30
-    root = Path(tempfile.mkdtemp(prefix="mmb"))
+@contextlib.contextmanager
+def private_daemon(prefix: str) -> Iterator[tuple[list[str], Path]]:
+    """A paper daemon on a temp socket (`mmctl` command, socket path), stopped and removed after."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     sock = root / "mmctl.sock"
     config = root / "config.toml"
     config.write_text(f'[daemon]\nsocket = "{sock}"\nstate_dir = "{root / "state"}"\n')
@@ -49,6 +52,16 @@ def main() -> None:
     daemon = subprocess.Popen([*mmctl, "daemon", "run", "--config", str(config)], stdout=subprocess.DEVNULL)
     try:
         wait_for_socket(sock)
+        yield mmctl, sock
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    with private_daemon("mmb") as (mmctl, sock):
         cli = [*mmctl, "--socket", str(sock), "health", "--json"]
         base = [sys.executable, "-c", "pass"]
         timed(cli)  # warm the page cache
@@ -56,10 +69,6 @@ def main() -> None:
         for _ in range(n):
             cli_ms.append(timed(cli))
             py_ms.append(timed(base))
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=30)
-        shutil.rmtree(root, ignore_errors=True)
     print(f"runs={n} cli p90={sorted(cli_ms)[int(n * 0.9) - 1]:.1f} ms budget=150 ms")
     print(f"cli_health_json_ms={statistics.median(cli_ms):.1f} python_ms={statistics.median(py_ms):.1f}")
 

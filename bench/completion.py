@@ -10,18 +10,16 @@ slowest of the three kinds is the figure). Last line: `completion_ms=<median of 
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cli_latency import wait_for_socket  # one way to wait for the daemon's socket
+from cli_latency import private_daemon  # one way to run a private daemon for a bench
 
 BOTS = 40
 
@@ -50,20 +48,12 @@ def timed(cmd: list[str]) -> tuple[float, str]:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 30
-    root = Path(tempfile.mkdtemp(prefix="mmc"))
-    sock = root / "mmctl.sock"
-    config = root / "config.toml"
-    config.write_text(f'[daemon]\nsocket = "{sock}"\nstate_dir = "{root / "state"}"\n')
-    script = Path(sys.executable).with_name("mmctl")
-    mmctl = [str(script)] if script.exists() else [sys.executable, "-m", "mmctl"]
-    daemon = subprocess.Popen([*mmctl, "daemon", "run", "--config", str(config)], stdout=subprocess.DEVNULL)
-    kinds = {
-        "bot_names": [*mmctl, "__complete", "--socket", str(sock), "status", ""],
-        "commands": [*mmctl, "__complete", "st"],
-        "options": [*mmctl, "__complete", "stop", "--"],
-    }
-    try:
-        wait_for_socket(sock)
+    with private_daemon("mmc") as (mmctl, sock):
+        kinds = {
+            "bot_names": [*mmctl, "__complete", "--socket", str(sock), "status", ""],
+            "commands": [*mmctl, "__complete", "st"],
+            "options": [*mmctl, "__complete", "stop", "--"],
+        }
         for i in range(BOTS):
             rpc(sock, "bot.create", {"name": f"bot{i:02d}", "account": "paper", "symbol": "BTCUSDT"})
         _, names = timed(kinds["bot_names"])  # warms the page cache, checks the names arrive
@@ -75,10 +65,6 @@ def main() -> None:
             for kind, cmd in kinds.items():
                 times[kind].append(timed(cmd)[0])
             base.append(timed([sys.executable, "-c", "pass"])[0])
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=30)
-        shutil.rmtree(root, ignore_errors=True)
     medians = {k: statistics.median(v) for k, v in times.items()}
     for kind, ms in medians.items():
         print(f"{kind}: median {ms:.1f} ms, max {max(times[kind]):.1f} ms")
