@@ -200,15 +200,31 @@ class CountingStrategy:
         self.name, self.params_cls = self.inner.name, self.inner.params_cls
         self.quotes_built = 0
 
+        self.description = self.inner.description
+
+    def needs(self, params: Any) -> Any:
+        return self.inner.needs(params)
+
+    def signals(self, params: Any, rules: MarketRules) -> Any:
+        return self.inner.signals(params, rules)
+
     def check_against_market(self, params: Any, rules: MarketRules, reference_price: Decimal) -> None:
         self.inner.check_against_market(params, rules, reference_price)
 
-    def quotes(self, params: Any, book: BookTop, position: Decimal, rules: MarketRules) -> list[Quote]:
+    def quotes(
+        self, params: Any, book: BookTop, position: Decimal, rules: MarketRules, signals: Any = None
+    ) -> list[Quote]:
         self.quotes_built += 1
         return self.inner.quotes(params, book, position, rules)
 
     def quote_bands(
-        self, params: Any, book: BookTop, position: Decimal, rules: MarketRules, windows: Any
+        self,
+        params: Any,
+        book: BookTop,
+        position: Decimal,
+        rules: MarketRules,
+        windows: Any,
+        signals: Any = None,
     ) -> Any:
         return self.inner.quote_bands(params, book, position, rules, windows)
 

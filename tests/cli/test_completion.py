@@ -59,7 +59,7 @@ def test_the_completion_table_matches_the_app() -> None:
 
 def test_commands_options_and_values_complete_without_a_daemon() -> None:
     """Command names, sub-commands, options and fixed option values complete from the table alone."""
-    assert candidates(["st"]) == ["start", "status", "stop"]
+    assert candidates(["st"]) == ["start", "status", "stop", "strategies"]
     assert candidates(["config", ""]) == ["check", "init", "show"]
     assert candidates(["stop", "--a"]) == ["--all"]
     assert candidates(["--ou"]) == ["--output"]

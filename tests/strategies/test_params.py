@@ -157,9 +157,9 @@ def test_every_numeric_parameter_has_an_upper_bound(
 
 def test_every_numeric_parameter_declares_a_finite_range() -> None:
     """describe() gives every numeric parameter of every strategy both bounds (its own, or the ceiling)."""
-    from mmctl.strategies import STRATEGIES, get_strategy
+    from mmctl.strategies import get_strategy, registry
 
-    for name in STRATEGIES:
+    for name in registry().strategies:
         for info in describe(get_strategy(name).params_cls):
             if info.type in ("decimal", "integer"):
                 assert info.min is not None, info.name

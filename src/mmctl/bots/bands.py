@@ -32,7 +32,7 @@ from mmctl.bots.orders import Key, LiveOrder, reconcile, tolerance_window, toler
 from mmctl.bots.risk import EXACT, BotRiskMonitor
 from mmctl.bots.stale import StaleTest
 from mmctl.model import BookTop, MarketRules
-from mmctl.strategies.base import UNBOUNDED, BookBand, Quote, Strategy
+from mmctl.strategies.base import UNBOUNDED, BookBand, Quote, Signals, Strategy
 from mmctl.strategies.params import StrategyParams
 from mmctl.strategies.ticks import Grid
 
@@ -51,6 +51,7 @@ def band_after_tick(
     *,
     now_ms: int,
     now_s: float,
+    signals: Signals | None = None,
 ) -> tuple[BookBand | None, float, StaleTest | None]:
     """The band to register for a tick that wants `desired` with `live` orders resting (the plan between
     them carried out: kept orders where they are, new ones at the desired prices), until when (`now_s`'s
@@ -78,7 +79,7 @@ def band_after_tick(
             return None, 0.0, None
         windows[(side, level)] = window
         prices[(side, level)] = price
-    bands = strategy.quote_bands(params, book, inventory.qty, rules, windows)
+    bands = strategy.quote_bands(params, book, inventory.qty, rules, windows, signals)
     if bands is None:
         return None, 0.0, None
     band = bands.band

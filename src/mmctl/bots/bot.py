@@ -42,7 +42,7 @@ from mmctl.exchange.base import Exchange
 from mmctl.exchange.priority import Priority, request_class
 from mmctl.model import BookTop, Fill, MarketRules
 from mmctl.strategies import get_strategy
-from mmctl.strategies.base import Quote
+from mmctl.strategies.base import Quote, Signals
 from mmctl.strategies.params import StrategyParams
 
 __all__ = ["Bot", "BotOptions", "BotState"]  # the bot and the value types callers use with it
@@ -92,6 +92,7 @@ class Bot:
         self.risk = BotRiskMonitor(definition.params)
         self.on_stopped: Callable[[Bot], Awaitable[None]] | None = None  # the manager tidies up after us
         self.rules: MarketRules | None = None
+        self.signals: Signals | None = None  # the strategy's per-bot market state (strategies.base)
         self.started_ms: int | None = None
         self.last_tick_ms: int | None = None
         self.failures = 0
@@ -126,6 +127,8 @@ class Bot:
         """New parameters: a running bot picks them up at its next tick."""
         self.definition = definition
         self.risk.update_params(definition.params)
+        if self.signals is not None and self.rules is not None:  # estimators sized by the new params
+            self.signals = self.strategy.signals(definition.params, self.rules)
         self._wake.set()
 
     # --- start -------------------------------------------------------------------------------------------
@@ -182,6 +185,7 @@ class Bot:
         await self.account.check_reachable()
         await self.exchange.load_markets()
         self.rules = self.exchange.market(symbol)
+        self.signals = self.strategy.signals(self.params, self.rules)  # fresh estimators each start
         leverage = self.params.leverage
         if leverage > self.rules.max_leverage:
             raise LeverageRejected(

@@ -51,6 +51,7 @@ class BookReaction:
         self._band_due = False  # a `register_band` is scheduled
         self._band_for: tuple[BookTop, list[Quote]] | None = None  # the book and quotes of that tick
         self._band_rejects = 0  # the quoter's rejections when that tick began
+        self._band_version = 0  # the strategy signals' version the band was computed for
         self._desired: list[Quote] = []
         self._desired_for: tuple[object, ...] = ()
 
@@ -63,6 +64,9 @@ class BookReaction:
 
     def on_book(self, top: BookTop, mid: Decimal, arrived: float) -> None:
         """A book that may change the quotes: noted for the risk monitor, the loop wakes."""
+        signals = self.bot.signals
+        if signals is not None:
+            signals.on_book(top)
         noted = self._noted
         noted.append((mid, arrived))
         if len(noted) > NOTED_BOOKS:  # the loop is not taking them (a back-off): hand them over now
@@ -72,12 +76,22 @@ class BookReaction:
     def on_quiet(self, top: BookTop, mid: Decimal, arrived: float) -> None:
         """A book inside the band: the risk monitor sees it; the loop wakes only if the band no longer
         holds (the bot stopped quoting, a placement of the band's tick was rejected) or the book trips
-        the circuit breaker."""
+        the circuit breaker, or the strategy's signals changed (its band was for the old ones)."""
         bot = self.bot
         if self._noted:
             self.take_books()
         bot.risk.on_book(mid, arrived)
-        if not bot.quoting or bot.quoter.stats.rejected != self._band_rejects or bot.risk.move_tripped():
+        signals = bot.signals
+        moved = False
+        if signals is not None:
+            signals.on_book(top)
+            moved = signals.version != self._band_version
+        if (
+            moved
+            or not bot.quoting
+            or bot.quoter.stats.rejected != self._band_rejects
+            or bot.risk.move_tripped()
+        ):
             if self.sub is not None:
                 self.sub.set_band(None)
             bot.wake()
@@ -160,9 +174,11 @@ class BookReaction:
         """The strategy's quotes for `book`, remembered while their inputs stay the same."""
         bot = self.bot
         params = bot.params
-        key = (book.bid, book.ask, book.bid_qty, book.ask_qty, bot.inventory.qty, params)
-        if key != self._desired_for:  # the strategy is pure: same inputs, same quotes
-            self._desired = bot.strategy.quotes(params, book, bot.inventory.qty, rules)
+        signals = bot.signals
+        version = 0 if signals is None else signals.version
+        key = (book.bid, book.ask, book.bid_qty, book.ask_qty, bot.inventory.qty, params, version)
+        if key != self._desired_for:  # same inputs (signals included), same quotes
+            self._desired = bot.strategy.quotes(params, book, bot.inventory.qty, rules, signals)
             self._desired_for = key
         return self._desired
 
@@ -177,6 +193,8 @@ class BookReaction:
         if not self._band_due:
             self._band_due = True
             self._band_rejects = self.bot.quoter.stats.rejected
+            signals = self.bot.signals
+            self._band_version = 0 if signals is None else signals.version
             asyncio.get_running_loop().call_soon(self.register_band)
 
     def register_band(self) -> None:
@@ -201,5 +219,6 @@ class BookReaction:
                 bot.risk,
                 now_ms=now_ms(bot.clock),
                 now_s=bot.clock.monotonic(),
+                signals=bot.signals,
             )
         sub.set_band(band, until)

@@ -72,12 +72,13 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str | tuple[str, ...] | None]] = {
     "start": (("--all", "--json"), BOTS),
     "status": (("--watch", "--interval", "--json"), BOT),
     "stop": (("--all", "--flatten", "--yes", "-y", "--json"), BOTS),
+    "strategies show": (("--json",), CHOICES["--strategy"]),
     "version": (("--json",), None),
 }
 """Each command (groups as "group sub"): its options, and what its positional arguments are: bot
 names (`BOTS`), a bot name first (`BOT`), fixed choices, or anything (None)."""
 
-GROUPS = {"config", "daemon", "db", "paper"}
+GROUPS = {"config", "daemon", "db", "paper", "strategies"}
 
 
 def candidates(words: list[str]) -> list[str]:

@@ -5,7 +5,8 @@ data and user stream freshness, and the venue's countdowns), each account's coun
 bots (not in error, ticking, and no position left open by a risk stop: the operator must close it or
 restart the bot), whether each running bot is really quoting and each account's balance covers its
 bots' quotes (`mmctl.daemon.quoting_checks`), each account's clock offset, and the daemon's state
-directory (disk space) and store (taking writes, or why not).
+directory (disk space) and store (taking writes, or why not), and the strategy plugins (every one
+loaded, or which not and why).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from mmctl.fleet.manager import BotManager
 from mmctl.model import ExchangeHealth
 from mmctl.store.base import Store
 from mmctl.store.sqlite.store import SqliteStore
+from mmctl.strategies import registry
 
 STALE_BOOK_S = 15.0  # a subscribed symbol with no book update for this long fails health
 STALE_TICK_S = 30.0  # a running bot that has not ticked for this long fails health
@@ -243,6 +245,18 @@ def countdown_check(account: str, cd: CountdownState) -> Check:
     if cd.error:
         detail += f"; last refresh failed: {cd.error}"
     return Check(name, not late, detail)
+
+
+def strategy_checks() -> list[Check]:
+    """`strategies`: every plugin of the `mmctl.strategies` entry point group loaded, or which not and why
+    (a broken plugin never stops the daemon; bots of its strategy cannot load until it is fixed)."""
+    reg = registry()
+    plugins = f", plugins: {', '.join(sorted(reg.plugins))}" if reg.plugins else ""
+    detail = f"{len(reg.strategies)} strategies{plugins}"
+    if not reg.broken:
+        return [Check("strategies", True, detail)]
+    broken = "; ".join(f"plugin {b.name} ({b.value}) not loaded: {b.reason}" for b in reg.broken)
+    return [Check("strategies", False, f"{detail}; {broken}")]
 
 
 def store_checks(store: Store, min_free_bytes: int = DISK_MIN_FREE_BYTES) -> list[Check]:

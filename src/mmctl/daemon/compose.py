@@ -56,6 +56,7 @@ from mmctl.daemon.checks import (
     countdown_checks,
     market_data_checks,
     store_checks,
+    strategy_checks,
 )
 from mmctl.daemon.health import Check
 from mmctl.daemon.host import Daemon
@@ -78,6 +79,7 @@ from mmctl.pnl.since import LedgerSince
 from mmctl.store.records import DesiredState
 from mmctl.store.sqlite.definitions import SqliteDefinitionStore
 from mmctl.store.sqlite.store import DB_NAME, SqliteStore
+from mmctl.strategies import registry
 from mmctl.timefmt import iso_utc
 from mmctl.tuning import tune_gc
 
@@ -147,6 +149,11 @@ async def _start(
     daemon.check_providers.append(lambda: market_data_checks(manager))
     daemon.check_providers.append(lambda: bot_checks(manager))
     daemon.check_providers.append(lambda: store_checks(store))
+    daemon.check_providers.append(strategy_checks)
+    for plugin in registry().broken:
+        log.warning(
+            "strategy_plugin_broken", plugin=plugin.name, entry_point=plugin.value, reason=plugin.reason
+        )
     log.info(
         "bots_loaded",
         bots=len(manager.bots),

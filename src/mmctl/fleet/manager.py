@@ -54,7 +54,7 @@ from mmctl.fleet.risk import FleetLimits
 from mmctl.pnl.income import iter_income
 from mmctl.store.base import DefinitionStore, Store
 from mmctl.store.records import DesiredState, SetDesiredState
-from mmctl.strategies import STRATEGIES, get_strategy
+from mmctl.strategies import get_strategy
 from mmctl.strategies.params import parse_params, update_params
 
 BOOK_WAIT_S = 5.0
@@ -532,9 +532,6 @@ class BotManager:
             self.bot(bot)
         events = self.events.since(after, bot, limit)
         return {"events": [e.to_dict() for e in events], "last_seq": self.events.last_seq}
-
-    def strategies(self) -> list[str]:
-        return sorted(STRATEGIES)
 
     async def account_summary(self, account: str, since_ms: int) -> dict[str, Any]:
         """Balance and income totals by type since `since_ms` for one account."""

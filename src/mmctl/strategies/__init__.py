@@ -1,24 +1,9 @@
-"""Quoting strategies and their registry: `STRATEGIES[name]` is what `--strategy NAME` selects."""
+"""Strategies: what a bot quotes. `get_strategy(name)` is what `--strategy NAME` selects; `registry()`
+lists the built-in strategies and the plugins of the `mmctl.strategies` entry point group."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from mmctl.errors import ValidationError
 from mmctl.strategies.base import Quote, Strategy
-from mmctl.strategies.market_maker import MarketMaker
+from mmctl.strategies.registry import get_strategy, registry
 
-STRATEGIES: dict[str, Strategy[Any]] = {"market_maker": MarketMaker()}
-
-
-def get_strategy(name: str) -> Strategy[Any]:
-    """The registered strategy called `name`; `ValidationError` (field `strategy`) if there is none."""
-    try:
-        return STRATEGIES[name]
-    except KeyError:
-        raise ValidationError(
-            f"unknown strategy {name!r} (known: {', '.join(sorted(STRATEGIES))})", data={"field": "strategy"}
-        ) from None
-
-
-__all__ = ["STRATEGIES", "Quote", "Strategy", "get_strategy"]
+__all__ = ["Quote", "Strategy", "get_strategy", "registry"]

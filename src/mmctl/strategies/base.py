@@ -5,6 +5,13 @@ market's rules, and proposes `Quote`s. It does no I/O and keeps no state: the bo
 book update may change its quotes and diffs the result against its live orders (`mmctl.bots.orders`).
 Every quote is placed post-only.
 
+A strategy that reads more than the book (volatility or order-arrival estimates, indicators on candles)
+says so with `needs` and keeps that state in a per-bot `Signals` object it creates with `signals`: the
+runtime (and the backtester) feeds it every book and, when asked, every public trade, in time order, and
+passes it back to `quotes`. A stateless strategy returns None from `signals` and ignores the argument.
+Third-party strategies register through the entry point group `mmctl.strategies`
+(`mmctl.strategies.registry`).
+
 `quote_bands` tells the runtime which book updates cannot change the diff: the `BookBand` (in integer
 ticks) within which every desired price stays inside the window the runtime gives for it (its refresh
 tolerance around the live order's price). The market-data hub compares each new book with the band and
@@ -19,7 +26,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import Protocol, TypeVar
 
-from mmctl.model import BookTop, MarketRules, OrderRequest, Side
+from mmctl.model import BookTop, MarketRules, OrderRequest, Side, Trade
 from mmctl.strategies.params import StrategyParams
 from mmctl.strategies.ticks import Grid
 
@@ -114,6 +121,39 @@ class QuoteBands:
     levels: Mapping[tuple[Side, int], BookBand]
 
 
+@dataclass(frozen=True, slots=True)
+class DataNeeds:
+    """The market data a strategy reads besides the book top: public trades, and candles of
+    `candle_interval_s` seconds built from them (0: no candles). Candles imply trades."""
+
+    trades: bool = False
+    candle_interval_s: int = 0
+
+    @property
+    def wants_trades(self) -> bool:
+        return self.trades or self.candle_interval_s > 0
+
+
+BOOK_ONLY = DataNeeds()
+
+
+class Signals(Protocol):
+    """A bot's own state derived from market data (estimators, indicators), fed by the runtime in time
+    order and read by its strategy's `quotes`. `version` changes whenever anything `quotes` reads changed
+    (the runtime recomputes quotes only when the book, the position, the params or `version` changed)."""
+
+    @property
+    def version(self) -> int: ...
+
+    def on_book(self, book: BookTop) -> None:
+        """Observe a book top (every update of the bot's symbol)."""
+        ...
+
+    def on_trade(self, trade: Trade) -> None:
+        """Observe a public trade on the bot's symbol (only when the strategy's `needs` asks for trades)."""
+        ...
+
+
 class Strategy(Protocol[P]):
     """A quoting strategy. Implementations are stateless; the registry holds one instance of each."""
 
@@ -123,23 +163,51 @@ class Strategy(Protocol[P]):
         ...
 
     @property
+    def description(self) -> str:
+        """One line for `mmctl strategies`: what the strategy does."""
+        ...
+
+    @property
     def params_cls(self) -> type[P]:
         """The strategy's parameter dataclass (parse it with `mmctl.strategies.params.parse_params`)."""
+        ...
+
+    def needs(self, params: P) -> DataNeeds:
+        """The market data the strategy reads with these params besides the book top."""
+        ...
+
+    def signals(self, params: P, rules: MarketRules) -> Signals | None:
+        """A fresh per-bot `Signals` for these params, or None for a strategy that reads only the book."""
         ...
 
     def check_against_market(self, params: P, rules: MarketRules, reference_price: Decimal) -> None:
         """Raise `ValidationError` naming the field if `params` cannot quote this market at this price."""
         ...
 
-    def quotes(self, params: P, book: BookTop, position: Decimal, rules: MarketRules) -> list[Quote]:
-        """The desired quotes for this book and position: on the market's grids, above its minimums."""
+    def quotes(
+        self,
+        params: P,
+        book: BookTop,
+        position: Decimal,
+        rules: MarketRules,
+        signals: Signals | None = None,
+    ) -> list[Quote]:
+        """The desired quotes for this book and position (and the bot's `signals`, from `signals()`): on
+        the market's grids, above its minimums."""
         ...
 
     def quote_bands(
-        self, params: P, book: BookTop, position: Decimal, rules: MarketRules, windows: PriceWindows
+        self,
+        params: P,
+        book: BookTop,
+        position: Decimal,
+        rules: MarketRules,
+        windows: PriceWindows,
+        signals: Signals | None = None,
     ) -> QuoteBands | None:
         """The books under which `quotes` (same params, position and rules) keeps the same set of
         (side, level)s and sizes, with each price inside `windows[(side, level)]` (ticks, inclusive),
         and the per-level detail (`QuoteBands`); `book` must be inside. None when the strategy cannot
-        tell: the bot then wakes on every book."""
+        tell: the bot then wakes on every book. A strategy with `signals` answers for the signals as they
+        are now; the runtime asks again when their `version` changes."""
         ...

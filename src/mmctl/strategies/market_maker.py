@@ -40,7 +40,7 @@ from decimal import Decimal, localcontext
 from mmctl.errors import ValidationError
 from mmctl.exchange.rules import ceil_to
 from mmctl.model import BookTop, MarketRules
-from mmctl.strategies.base import BookBand, PriceWindows, Quote, QuoteBands
+from mmctl.strategies.base import BOOK_ONLY, BookBand, DataNeeds, PriceWindows, Quote, QuoteBands, Signals
 from mmctl.strategies.market_maker_decimal import BPS, UP, Sizing, quotes_decimal, reference_price, sizing
 from mmctl.strategies.market_maker_params import MarketMakerParams, Reference
 from mmctl.strategies.market_maker_ticks import MAX_REF_TICKS, quote_band, quote_bands, quotes
@@ -129,7 +129,14 @@ class MarketMaker:
     """The `market_maker` strategy object held by the registry."""
 
     name = "market_maker"
+    description = "a ladder of post-only quotes on both sides of the mid that leans against inventory"
     params_cls = MarketMakerParams
+
+    def needs(self, params: MarketMakerParams) -> DataNeeds:
+        return BOOK_ONLY
+
+    def signals(self, params: MarketMakerParams, rules: MarketRules) -> Signals | None:
+        return None
 
     def check_against_market(
         self, params: MarketMakerParams, rules: MarketRules, reference_price: Decimal
@@ -137,7 +144,12 @@ class MarketMaker:
         check_against_market(params, rules, reference_price)
 
     def quotes(
-        self, params: MarketMakerParams, book: BookTop, position: Decimal, rules: MarketRules
+        self,
+        params: MarketMakerParams,
+        book: BookTop,
+        position: Decimal,
+        rules: MarketRules,
+        signals: Signals | None = None,
     ) -> list[Quote]:
         return quotes(params, book, position, rules)
 
@@ -158,5 +170,6 @@ class MarketMaker:
         position: Decimal,
         rules: MarketRules,
         windows: PriceWindows,
+        signals: Signals | None = None,
     ) -> QuoteBands | None:
         return quote_bands(params, book, position, rules, windows)

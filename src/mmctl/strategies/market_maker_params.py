@@ -32,7 +32,9 @@ class MarketMakerParams(StrategyParams):
     order_size: Decimal = field(
         default=Decimal(0),
         metadata=spec(
-            "first level's size in base units; 0 = the market's minimum size at the price", min=Decimal(0)
+            "first level's size in base units; 0 = the market's minimum size at the price",
+            min=Decimal(0),
+            unit="base",
         ),
     )
     size_step: Decimal = field(
@@ -57,7 +59,9 @@ class MarketMakerParams(StrategyParams):
     max_position: Decimal = field(
         default=Decimal(0),
         metadata=spec(
-            "largest absolute position in base units; 0 = 10 × the first level's size", min=Decimal(0)
+            "largest absolute position in base units; 0 = 10 × the first level's size",
+            min=Decimal(0),
+            unit="base",
         ),
     )
     min_spread_bps: Decimal = field(

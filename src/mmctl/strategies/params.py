@@ -49,10 +49,21 @@ MAX_LOSS = Decimal(10) ** 9
 """Upper bound of the loss guards, in quote currency: a larger limit is a typo, not a guard."""
 
 
-def spec(doc: str, *, min: Any = None, max: Any = None) -> dict[str, Any]:
-    """Field metadata for a parameter: its one-line doc and inclusive bounds (no `max` = `CEILING` for
-    numbers)."""
-    return {"doc": doc, "min": min, "max": max}
+UNIT_SUFFIXES = (("_bps", "bps"), ("_ms", "ms"), ("_s", "s"), ("_pct", "%"))
+"""A parameter's unit when its `spec` names none: read from its name's suffix (`spread_bps` is in bps)."""
+
+
+def spec(doc: str, *, min: Any = None, max: Any = None, unit: str | None = None) -> dict[str, Any]:
+    """Field metadata for a parameter: its one-line doc, inclusive bounds (no `max` = `CEILING` for
+    numbers) and unit (`base`, `quote`, `x`, ...; default: from the name's suffix, see `UNIT_SUFFIXES`)."""
+    return {"doc": doc, "min": min, "max": max, "unit": unit}
+
+
+def unit_of(name: str, declared: str | None) -> str:
+    """The unit a parameter is shown with: the declared one, else its name's suffix, else ""."""
+    if declared is not None:
+        return declared
+    return next((unit for suffix, unit in UNIT_SUFFIXES if name.endswith(suffix)), "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +88,9 @@ class StrategyParams:
     )
     leverage: int = field(
         default=5,
-        metadata=spec("leverage set on the symbol at start (checked against its maximum)", min=1, max=125),
+        metadata=spec(
+            "leverage set on the symbol at start (checked against its maximum)", min=1, max=125, unit="x"
+        ),
     )
     quote_interval_ms: int = field(
         default=200, metadata=spec("the bot re-quotes at most this often", min=10, max=60_000)
@@ -91,6 +104,7 @@ class StrategyParams:
             "in quote currency; 0 = off",
             min=Decimal(0),
             max=MAX_LOSS,
+            unit="quote",
         ),
     )
     max_drawdown: Decimal = field(
@@ -99,6 +113,7 @@ class StrategyParams:
             "stop when net PnL since start falls this far below its peak, in quote currency; 0 = off",
             min=Decimal(0),
             max=MAX_LOSS,
+            unit="quote",
         ),
     )
     on_loss: OnLoss = field(
@@ -154,6 +169,7 @@ class ParamInfo:
     min: str | None
     max: str | None
     doc: str
+    unit: str = ""
 
 
 def parse_params(cls: type[P], values: Mapping[str, object]) -> P:
@@ -184,6 +200,7 @@ def describe(cls: type[StrategyParams]) -> list[ParamInfo]:
             min=_bound_text(f.metadata.get("min")),
             max=_bound_text(_upper_bound(f, hints[f.name])),
             doc=f.metadata.get("doc", ""),
+            unit=unit_of(f.name, f.metadata.get("unit")),
         )
         for f in fields
     ]
