@@ -251,7 +251,12 @@ class Balance:
 
 @dataclass(frozen=True, slots=True)
 class IncomeRow:
-    """A row of the venue's income ledger. `amount` is signed: + credits the wallet, - debits it."""
+    """A row of the venue's income ledger. `amount` is signed: + credits the wallet, - debits it.
+
+    `venue_type` is the venue's own type, verbatim (Binance's `incomeType`: `INSURANCE_CLEAR`,
+    `API_REBATE`, ...; empty means `type.value`, so the paper venue's rows leave it out). `type` is the
+    nearest of mmctl's four, for code that only knows those; PnL reports go by `venue_type`
+    (`mmctl.pnl.income_types`). `id` is unique only within a `venue_type` (Binance's `tranId`)."""
 
     id: str
     ts_ms: int
@@ -260,6 +265,11 @@ class IncomeRow:
     amount: Decimal
     asset: str
     trade_id: str | None = None
+    venue_type: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.venue_type:
+            object.__setattr__(self, "venue_type", self.type.value)
 
 
 @dataclass(frozen=True, slots=True)

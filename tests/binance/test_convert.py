@@ -23,6 +23,7 @@ from mmctl.exchange.binance.convert import (
 from mmctl.exchange.binance.markets import MarketIndex
 from mmctl.exchange.binance.orders import order_params
 from mmctl.model import IncomeType, OrderRequest, OrderStatus, OrderType, Side, StpMode
+from mmctl.pnl.income_types import is_transfer, line_of
 
 BTC = "BTC/USDT:USDT"
 
@@ -286,6 +287,60 @@ def test_account_position_book_and_income_rows_convert() -> None:
     ):
         raw = {"incomeType": kind, "income": "1", "time": 1, "tranId": 1}
         assert income_row(raw, symbol_of).type == bucket
+        assert income_row(raw, symbol_of).venue_type == kind
+
+
+# Every incomeType Binance documents for GET /fapi/v1/income, a made-up future one, what mmctl folds it
+# into (`IncomeRow.type`) and the report line it adds to (transfers are outside net).
+INCOME_KINDS = [
+    ("REALIZED_PNL", IncomeType.REALIZED_PNL, "realized"),
+    ("COMMISSION", IncomeType.COMMISSION, "commission"),
+    ("FUNDING_FEE", IncomeType.FUNDING_FEE, "funding"),
+    ("TRANSFER", IncomeType.TRANSFER, "transfers"),
+    ("INTERNAL_TRANSFER", IncomeType.TRANSFER, "transfers"),
+    ("CROSS_COLLATERAL_TRANSFER", IncomeType.TRANSFER, "transfers"),
+    ("STRATEGY_UMFUTURES_TRANSFER", IncomeType.TRANSFER, "transfers"),
+    ("COIN_SWAP_DEPOSIT", IncomeType.TRANSFER, "transfers"),
+    ("COIN_SWAP_WITHDRAW", IncomeType.TRANSFER, "transfers"),
+    ("AUTO_EXCHANGE", IncomeType.TRANSFER, "transfers"),
+    ("INSURANCE_CLEAR", IncomeType.REALIZED_PNL, "insurance_clear"),
+    ("DELIVERED_SETTELMENT", IncomeType.REALIZED_PNL, "delivered_settelment"),
+    ("COMMISSION_REBATE", IncomeType.COMMISSION, "commission_rebate"),
+    ("API_REBATE", IncomeType.COMMISSION, "api_rebate"),
+    ("FEE_RETURN", IncomeType.COMMISSION, "fee_return"),
+    ("POSITION_LIMIT_INCREASE_FEE", IncomeType.COMMISSION, "position_limit_increase_fee"),
+    ("WELCOME_BONUS", IncomeType.TRANSFER, "welcome_bonus"),
+    ("REFERRAL_KICKBACK", IncomeType.TRANSFER, "referral_kickback"),
+    ("CONTEST_REWARD", IncomeType.TRANSFER, "contest_reward"),
+    ("OPTIONS_PREMIUM_FEE", IncomeType.TRANSFER, "options_premium_fee"),
+    ("OPTIONS_SETTLE_PROFIT", IncomeType.TRANSFER, "options_settle_profit"),
+    ("BFUSD_REWARD", IncomeType.TRANSFER, "bfusd_reward"),
+    ("SOME_FUTURE_TYPE", IncomeType.TRANSFER, "some_future_type"),
+    ("NET", IncomeType.TRANSFER, "type_net"),  # a name that would clash with a report field
+]
+
+
+@pytest.mark.parametrize(("kind", "folded", "line"), INCOME_KINDS)
+def test_each_income_type_keeps_its_own_type_and_line(kind: str, folded: IncomeType, line: str) -> None:
+    """An income row keeps Binance's incomeType verbatim, folds it into mmctl's four for code that knows
+    only those, and reports it on its own line unless it is REALIZED_PNL, COMMISSION, FUNDING_FEE or a
+    transfer."""
+    raw = {"symbol": "BTCUSDT", "incomeType": kind, "income": "-0.50000000", "asset": "USDT",
+           "time": 7, "tranId": 42, "tradeId": ""}  # fmt: skip
+    row = income_row(raw, symbol_of)
+    assert (row.venue_type, row.type, row.id, row.amount, row.trade_id) == (
+        kind, folded, "42", Decimal("-0.5"), None,
+    )  # fmt: skip
+    assert line_of(row.venue_type) == line
+    assert is_transfer(kind) == (line == "transfers")
+
+
+def test_an_income_row_without_its_type_is_a_conversion_error() -> None:
+    """A row with no or an empty incomeType is refused rather than guessed."""
+    base = {"income": "1", "time": 1, "tranId": 1}
+    for raw in (base, {**base, "incomeType": ""}, {**base, "incomeType": None}):
+        with pytest.raises(ConversionError):
+            income_row(raw, symbol_of)
 
 
 def test_order_parameters_are_plain_strings() -> None:

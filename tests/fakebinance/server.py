@@ -247,10 +247,19 @@ class FakeBinance:
 
     @threadsafe
     def add_income(
-        self, income_type: str, amount: Decimal, symbol: str = "", account_key: str | None = None
+        self,
+        income_type: str,
+        amount: Decimal,
+        symbol: str = "",
+        account_key: str | None = None,
+        *,
+        tran_id: int | None = None,
+        trade_id: str = "",
     ) -> None:
-        """A wallet change recorded as an income row (e.g. TRANSFER, FUNDING_FEE)."""
-        self.venue.add_income(self._account(account_key).key, income_type, amount, symbol)
+        """A wallet change recorded as an income row of any type (e.g. TRANSFER, FUNDING_FEE,
+        INSURANCE_CLEAR), optionally with a given `tran_id` (unique only within a type on Binance)."""
+        key = self._account(account_key).key
+        self.venue.add_income(key, income_type, amount, symbol, tran_id=tran_id, trade_id=trade_id)
 
     # --- inspection ----------------------------------------------------------------------------------
 

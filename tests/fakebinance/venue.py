@@ -217,9 +217,19 @@ class Venue:
     # --- ledger --------------------------------------------------------------------------------------
 
     def add_income(
-        self, key: str, income_type: str, amount: Decimal, symbol: str = "", info: str = ""
+        self,
+        key: str,
+        income_type: str,
+        amount: Decimal,
+        symbol: str = "",
+        info: str = "",
+        *,
+        tran_id: int | None = None,
+        trade_id: str = "",
     ) -> None:
-        """A wallet change with its income row (TRANSFER, FUNDING_FEE, ...); pushes ACCOUNT_UPDATE."""
+        """A wallet change with its income row (TRANSFER, FUNDING_FEE, INSURANCE_CLEAR, ...); pushes
+        ACCOUNT_UPDATE. `tran_id`: Binance's is unique only within a type, so a test may give two rows of
+        different types the same one (default: a fresh id)."""
         account = self.accounts[key]
         account.book_income(
             income_type,
@@ -227,8 +237,8 @@ class Venue:
             symbol=symbol,
             info=info or income_type,
             time=self.now_ms(),
-            tran_id=self.next_id("tran"),
-            trade_id="",
+            tran_id=self.next_id("tran") if tran_id is None else tran_id,
+            trade_id=trade_id,
         )
         reason = {"TRANSFER": "DEPOSIT" if amount >= 0 else "WITHDRAW", "FUNDING_FEE": "FUNDING_FEE"}
         self.emit_account(account, reason.get(income_type, "ADJUSTMENT"), [symbol] if symbol else [])

@@ -2,10 +2,11 @@
 
 The daemon parses `--since`/`--until` (defaults: the config's `[reports] pnl_since`, else today; now) in
 `--tz` (default `[reports] timezone`), brings the ledger up to date and answers; this module only prints:
-`--json` one document (docs/json.md, "pnl"), `--csv` a header and one row per bucket plus `total`, on a
-terminal the lines, the buckets and for `--by day|week|month` a bar chart of net PnL per bucket drawn with
-Unicode blocks, and when piped the same rows as tab-separated text with a header (no chart). Nothing
-here depends on the locale, the terminal or `PATH`, so cron can run it.
+`--json` one document (docs/json.md, "pnl"; a field per line: realized, commission, funding, each other
+income type the report has rows of, transfers, net), `--csv` a header and one row per bucket plus
+`total`, on a terminal the lines, the buckets and for `--by day|week|month` a bar chart of net PnL per
+bucket drawn with Unicode blocks, and when piped the same rows as tab-separated text with a header (no
+chart). Nothing here depends on the locale, the terminal or `PATH`, so cron can run it.
 """
 
 from __future__ import annotations
@@ -58,7 +59,12 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--bot", help="Only this bot's share.", show_default=False)
         ] = None,
         by: Annotated[
-            str | None, typer.Option("--by", help=f"Buckets: {'|'.join(GROUPINGS)}.", show_default=False)
+            str | None,
+            typer.Option(
+                "--by",
+                help=f"Buckets: {'|'.join(GROUPINGS)} (type: the venue's income type).",
+                show_default=False,
+            ),
         ] = None,
         tz: Annotated[
             str | None,

@@ -149,11 +149,19 @@ class Exchange(Protocol):
         Stop at the first page shorter than `limit`, never at a page of rows already seen."""
         ...
 
+    @property
+    def trade_window_ms(self) -> int | None:
+        """The span one `my_trades(since_ms=...)` call covers: only trades in `[since_ms, since_ms +
+        trade_window_ms)` (Binance's userTrades with a start time: 7 days); None when one call reaches
+        from any `since_ms` to now (the paper venue). `mmctl.fleet.trade_walk` walks a longer span
+        window by window."""
+        ...
+
     async def my_trades(self, symbol: str, *, since_ms: int | None = None, limit: int = 500) -> list[Fill]:
         """The account's own trades on `symbol`, oldest first, at most `limit` (1..1000): from `since_ms`
-        on when given, else the most recent (Binance's `GET /fapi/v1/userTrades`). Each carries the
-        venue's fee and maker flag; `client_order_id` is empty when the venue's trade record does not
-        carry it (Binance's does not): match by `order_id`."""
+        on when given (within `trade_window_ms` of it), else the most recent (Binance's `GET
+        /fapi/v1/userTrades`). Each carries the venue's fee and maker flag; `client_order_id` is empty
+        when the venue's trade record does not carry it (Binance's does not): match by `order_id`."""
         ...
 
     def order_updates(self) -> AsyncIterator[OrderUpdate]:

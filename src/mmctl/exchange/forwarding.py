@@ -12,8 +12,8 @@ A wrapper that adds one concern to every call (injected faults, a request budget
 - `_sync(method)` runs before the synchronous `market` and `book` (default: nothing).
 - `_stream(method, items)` wraps the iterators of `watch_book` and `order_updates` (default: `items`).
 
-`name`, `max_batch`, `health`, `settle` and `close` forward to `inner` without a hook; subclasses may
-override them.
+`name`, `max_batch`, `trade_window_ms`, `health`, `settle` and `close` forward to `inner` without a
+hook; subclasses may override them.
 The method names passed to the hooks are the port's own. Neutral module: stdlib, `mmctl.model` and
 `mmctl.exchange.base` only.
 """
@@ -170,6 +170,10 @@ class ForwardingExchange:
                 since_ms, until_ms=until_ms, income_type=income_type, symbol=symbol, limit=limit, page=page
             ),
         )
+
+    @property
+    def trade_window_ms(self) -> int | None:
+        return self.inner.trade_window_ms
 
     async def my_trades(self, symbol: str, *, since_ms: int | None = None, limit: int = 500) -> list[Fill]:
         return await self._call(

@@ -13,12 +13,24 @@ venue that no bot will own, before any bot of the account starts.
    its client id up (`fetch_order`): its real state, or `not_found` when the venue has no record of it
    (a submit that never reached the venue).
 4. Walk the account's trades on every symbol of interest (the bots' symbols, the open and submitting
-   orders' symbols, the symbols with recorded fills) from the newest recorded fill on: `my_trades` paged
-   until exhausted, reading on through trades that share a millisecond across a page boundary. Each
-   fill is recorded once (the store is unique by account, symbol and trade id), attributed to the bot
-   its client id names (None for a foreign id); a trade without a client id (Binance's userTrades) is
+   orders' symbols, the symbols with recorded fills) from the newest recorded fill on
+   (`mmctl.fleet.trade_walk`: `my_trades` paged until exhausted, reading on through trades that share a
+   millisecond across a page boundary, window by window up to now on a venue that answers one window
+   per request, never further back than that venue keeps). On a symbol without a recorded fill, a
+   windowed venue (Binance: a week per request) is walked from the earliest time an mmctl order can
+   have traded there: the earliest order the store has on the account and symbol (any status), the
+   creation of the venue's open orders on it, and after an unclean end of the previous run the time of
+   its last commit (an order sent just before a crash may be unrecorded), less `CLOCK_MARGIN_MS`; with
+   none of these, no order of mmctl can have traded there and the symbol is not walked. A venue without
+   a window (the paper venue, whose time may be a replay's) is walked from `first_since_ms`. Each fill
+   is recorded once (the store is unique by account, symbol and trade id), attributed to the bot its
+   client id names (None for a foreign id); a trade without a client id (Binance's userTrades) is
    matched by venue order id. The orders those fills belong to are brought up to date.
 5. Record the income ledger rows since the newest recorded one (`iter_income`), read the positions.
+
+Trade queries on Binance: one per symbol whose newest recorded fill is less than a week old (the usual
+restart); at worst, a symbol walked from the 180-day floor, 26 (one per week) plus one per further page of
+`page_size` trades, so an account costs at most 26 per symbol of interest plus its pages.
 
 Request classes (`mmctl.exchange.priority`): reading the open orders, the cancels and their confirming
 read are SAFETY, the work a stop does; every other read is START, what getting the bots going costs.
@@ -43,7 +55,7 @@ from mmctl.errors import Action, MmctlError, UnknownOrder, UnknownSymbol
 from mmctl.exchange.base import MAX_CANCEL_BATCH, Exchange
 from mmctl.exchange.priority import Priority, request_class
 from mmctl.fleet.recovery_report import RecoveryReport
-from mmctl.fleet.trade_walk import PAGE, iter_trades
+from mmctl.fleet.trade_walk import CLOCK_MARGIN_MS, PAGE, iter_trades
 from mmctl.model import Fill, Order, Position
 from mmctl.pnl.income import iter_income
 from mmctl.store.base import Store, StoreReads
@@ -127,11 +139,12 @@ async def recover_account(
 
     A bot will run, so its open orders on its own symbol are adopted, when `autostart` is on, the store
     has it on this account with desired state running, and `will_run(name)` (default: always) agrees;
-    every other mmctl order on the venue is cancelled and confirmed gone. `first_since_ms`: where the
-    trade walk starts on a symbol without recorded fills, and the income walk without recorded income
-    (0: all the venue keeps). `page_size`: the `limit` of each trades and income request (1..1000).
-    Raises `RecoveryFailed` (naming the account and the step) on a venue failure, `StoreError` if the
-    store fails.
+    every other mmctl order on the venue is cancelled and confirmed gone. `first_since_ms`: the earliest
+    trade walked on a symbol without recorded fills (on a windowed venue, never before the earliest time
+    an mmctl order can have traded there: see the module docstring), and where the income walk starts
+    without recorded income (0: all the venue keeps). `page_size`: the `limit` of each trades and income
+    request (1..1000). Raises `RecoveryFailed` (naming the account and the step) on a venue failure,
+    `StoreError` if the store fails.
     """
     if not 1 <= page_size <= PAGE:
         raise ValueError(f"page_size must be 1..{PAGE}, got {page_size}")
@@ -167,6 +180,7 @@ class _Recovery:
         self.cids: dict[tuple[str, str], str] = {}  # (symbol, venue order id) -> client id ("" unknown)
         self.filled: dict[str, str] = {}  # own client id -> symbol, for orders with fills recorded now
         self.written: dict[str, Order | None] = {}  # client id -> the state last recorded
+        self.starts: dict[str, int | None] = {}  # symbol -> where its trade walk starts (None: no walk)
 
     # --- the steps ------------------------------------------------------------------------------------
 
@@ -181,6 +195,7 @@ class _Recovery:
         with request_class(Priority.START):
             submitting = await self._resolve_store_orders()
             symbols = self._symbols_of_interest(venue_open)
+            self.starts = await self._walk_starts(symbols, venue_open)
             fills = sum([await self._recover_fills(symbol) for symbol in symbols])
             await self._refresh_filled_orders()
             income = await self._recover_income()
@@ -281,6 +296,26 @@ class _Recovery:
         symbols.update(o.symbol for o in venue_open)
         return sorted({self._unified(s) for s in symbols if self._listed(s)})
 
+    async def _walk_starts(self, symbols: list[str], venue_open: list[Order]) -> dict[str, int | None]:
+        """Where the trade walk starts on each symbol (step 4 of the module docstring); None: not walked."""
+        starts: dict[str, int | None] = {
+            s: self.known.last_fill_ms.get(s, self.first_since_ms) for s in symbols
+        }
+        unfilled = [s for s in symbols if s not in self.known.last_fill_ms]
+        if not unfilled or self.exchange.trade_window_ms is None:
+            return starts
+        recorded = await self.store.read(lambda r: r.first_order_ms(self.account))
+        earliest: dict[str, int] = {}
+        for symbol, ms in [*recorded.items(), *((o.symbol, o.created_ms) for o in venue_open)]:
+            unified = self._unified(symbol)
+            earliest[unified] = min(ms, earliest.get(unified, ms))
+        previous = self.store.previous_run
+        crashed = None if previous.clean else previous.ended_ms
+        for symbol in unfilled:
+            bounds = [ms for ms in (earliest.get(symbol), crashed) if ms is not None]
+            starts[symbol] = max(self.first_since_ms, min(bounds) - CLOCK_MARGIN_MS) if bounds else None
+        return starts
+
     async def _recover_fills(self, symbol: str) -> int:
         """Record the symbol's trades since its newest recorded fill; how many were new."""
         trades = await self._trades(symbol)
@@ -293,12 +328,16 @@ class _Recovery:
         return sum(1 for new in results if new)
 
     async def _trades(self, symbol: str) -> list[Fill]:
-        """Every trade on `symbol` from the newest recorded fill's millisecond on, not yet recorded."""
-        since = self.known.last_fill_ms.get(symbol, self.first_since_ms)
+        """Every trade on `symbol` from its walk's start on (the newest recorded fill's millisecond when
+        there is one), not yet recorded."""
+        since = self.starts.get(symbol)
+        if since is None:
+            return []
         walk = iter_trades(
             self.exchange,
             symbol,
             since,
+            now_ms=now_ms(self.clock),
             seen=self.known.fills_at_last.get(symbol, ()),
             page_size=self.page_size,
         )

@@ -2,12 +2,15 @@
 
 - REALIZED_PNL and COMMISSION rows name the trade that caused them; the recorded fill of that trade
   names the bot whose order made it (the store joins them: `StoreReads.income_sums(attribute=True)`).
+  A row of any other type but funding and transfers that names a trade (a rebate of its fee, say) goes
+  to that trade's bot the same way.
 - A FUNDING_FEE payment is split between the bots that held a position on that symbol and account at
   the funding time, in proportion to each one's position, by `allocate_funding` (the live split's
   arithmetic). Each bot's position is rebuilt from its recorded fills strictly before the funding time
   (the venue settles funding on the position it holds at that instant, before trades of the same
   millisecond). As the live split does, the account's position is taken to be the bots' sum.
-- Everything else (transfers, trades no bot made, fills the store never saw) is `unattributed`.
+- Everything else (transfers, income that names no trade such as an insurance clearance or a bonus,
+  trades no bot made, fills the store never saw) is `unattributed`.
 
 Per-bot shares plus `unattributed` equal the account's total exactly.
 Application layer: core and the store's records only.

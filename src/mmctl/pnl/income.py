@@ -21,8 +21,9 @@ RowKey = tuple[str, str]
 
 
 def _key(row: IncomeRow) -> RowKey:
-    """Binance's tranId is unique per income type, not across types."""
-    return (row.type.value, row.id)
+    """Binance's tranId is unique per income type (the venue's own: two types mmctl folds together may
+    share one), not across types."""
+    return (row.venue_type, row.id)
 
 
 async def iter_income(

@@ -1,9 +1,9 @@
 """The lines of a PnL report and their exact arithmetic.
 
-Each income type of the venue's ledger is one line: `realized` (REALIZED_PNL), `commission`
-(COMMISSION), `funding` (FUNDING_FEE), `transfers` (TRANSFER: deposits, withdrawals and every wallet
-change that is not trading, shown apart and never counted as profit), and any other type under its own
-name in lower case. `net` is the sum of every line but `transfers`.
+Each income type of the venue's ledger adds to one line (`mmctl.pnl.income_types`): `realized`
+(REALIZED_PNL), `commission` (COMMISSION), `funding` (FUNDING_FEE), `transfers` (money moved without
+trading: shown apart and never counted as profit), and every other type a line of its own named after
+it in lower case (`insurance_clear`). `net` is the sum of every line but `transfers`.
 
 Sums are exact whatever the decimal context: `ExactSum` adds integers at the smallest exponent seen, so
 a report over a million rows equals the ledger to the last unit. Core layer: stdlib only.
@@ -11,29 +11,22 @@ a report over a million rows equals the ledger to the last unit. Core layer: std
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
-from mmctl.model import IncomeType
+from mmctl.pnl.income_types import FIXED_LINES
+from mmctl.pnl.income_types import NET as NET
+from mmctl.pnl.income_types import TRANSFERS as TRANSFERS
+from mmctl.pnl.income_types import line_of as line_of
 
-TRANSFERS = "transfers"
-NET = "net"
 UNITS_EXPONENT = -8  # the store sums plain amounts as integers of 1e-8
 
-_NAMES = {
-    IncomeType.REALIZED_PNL: "realized",
-    IncomeType.COMMISSION: "commission",
-    IncomeType.FUNDING_FEE: "funding",
-    IncomeType.TRANSFER: TRANSFERS,
-}
-LINES: tuple[str, ...] = tuple(_NAMES.get(t, t.value.lower()) for t in IncomeType)
-"""Every line in report order (the venue's types); `net` follows them, `unrealized` apart."""
-PROFIT_LINES: tuple[str, ...] = tuple(name for name in LINES if name != TRANSFERS)
 
-
-def line_of(income_type: IncomeType) -> str:
-    """The report line an income type adds to."""
-    return _NAMES.get(income_type, income_type.value.lower())
+def line_order(names: Iterable[str]) -> list[str]:
+    """Report order: the fixed lines but `transfers`, the other types' lines by name, `transfers` (every
+    fixed line is included, present in `names` or not; `net` is left out)."""
+    others = sorted(set(names) - {*FIXED_LINES, NET})
+    return [*(n for n in FIXED_LINES if n != TRANSFERS), *others, TRANSFERS]
 
 
 class ExactSum:
@@ -111,10 +104,14 @@ class Lines:
                 total.add_sum(s)
         return total.value
 
-    def as_dict(self) -> dict[str, Decimal]:
-        """Every line (zeros included), then `net`."""
-        names = [*LINES, *sorted(set(self.sums) - set(LINES))]
-        return {**{name: self.value(name) for name in names}, NET: self.net()}
+    def names(self) -> list[str]:
+        """The fixed lines and every line something was added to (zero or not), in report order."""
+        return line_order(self.sums)
+
+    def as_dict(self, names: Sequence[str] | None = None) -> dict[str, Decimal]:
+        """The lines `names` (default `names()`; zeros included), then `net` (always every line's)."""
+        shown = self.names() if names is None else names
+        return {**{name: self.value(name) for name in shown}, NET: self.net()}
 
 
 def plain(value: Decimal) -> str:

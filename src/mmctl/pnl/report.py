@@ -2,15 +2,19 @@
 
 `build_report(store, request, ...)` sums the stored income rows of the requested accounts (the caller
 brings their ledgers up to date first: `mmctl.pnl.sync`) into report lines (`mmctl.pnl.lines`: realized,
-commission, funding, any other type, transfers apart, net), optionally for one symbol or one bot, and
+commission, funding, every other type the venue reports as its own line, transfers apart, net; by the
+venue's own type of each row, `mmctl.pnl.income_types`), optionally for one symbol or one bot, and
 groups them `by` day, week or month in the report's zone (`mmctl.pnl.buckets`), or by symbol, bot or
-type. The store adds the rows in SQL as exact integers, grouped by local day, type and symbol (and, when
-bots matter, by the bot of each trade and the time of each funding payment); without bots it reads its
-hourly and quarter-hourly sums instead of the rows (`mmctl.store.sqlite.ledger`), so a 90-day report
-over a million-row ledger reads a few thousand groups. Bot attribution: `mmctl.pnl.attribution`.
+the venue's type (`REALIZED_PNL`, `INSURANCE_CLEAR`, `INTERNAL_TRANSFER`, ...). The store adds the rows
+in SQL as exact integers, grouped by local day, type and symbol (and, when bots matter, by the bot of
+each trade and the time of each funding payment); without bots it reads its hourly and quarter-hourly
+sums instead of the rows (`mmctl.store.sqlite.ledger`), so a 90-day report over a million-row ledger
+reads a few thousand groups. Bot attribution: `mmctl.pnl.attribution`.
 
 Exact: every bucket's lines sum to the report's lines, and per-bot lines plus `unattributed` equal the
-account's; `pnl_doc` gives the wire document (money as plain decimal strings), `docs/json.md` describes it.
+account's. Every bucket carries the report's lines (the fixed four, and each other type the report has
+rows of), so each bucket has the same fields; `pnl_doc` gives the wire document (money as plain
+decimal strings), `docs/json.md` describes it.
 Application layer: core and the `Store` port.
 """
 
@@ -23,16 +27,14 @@ from datetime import tzinfo
 from decimal import Decimal
 from typing import Any, cast
 
-from mmctl.model import IncomeType
 from mmctl.pnl.attribution import UNATTRIBUTED, positions_at, split_funding
 from mmctl.pnl.buckets import KEYS, TIME_BUCKETS, day_of, offset_segments, time_buckets
-from mmctl.pnl.lines import UNITS_EXPONENT, ExactSum, Lines, line_of, plain
+from mmctl.pnl.income_types import FUNDING, FUNDING_TYPE, line_of
+from mmctl.pnl.lines import UNITS_EXPONENT, ExactSum, Lines, plain
 from mmctl.rpc.protocol import PnlDoc
 from mmctl.store.base import Store, StoreReads
 from mmctl.store.records import IncomeSum, StoredFill
 from mmctl.timefmt import iso_utc
-
-_TRADE_TYPES = (IncomeType.REALIZED_PNL, IncomeType.COMMISSION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +76,11 @@ class PnlReport:
 
 @dataclass(frozen=True, slots=True)
 class _Part:
-    """One contribution to the report: `units` × 10**exponent on `line`, with what it can be grouped by."""
+    """One contribution to the report: `units` × 10**exponent on `line` (of the venue's `venue_type`),
+    with what it can be grouped by."""
 
     day: int
+    venue_type: str
     line: str
     symbol: str
     bot: str | None
@@ -167,7 +171,7 @@ def assemble(
     return PnlReport(
         request=request,
         lines=total.as_dict(),
-        buckets=_buckets(request, grouped),
+        buckets=_buckets(request, grouped, total.names()),
         rows=rows,
         complete_until_ms=min(complete_until_ms, request.until_ms),
         unrealized=unrealized,
@@ -178,14 +182,14 @@ def assemble(
 def _parts(data: _AccountData, attributed: bool) -> Iterator[_Part]:
     funding: dict[tuple[str, int], list[IncomeSum]] = defaultdict(list)
     for s in data.sums:
-        line = line_of(s.income_type)
         if attributed and s.ts_ms is not None:
             funding[(s.symbol, s.ts_ms)].append(s)
             continue
+        kind, line = s.venue_type, line_of(s.venue_type)
         bot = (s.bot or UNATTRIBUTED) if attributed else None
-        yield _Part(s.day, line, s.symbol, bot, s.units)
+        yield _Part(s.day, kind, line, s.symbol, bot, s.units)
         for amount in s.rest:
-            yield _amount_part(s.day, line, s.symbol, bot, amount)
+            yield _amount_part(s.day, kind, line, s.symbol, bot, amount)
     times: dict[str, list[int]] = defaultdict(list)
     for symbol, ts in funding:
         times[symbol].append(ts)
@@ -200,8 +204,8 @@ def _parts(data: _AccountData, attributed: bool) -> Iterator[_Part]:
                 split = split_funding(amount, positions)
                 for bot, share in split.shares.items():
                     if share:
-                        yield _amount_part(s.day, "funding", symbol, bot, share)
-                yield _amount_part(s.day, "funding", symbol, UNATTRIBUTED, split.unattributed)
+                        yield _amount_part(s.day, FUNDING_TYPE, FUNDING, symbol, bot, share)
+                yield _amount_part(s.day, FUNDING_TYPE, FUNDING, symbol, UNATTRIBUTED, split.unattributed)
 
 
 def _amounts(s: IncomeSum) -> list[Decimal]:
@@ -209,10 +213,10 @@ def _amounts(s: IncomeSum) -> list[Decimal]:
     return [units, *s.rest] if s.units or not s.rest else list(s.rest)
 
 
-def _amount_part(day: int, line: str, symbol: str, bot: str | None, amount: Decimal) -> _Part:
+def _amount_part(day: int, kind: str, line: str, symbol: str, bot: str | None, amount: Decimal) -> _Part:
     exact = ExactSum()
     exact.add(amount)
-    return _Part(day, line, symbol, bot, exact.units, exact.exponent)
+    return _Part(day, kind, line, symbol, bot, exact.units, exact.exponent)
 
 
 def _key_function(request: ReportRequest) -> Callable[[_Part], str] | None:
@@ -225,25 +229,26 @@ def _key_function(request: ReportRequest) -> Callable[[_Part], str] | None:
     if by == "symbol":
         return lambda p: p.symbol
     if by == "type":
-        return lambda p: p.line
+        return lambda p: p.venue_type
     if by == "bot":
         return lambda p: p.bot or UNATTRIBUTED
     raise ValueError(f"unknown grouping {by!r}")
 
 
-def _buckets(request: ReportRequest, grouped: Mapping[str, Lines]) -> list[Bucket]:
+def _buckets(request: ReportRequest, grouped: Mapping[str, Lines], names: Sequence[str]) -> list[Bucket]:
+    """The buckets, each with the report's line `names` (the same fields in every bucket)."""
     if request.by is None:
         return []
     if request.by in TIME_BUCKETS:
         return [
-            Bucket(key, grouped.get(key, Lines()).as_dict(), start)
+            Bucket(key, grouped.get(key, Lines()).as_dict(names), start)
             for key, start in time_buckets(request.since_ms, request.until_ms, request.zone, request.by)
         ]
     keys = set(grouped)
     if request.by == "bot" and request.bot is None:
         keys.add(UNATTRIBUTED)
     ordered = sorted(keys, key=lambda k: (k == UNATTRIBUTED, k))
-    return [Bucket(key, grouped.get(key, Lines()).as_dict()) for key in ordered]
+    return [Bucket(key, grouped.get(key, Lines()).as_dict(names)) for key in ordered]
 
 
 def pnl_doc(report: PnlReport) -> PnlDoc:

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from mmctl.fleet.manager import BotManager
 
 SHOWN = ("realized", "commission", "funding", NET)
-"""The lines a view shows (the `pnl` document has every line; `transfers` is never profit)."""
+"""The lines a view shows (the `pnl` document has every line; `net` includes the venue's other income
+types, such as rebates or insurance clearances; `transfers` is never profit)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,10 +3,11 @@
 `sync_income` reads the venue's income rows from the newest one the store holds for the account (or,
 for an account the store has no rows of, from `first_since_ms`: what the venue still keeps) up to the
 venue's time when the sync began, and records each (`NewIncome`; the store keeps a row once by account,
-type and id, so overlapping reads never double one). The walk goes in windows of at most seven days
-(Binance answers one income query for at most that span) and within a window page by page through
-`iter_income` (1000-row pages, crowded milliseconds included). What it returns says up to when the
-store's ledger of the account is complete: every row the venue had before `complete_until_ms` is stored.
+the venue's own type and id, so overlapping reads never double one). The walk goes in windows of at
+most seven days (Binance answers one income query for at most that span) and within a window page by
+page through `iter_income` (1000-row pages, crowded milliseconds included). What it returns says up to
+when the store's ledger of the account is complete: every row the venue had before `complete_until_ms`
+is stored.
 
 Application layer: the `Exchange` and `Store` ports only.
 """

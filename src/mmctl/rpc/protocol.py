@@ -291,7 +291,8 @@ class PnlLinesDoc(TypedDict):
 
 class PnlBucketDoc(PnlLinesDoc):
     """One `--by` bucket: `key` (`2026-03-08`, `2026-W10`, `2026-03`, a symbol, a bot or
-    `unattributed`, a line name) and `start` (ISO UTC; null for symbol, bot and type buckets)."""
+    `unattributed`, a venue income type such as `REALIZED_PNL` or `INSURANCE_CLEAR`) and `start` (ISO
+    UTC; null for symbol, bot and type buckets)."""
 
     key: str
     start: str | None

@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from mmctl.errors import ValidationError
-from mmctl.model import Fill, IncomeRow, IncomeType, Order, OrderRequest, OrderStatus
+from mmctl.model import Fill, IncomeRow, Order, OrderRequest, OrderStatus
 
 R = TypeVar("R")
 
@@ -131,13 +131,14 @@ class StoredIncome:
 @dataclass(frozen=True, slots=True)
 class IncomeSum:
     """Income rows of one account summed by group (`StoreReads.income_sums`): the local day (`day`: days
-    since 1970-01-01 of the wall clock the query's offset gives), type and symbol, and when attributed
-    the bot of the fill a REALIZED_PNL or COMMISSION row's trade id names (None: no recorded bot) and
-    a FUNDING_FEE row's time. The exact sum is `units` × 1e-8 plus the `rest` amounts (rows whose text
-    is not a plain decimal with at most 8 places, summed by the caller); `rows` counts the rows."""
+    since 1970-01-01 of the wall clock the query's offset gives), the venue's own income type
+    (`IncomeRow.venue_type`) and symbol, and when attributed the bot of the fill a row's trade id names
+    (None: no recorded bot; funding and transfers never name one) and a FUNDING_FEE row's time. The
+    exact sum is `units` × 1e-8 plus the `rest` amounts (rows whose text is not a plain decimal with at
+    most 8 places, summed by the caller); `rows` counts the rows."""
 
     day: int
-    income_type: IncomeType
+    venue_type: str
     symbol: str
     bot: str | None
     ts_ms: int | None
@@ -308,7 +309,8 @@ class NewFill(Write[bool]):
 
 @dataclass(frozen=True, slots=True)
 class NewIncome(Write[bool]):
-    """Record an income row once (unique by account, income type, id). Result: True if it was new."""
+    """Record an income row once (unique by account, the venue's income type and id: Binance's `tranId`
+    is unique only within its type). Result: True if it was new."""
 
     account: str
     row: IncomeRow

@@ -30,6 +30,7 @@ from mmctl.model import (
     Position,
     Side,
 )
+from mmctl.pnl.income_types import TRANSFER_TYPES
 
 SymbolOf = Callable[[str], str]
 
@@ -45,8 +46,9 @@ STATUS = {
     "NEW_ADL": OrderStatus.FILLED,  # auto-deleveraging
 }
 
-INCOME_TYPES = {
+INCOME_TYPES: dict[str, IncomeType] = {
     **{t.value: t for t in IncomeType},
+    **dict.fromkeys(TRANSFER_TYPES, IncomeType.TRANSFER),
     "INSURANCE_CLEAR": IncomeType.REALIZED_PNL,  # a liquidation's clearance: a trading loss
     "DELIVERED_SETTELMENT": IncomeType.REALIZED_PNL,  # (sic, Binance's spelling)
     "COMMISSION_REBATE": IncomeType.COMMISSION,
@@ -54,8 +56,11 @@ INCOME_TYPES = {
     "FEE_RETURN": IncomeType.COMMISSION,
     "POSITION_LIMIT_INCREASE_FEE": IncomeType.COMMISSION,
 }
-"""Binance's income types onto mmctl's four by what they are; every other type (bonuses, rewards,
-internal and collateral transfers, swaps) is a TRANSFER: money that moved the wallet without trading."""
+"""Binance's income types onto mmctl's four (`IncomeRow.type`, for code that knows only those); every
+other type (bonuses, rewards, options, types Binance adds later) is a TRANSFER there. The row keeps the
+type itself (`IncomeRow.venue_type`), which is what PnL reports go by (`mmctl.pnl.income_types`): in
+them only money moved without trading (`TRANSFER_TYPES`) is a transfer, and every type other than
+REALIZED_PNL, COMMISSION and FUNDING_FEE is a line of its own, counted in net."""
 
 
 class ConversionError(ValueError):
@@ -356,18 +361,22 @@ def balance(raw: Mapping[str, Any], asset: str = "USDT") -> Balance:
 
 def income_row(raw: Mapping[str, Any], symbol_of: SymbolOf) -> IncomeRow:
     """A GET /fapi/v1/income row. Every row is kept (a page keeps its size, so a walker can tell the
-    last page, and the rows still sum to the wallet's change), its type mapped by `INCOME_TYPES`.
+    last page, and the rows still sum to the wallet's change), with Binance's `incomeType` as its
+    `venue_type` and that mapped by `INCOME_TYPES` as its `type`.
 
-    Its id is Binance's `tranId`, unique only within an income type: dedupe on `(type, id)`."""
-    kind = INCOME_TYPES.get(str(raw.get("incomeType")), IncomeType.TRANSFER)
+    Its id is Binance's `tranId`, unique only within an income type: dedupe on `(venue_type, id)`."""
+    venue_type = str(_field(raw, "incomeType") or "").strip()
+    if not venue_type:
+        raise ConversionError(f"income row {raw.get('tranId')!r} has an empty incomeType")
     venue_symbol = str(raw.get("symbol") or "")
     trade_id = str(raw.get("tradeId") or "") or None
     return IncomeRow(
         id=str(_field(raw, "tranId")),
         ts_ms=ms(_field(raw, "time")),
         symbol=symbol_of(venue_symbol) if venue_symbol else "",
-        type=kind,
+        type=INCOME_TYPES.get(venue_type, IncomeType.TRANSFER),
         amount=dec(_field(raw, "income")),
         asset=str(raw.get("asset") or "USDT"),
         trade_id=trade_id,
+        venue_type=venue_type,
     )

@@ -78,6 +78,7 @@ from mmctl.model import (
 log = structlog.get_logger("mmctl.binance")
 
 INCOME_RETENTION_MS = 95 * 86_400_000  # Binance keeps three months of income; older exists only in mmctl
+USER_TRADES_WINDOW_MS = 7 * 86_400_000  # the span of one userTrades request from a startTime
 
 
 class BinanceExchange:
@@ -494,9 +495,15 @@ class BinanceExchange:
         rows = [convert.income_row(raw, self.symbol_of) for raw in answer or ()]
         return sorted(rows, key=lambda r: r.ts_ms)  # stable: Binance's order within a millisecond
 
+    @property
+    def trade_window_ms(self) -> int:
+        """Binance answers userTrades with only a `startTime` for `[startTime, startTime + 7 days)`."""
+        return USER_TRADES_WINDOW_MS
+
     async def my_trades(self, symbol: str, *, since_ms: int | None = None, limit: int = 500) -> list[Fill]:
-        """GET /fapi/v1/userTrades (weight 5): its rows carry no client order id, so each fill's
-        `client_order_id` is empty (match by `order_id`)."""
+        """GET /fapi/v1/userTrades (weight 5), one request: with `since_ms`, the first `limit` trades of
+        the 7 days from it (`trade_window_ms`; `mmctl.fleet.trade_walk` steps window by window). Its rows
+        carry no client order id, so each fill's `client_order_id` is empty (match by `order_id`)."""
         params: dict[str, Any] = {"symbol": self.market(symbol).id, "limit": max(1, min(1000, limit))}
         if since_ms is not None:
             params["startTime"] = since_ms

@@ -346,6 +346,11 @@ class PaperExchange:
             since_ms, until_ms=until_ms, income_type=income_type, symbol=symbol, limit=limit, page=page
         )
 
+    @property
+    def trade_window_ms(self) -> int | None:
+        """None: one `my_trades` call reaches from any `since_ms` to now."""
+        return None
+
     async def my_trades(self, symbol: str, *, since_ms: int | None = None, limit: int = 500) -> list[Fill]:
         await asyncio.sleep(0)
         return self.venue.my_trades(symbol, since_ms=since_ms, limit=limit)

@@ -47,7 +47,10 @@ _FILL_COLUMNS = (
     "account, symbol, trade_id, bot, order_id, client_order_id, side, price, qty, fee, fee_asset, maker, "
     "realized_pnl, ts_ms"
 )
-_INCOME_COLUMNS = "account, income_type, tran_id, symbol, asset, amount, amount_units, ts_ms, trade_id, info"
+# income_type: the venue's own type (`IncomeRow.venue_type`); kind: mmctl's (`IncomeRow.type`)
+_INCOME_COLUMNS = (
+    "account, income_type, tran_id, symbol, asset, amount, amount_units, ts_ms, trade_id, info, kind"
+)
 _EVENT_COLUMNS = "ts_ms, bot, kind, message, data, uid, user"
 _EVENT_WIDTH = 7
 
@@ -134,7 +137,7 @@ def fills(conn: sqlite3.Connection, ops: Sequence[NewFill]) -> list[bool]:
 
 
 def income(conn: sqlite3.Connection, ops: Sequence[NewIncome]) -> list[bool]:
-    keys = [(op.account, op.row.type.value, op.row.id) for op in ops]
+    keys = [(op.account, op.row.venue_type, op.row.id) for op in ops]
     new = _new_keys(
         conn,
         "SELECT json_group_array(json_array(i.account, i.income_type, i.tran_id)) FROM (VALUES {keys}) AS k "
@@ -142,10 +145,11 @@ def income(conn: sqlite3.Connection, ops: Sequence[NewIncome]) -> list[bool]:
         "AND i.tran_id = k.column3",
         keys,
     )
+    new = [is_new and not _recorded_folded(conn, op) for op, is_new in zip(ops, new, strict=True)]
     rows = [
         (
             op.account,
-            r.type.value,
+            r.venue_type,
             r.id,
             r.symbol,
             r.asset,
@@ -154,6 +158,7 @@ def income(conn: sqlite3.Connection, ops: Sequence[NewIncome]) -> list[bool]:
             r.ts_ms,
             r.trade_id,
             op.info_json,
+            r.type.value,
         )
         for op, is_new in zip(ops, new, strict=True)
         if is_new
@@ -161,6 +166,21 @@ def income(conn: sqlite3.Connection, ops: Sequence[NewIncome]) -> list[bool]:
     ]
     insert_rows(conn, f"INSERT INTO income ({_INCOME_COLUMNS})", rows)
     return new
+
+
+def _recorded_folded(conn: sqlite3.Connection, op: NewIncome) -> bool:
+    """True if a row of a type mmctl folds (`venue_type` other than its `type`, e.g. INSURANCE_CLEAR as
+    REALIZED_PNL) was recorded before schema v4 under its folded type: the same account, folded type,
+    id, time and amount in a row without `kind` (schema.V4). Such rows are rare: one indexed query each."""
+    r = op.row
+    if r.venue_type == r.type.value:
+        return False
+    found = conn.execute(
+        "SELECT 1 FROM income WHERE account = ? AND income_type = ? AND tran_id = ? AND kind IS NULL "
+        "AND ts_ms = ? AND amount = ?",
+        (op.account, r.type.value, r.id, r.ts_ms, str(r.amount)),
+    ).fetchone()
+    return found is not None
 
 
 def events(conn: sqlite3.Connection, ops: Sequence[NewEvent]) -> list[int]:

@@ -4,8 +4,9 @@ Every income row carries `amount_units`: its amount as an integer number of 1e-8
 filled by the writer on insert; the exact text `amount` stays the record), or NULL when the amount has
 more than 8 significant decimal places or 18 digits or more in units (such amounts are summed in Python
 as Decimals). Triggers keep two summaries of the rows: the sum of their `amount_units` and their count
-per account, UTC slot (`ts_ms // slot_ms`) and type: `income_quarters` (quarter-hours, per symbol) and
-`income_hours` (hours, all symbols together). A report of 90 days by day reads a few thousand summary
+per account, UTC slot (`ts_ms // slot_ms`) and type (the venue's own, `income_type`, from schema v4 on:
+every type stays apart): `income_quarters` (quarter-hours, per symbol) and `income_hours` (hours, all
+symbols together). A report of 90 days by day reads a few thousand summary
 rows instead of a million income rows, and stays exact:
 - a summary covers whole slots; the report's first and last partial slots are read from the rows;
 - a local day starts on an hour boundary in a zone whose UTC offset is whole hours (the hourly summary
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from mmctl.model import IncomeType
+from mmctl.pnl.income_types import FUNDING_TYPE, TRANSFER_TYPES
 from mmctl.pnl.lines import ExactSum
 from mmctl.store.records import IncomeSum
 
@@ -188,7 +189,7 @@ def income_sums(
     for day, kind, sym in sorted(distrusted):  # a slot past 2**63 that day: that day's rows, as Decimals
         start, stop = max(lo, day * DAY_MS - offset_ms), min(hi, (day + 1) * DAY_MS - offset_ms)
         redo = row_sums(conn, account, start, stop, offset_ms, sym or symbol, False, "NULL")
-        out += [x for x in redo if x.income_type.value == kind]
+        out += [x for x in redo if x.venue_type == kind]
     odd_params: list[Any] = [account, lo, hi]
     odd_sql = "SELECT ts_ms, income_type, symbol, amount FROM income INDEXED BY income_odd WHERE "
     odd_sql += "account = ? AND amount_units IS NULL AND ts_ms >= ? AND ts_ms < ?"
@@ -197,7 +198,7 @@ def income_sums(
     for ts, kind, sym, amount in conn.execute(odd_sql, odd_params):
         day, key = _day(ts, offset_ms), sym if summary.symbols else ""
         if (day, kind, key) not in distrusted:
-            out.append(IncomeSum(day, IncomeType(kind), key, None, None, 0, (Decimal(amount),), 0))
+            out.append(IncomeSum(day, kind, key, None, None, 0, (Decimal(amount),), 0))
     return out
 
 
@@ -240,8 +241,13 @@ def _summary_sums(
         if is_bad:
             distrusted.add((d, t, s))
         else:
-            sums.append(IncomeSum(d, IncomeType(t), s, None, None, units, (), count))
+            sums.append(IncomeSum(d, t, s, None, None, units, (), count))
     return sums, distrusted
+
+
+_UNATTRIBUTED_TYPES = ", ".join(f"'{t}'" for t in sorted({FUNDING_TYPE, *TRANSFER_TYPES}))
+"""Types whose rows are never given to a bot by their trade id: funding (split by position instead) and
+transfers. Any other row whose trade id names a recorded fill goes to that fill's bot."""
 
 
 def row_sums(
@@ -279,8 +285,8 @@ def _row_sums(
 ) -> list[IncomeSum]:
     bot, ts, join = "NULL", "NULL", ""
     if attribute:
-        bot = "CASE WHEN i.income_type IN ('REALIZED_PNL', 'COMMISSION') THEN f.bot END"
-        ts = "CASE WHEN i.income_type = 'FUNDING_FEE' THEN i.ts_ms END"
+        bot = f"CASE WHEN i.income_type NOT IN ({_UNATTRIBUTED_TYPES}) THEN f.bot END"
+        ts = f"CASE WHEN i.income_type = '{FUNDING_TYPE}' THEN i.ts_ms END"
         join = (
             " LEFT JOIN fills f ON f.account = i.account AND f.symbol = i.symbol AND f.trade_id = i.trade_id"
         )
@@ -301,7 +307,7 @@ def _row_sums(
     return [
         IncomeSum(
             day=r[0],
-            income_type=IncomeType(r[1]),
+            venue_type=r[1],
             symbol=r[2],
             bot=r[3],
             ts_ms=r[4],

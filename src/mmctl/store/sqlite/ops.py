@@ -147,10 +147,10 @@ def _put_paper_state(c: sqlite3.Connection, op: PutPaperState) -> None:
     if op.income:
         c.executemany(
             "INSERT INTO income (account, income_type, tran_id, symbol, asset, amount, amount_units, ts_ms, "
-            "trade_id, info) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '{}') "
+            "trade_id, info, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', ?) "
             "ON CONFLICT (account, income_type, tran_id) DO NOTHING",
-            [(op.account, r.type.value, r.id, r.symbol, r.asset, str(r.amount), amount_units(r.amount),
-              r.ts_ms, r.trade_id)
+            [(op.account, r.venue_type, r.id, r.symbol, r.asset, str(r.amount), amount_units(r.amount),
+              r.ts_ms, r.trade_id, r.type.value)
              for r in op.income],
         )  # fmt: skip
     if op.trades:

@@ -43,7 +43,10 @@ _ORDER = (
     "client_order_id, bot, account, symbol, side, type, price, qty, filled, avg_price, venue_order_id, "
     "status, post_only, reduce_only, created_ms, updated_ms"
 )
-_INCOME = "account, tran_id, ts_ms, symbol, income_type, amount, asset, trade_id, info"
+# income_type: the venue's own type (`IncomeRow.venue_type`); kind: mmctl's (NULL before schema v4)
+_INCOME = (
+    "account, tran_id, ts_ms, symbol, income_type, amount, asset, trade_id, info, coalesce(kind, income_type)"
+)
 _EVENT = "seq, ts_ms, bot, kind, message, data, uid, user"
 _BOT = "name, account, symbol, strategy, params, desired_state, created_ms, updated_ms"
 _PAPER_TRADE = (
@@ -134,6 +137,15 @@ class Reads:
         """The time of the newest recorded fill per symbol of `account` (where recovery resumes)."""
         rows = self._c.execute(
             "SELECT symbol, max(ts_ms) FROM fills WHERE account = ? GROUP BY symbol", (account,)
+        )
+        return {r[0]: r[1] for r in rows}
+
+    def first_order_ms(self, account: str) -> dict[str, int]:
+        """The creation time of the earliest recorded order (any status) per symbol of `account`, as the
+        order was recorded (`submitting` or the venue's first answer): the earliest an mmctl order can
+        have traded there. Reads every order of the account (no index leads with the account)."""
+        rows = self._c.execute(
+            "SELECT symbol, min(created_ms) FROM orders WHERE account = ? GROUP BY symbol", (account,)
         )
         return {r[0]: r[1] for r in rows}
 
@@ -298,7 +310,7 @@ class Reads:
         """`account`'s income rows with an integer id of at least `from_id` (the paper venue's ledger of
         one epoch), from `since_ms` on, oldest first."""
         sql = (
-            "SELECT account, tran_id, ts_ms, symbol, income_type, amount, asset, trade_id, info FROM income "
+            f"SELECT {_INCOME} FROM income "
             "WHERE account = ? AND CAST(tran_id AS INTEGER) >= ? AND ts_ms >= ? "
             "ORDER BY CAST(tran_id AS INTEGER)"
         )
@@ -362,10 +374,11 @@ def _income(r: Any) -> StoredIncome:
         id=r[1],
         ts_ms=r[2],
         symbol=r[3],
-        type=IncomeType(r[4]),
+        type=IncomeType(r[9]),
         amount=Decimal(r[5]),
         asset=r[6],
         trade_id=r[7],
+        venue_type=r[4],
     )
     return StoredIncome(account=r[0], row=row, info=json.loads(r[8]))
 

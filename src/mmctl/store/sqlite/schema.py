@@ -200,11 +200,23 @@ CREATE TABLE paper_orders (
 ) WITHOUT ROWID;
 """
 
+# v4: an income row keeps the venue's own type. `income_type` holds it verbatim from v4 on (Binance's
+# `incomeType`: INSURANCE_CLEAR, API_REBATE, ...; before, those were folded into mmctl's four), so the
+# unique key (account, income_type, tran_id) is Binance's (tranId is unique only within a type) and the
+# summaries, keyed by `income_type`, keep every type apart. The new `kind` is mmctl's `IncomeType` of
+# the row (`IncomeRow.type`). Old rows keep their `income_type` as their venue type and get no `kind`:
+# NULL marks a row recorded before v4 (its `income_type` is mmctl's type, which `kind` reads as), so the
+# same row read again with its true type is known (`bulk.income`). Instant: no row is rewritten.
+V4 = """
+ALTER TABLE income ADD COLUMN kind TEXT;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", V1),
     Migration(2, "paper venue trades and closed orders", V2),
     # v3: income amounts as exact integers of 1e-8, their quarter-hour summary (`sqlite.ledger`)
     Migration(3, "income amount units and quarter-hour income summary", migrate_v3),
+    Migration(4, "income rows keep the venue's own type", V4),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
