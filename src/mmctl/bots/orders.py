@@ -5,7 +5,8 @@ Quotes and live orders are matched by (side, level). A live order is kept when a
 - size: its remaining quantity equals the desired quantity, or it was placed for exactly the desired
   quantity and has partly filled (0 < remaining < desired): a partial fill's remainder rides on, so a
   level never rests more than desired and a fill costs no cancel and place;
-- age: `now_ms - created_ms < max_age_ms`.
+- age: `now_ms - created_ms < max_age_ms`;
+- flags: it was placed post-only and reduce-only exactly as the quote asks.
 Otherwise it is cancelled and the desired quote placed. Live orders at a (side, level) no longer desired
 are cancelled; of several live orders at one (side, level) at most one is kept (the first keepable one).
 Apply the cancels before the places: the venue counts open orders against a limit.
@@ -14,8 +15,8 @@ With `amend=True` (what the quoter sends) a replaced order whose level is still 
 instead (`Plan.amends`: one order-count unit instead of two, the client id kept): the first order at that
 (side, level) that is not kept is amended to the desired price and to a total of its filled part plus
 the desired size (so it rests the desired size, as a new order would), when
-- its placed size is known (`qty`, to tell the filled part) and its flags are the quote's (post-only,
-  not reduce-only: an amend keeps the order's flags), and
+- its placed size is known (`qty`, to tell the filled part) and its flags are the quote's (an amend
+  keeps the order's flags), and
 - the amend changes its price or total: an amend that changes nothing is refused by the venue
   (Binance -5027), so an order too old but already at the desired price and size is cancelled and
   placed anew.
@@ -147,6 +148,8 @@ def reconcile(
         quote = wanted.get(key)
         if quote is None or key in kept or now_ms - order.created_ms >= max_age_ms:
             continue
+        if not same_flags(order, quote):
+            continue
         if order.remaining != quote.qty and not size_matches(order, quote.qty):
             continue
         grid, ticks = quote.grid, quote.ticks
@@ -187,13 +190,18 @@ def _with_amends(plan: Plan) -> Plan:
 
 def amendable(order: LiveOrder, quote: Quote) -> bool:
     """True when amending `order` to `quote` is what placing `quote` would give: same side, size known,
-    the flags a quote has (post-only, not reduce-only), and the amend changes the price or the total."""
-    if order.side is not quote.side or order.qty is None or not order.post_only or order.reduce_only:
+    the quote's flags (an amend keeps the order's), and the amend changes the price or the total."""
+    if order.side is not quote.side or order.qty is None or not same_flags(order, quote):
         return False
     if order.remaining <= 0:
         return False
     total = _EXACT.add(_EXACT.subtract(order.qty, order.remaining), quote.qty)
     return order.price != quote.price or total != order.qty
+
+
+def same_flags(order: LiveOrder, quote: Quote) -> bool:
+    """True when `order` was placed with the quote's flags (post-only, reduce-only)."""
+    return order.post_only is quote.post_only and order.reduce_only is quote.reduce_only
 
 
 def tolerance_window(live_price: Decimal, grid: Grid, tolerance_bps: Decimal) -> tuple[int, int] | None:

@@ -7,8 +7,8 @@ Every quote is placed post-only.
 
 A strategy that reads more than the book (volatility or order-arrival estimates, indicators on candles)
 says so with `needs` and keeps that state in a per-bot `Signals` object it creates with `signals`: the
-runtime (and the backtester) feeds it every book and, when asked, every public trade, in time order, and
-passes it back to `quotes`. A stateless strategy returns None from `signals` and ignores the argument.
+runtime (and the backtester) feeds it every book, the bot's own fills and, when asked, every public
+trade, in time order, and passes it back to `quotes`. A stateless strategy returns None from `signals` and ignores the argument.
 Third-party strategies register through the entry point group `mmctl.strategies`
 (`mmctl.strategies.registry`).
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import Protocol, TypeVar
 
-from mmctl.model import BookTop, MarketRules, OrderRequest, Side, Trade
+from mmctl.model import BookTop, Fill, MarketRules, OrderRequest, Side, Trade
 from mmctl.strategies.params import StrategyParams
 from mmctl.strategies.ticks import Grid
 
@@ -35,10 +35,13 @@ P = TypeVar("P", bound=StrategyParams)
 
 @dataclass(frozen=True, slots=True)
 class Quote:
-    """One desired resting order: `level` 0 is the one nearest the reference price on its side.
+    """One desired order: `level` 0 is the one nearest the reference price on its side.
 
-    `ticks` is the price in ticks of `grid` when the strategy computed it on the grid (not part of the
-    quote's identity: a quote equals another with the same side, level, price and size)."""
+    A quote is a post-only limit order unless it says otherwise: `post_only=False` with a price at or
+    through the opposite best price is a marketable limit (a taker entry or exit, at most that price);
+    `reduce_only` only ever shrinks the position (an exit). `ticks` is the price in ticks of `grid` when
+    the strategy computed it on the grid (not part of the quote's identity: a quote equals another with
+    the same side, level, price, size and flags)."""
 
     side: Side
     level: int
@@ -46,16 +49,19 @@ class Quote:
     qty: Decimal
     ticks: int | None = field(default=None, compare=False, repr=False)
     grid: Grid | None = field(default=None, compare=False, repr=False)
+    post_only: bool = True
+    reduce_only: bool = False
 
     def to_request(self, symbol: str, client_order_id: str) -> OrderRequest:
-        """The post-only limit order that places this quote."""
+        """The limit order that places this quote."""
         return OrderRequest(
             symbol=symbol,
             side=self.side,
             qty=self.qty,
             price=self.price,
             client_order_id=client_order_id,
-            post_only=True,
+            post_only=self.post_only,
+            reduce_only=self.reduce_only,
         )
 
 
@@ -151,6 +157,10 @@ class Signals(Protocol):
 
     def on_trade(self, trade: Trade) -> None:
         """Observe a public trade on the bot's symbol (only when the strategy's `needs` asks for trades)."""
+        ...
+
+    def on_fill(self, fill: Fill, position: Decimal) -> None:
+        """Observe one of the bot's own fills and its position after it (entry prices, exits)."""
         ...
 
 
