@@ -67,3 +67,19 @@ def test_pnl_report_prints_its_figure_line() -> None:
     """pnl_report.py on 50,000 income rows ends with `pnl_rows=50000 report_ms=… sync_rows_per_s=…`."""
     line = run_bench("pnl_report.py", "--rows", "50000", "--sync-rows", "3000", "--repeat", "3")
     assert re.fullmatch(rf"pnl_rows=50000 report_ms={NUMBER} sync_rows_per_s={NUMBER}", line), line
+
+
+def test_backtest_speed_prints_its_figure_line() -> None:
+    """backtest_speed.py on 2,000 synthetic book tops ends with `backtest_events_per_s=<n> day_s=<n>`
+    (no daemon, no temp dir: the backtest runs in the script's own process)."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "backtest_speed.py"), "--updates", "2000"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    assert lines, proc.stderr[-3000:]
+    assert re.fullmatch(rf"backtest_events_per_s=\d+ day_s={NUMBER}", lines[-1]), lines[-1]
+    assert re.match(r"events=\d+ books=2000 trades=\d+", lines[0]), lines[0]

@@ -297,7 +297,8 @@ def test_registry_serves_market_maker_and_refuses_unknown_names() -> None:
     with pytest.raises(ValidationError) as e:
         get_strategy("grid")
     assert e.value.data == {"field": "strategy"}
-    assert "known: " in str(e.value) and "market_maker" in str(e.value)
+    assert "known: " in str(e.value)
+    assert "market_maker" in str(e.value)
 
 
 def test_a_shrinking_level_frees_no_room_for_deeper_levels() -> None:

@@ -10,12 +10,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tests.strategies.plugin_site import make_plugin_site
+from tests.support.daemon import DaemonProc, run_cli
 
 from mmctl.errors import ValidationError
 from mmctl.strategies import get_strategy
 from mmctl.strategies.registry import reload
-from tests.strategies.plugin_site import make_plugin_site
-from tests.support.daemon import DaemonProc, run_cli
 
 
 @pytest.fixture
@@ -34,7 +34,8 @@ def test_a_plugin_strategy_registers_and_broken_ones_are_named_with_their_reason
     """A usable entry point joins the registry; a failing import, a name mismatch and a clash with a
     built-in are each left out and listed by name with a one-line reason."""
     reg = reload()
-    assert "mirror" in reg.strategies and reg.plugins == frozenset({"mirror"})
+    assert "mirror" in reg.strategies
+    assert reg.plugins == frozenset({"mirror"})
     assert get_strategy("mirror").params_cls.strategy == "mirror"
     assert type(reg.strategies["market_maker"]).__module__ == "mmctl.strategies.market_maker"
     reasons = {b.name: b.reason for b in reg.broken}
@@ -42,7 +43,7 @@ def test_a_plugin_strategy_registers_and_broken_ones_are_named_with_their_reason
     assert reasons["exploding"].startswith("cannot be loaded: ModuleNotFoundError")
     assert "'mirror', not the entry point's 'misnamed'" in reasons["misnamed"]
     assert reasons["market_maker"] == "a built-in strategy has this name"
-    with pytest.raises(ValidationError, match="broken plugin .*cannot be loaded"):
+    with pytest.raises(ValidationError, match=r"broken plugin .*cannot be loaded"):
         get_strategy("exploding")
 
 
@@ -55,10 +56,12 @@ def test_strategies_command_lists_plugins_and_warns_about_broken_ones(tmp_path: 
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     sources = {s["name"]: s["source"] for s in doc["strategies"]}
-    assert sources["market_maker"] == "built-in" and sources["mirror"] == "plugin"
+    assert sources["market_maker"] == "built-in"
+    assert sources["mirror"] == "plugin"
     assert {b["name"] for b in doc["broken_plugins"]} == {"exploding", "misnamed", "market_maker"}
     r = run_cli("strategies", env=env)
-    assert r.returncode == 0 and "mirror" in r.stdout
+    assert r.returncode == 0
+    assert "mirror" in r.stdout
     assert "plugin exploding (mmctl_test_plugin_missing:Nothing) not loaded" in r.stderr
 
 
@@ -77,11 +80,13 @@ def test_strategies_show_lists_each_parameter_with_type_bounds_unit_and_help() -
         "unit": "bps",
         "doc": "distance of the first level from the reference price",
     }
-    assert params["order_size"]["unit"] == "base" and params["max_loss"]["unit"] == "quote"
+    assert params["order_size"]["unit"] == "base"
+    assert params["max_loss"]["unit"] == "quote"
     r = run_cli("strategies", "show", "nope")
     assert r.returncode == 2
     [line] = r.stderr.strip().splitlines()
-    assert line.startswith("mmctl: error: unknown strategy 'nope' (known: ") and "market_maker" in line
+    assert line.startswith("mmctl: error: unknown strategy 'nope' (known: ")
+    assert "market_maker" in line
 
 
 def test_a_broken_plugin_never_stops_the_daemon_and_health_names_it(
@@ -97,4 +102,5 @@ def test_a_broken_plugin_never_stops_the_daemon_and_health_names_it(
     checks = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
     assert checks["strategies"]["ok"] is False
     detail = checks["strategies"]["detail"]
-    assert "plugins: mirror" in detail and "plugin exploding (mmctl_test_plugin_missing:Nothing)" in detail
+    assert "plugins: mirror" in detail
+    assert "plugin exploding (mmctl_test_plugin_missing:Nothing)" in detail

@@ -1,11 +1,16 @@
 """One bot's lifecycle and loop: start (checks, leverage, dead-man's switch, leftovers), quote, stop safely.
 
 States: created → starting → running (⇄ paused) → stopping → stopped, and error. The loop wakes on book
-updates,
-its own fills and a heartbeat, re-quotes at most every `quote_interval_ms`, and refreshes the venue's
-countdown cancel. One handler applies the error classification (DESIGN.md §4): retry and back off on
-transient errors; after `max_failures` in a row, or on a fatal error, the bot cancels its orders and
-goes to `error` with the message. Every way out of quoting cancels the bot's orders and confirms.
+updates, its own fills, a change of its strategy's signals and a heartbeat, re-quotes at most every
+`quote_interval_ms`, and refreshes the venue's countdown cancel. One handler applies the error
+classification (DESIGN.md §4): retry and back off on transient errors; after `max_failures` in a row, or
+on a fatal error, the bot cancels its orders and goes to `error` with the message. Every way out of
+quoting cancels the bot's orders and confirms.
+
+A strategy with per-bot `signals` gets the bot's own fills (`on_fill`, with the position after each) and,
+when its `needs` ask for them, every public trade of the symbol (`on_trade`, through the account's shared
+trade subscription, watched by a task of its own while running); when the signals' `version` changes the
+bot wakes to re-quote. A bot without signals (market_maker) has neither hook nor trade subscription.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from mmctl.errors import (
 )
 from mmctl.exchange.base import Exchange
 from mmctl.exchange.priority import Priority, request_class
-from mmctl.model import BookTop, Fill, MarketRules
+from mmctl.model import BookTop, Fill, MarketRules, Trade
 from mmctl.strategies import get_strategy
 from mmctl.strategies.base import Quote, Signals
 from mmctl.strategies.params import StrategyParams
@@ -98,6 +103,7 @@ class Bot:
         self.failures = 0
         self._task: asyncio.Task[None] | None = None
         self._helpers: list[asyncio.Task[None]] = []
+        self._trade_watch: asyncio.Task[None] | None = None  # while running, if the strategy reads trades
         self._last_quote = -1e18
         self.reaction = BookReaction(self)  # which books wake the bot, what it sends first (bots.reaction)
         self._starting: asyncio.Task[Any] | None = None  # the task running a start, for a stop to cut
@@ -129,6 +135,7 @@ class Bot:
         self.risk.update_params(definition.params)
         if self.signals is not None and self.rules is not None:  # estimators sized by the new params
             self.signals = self.strategy.signals(definition.params, self.rules)
+        self._follow_trades()  # the new params may read trades, or no longer
         self._wake.set()
 
     # --- start -------------------------------------------------------------------------------------------
@@ -177,6 +184,8 @@ class Bot:
             asyncio.create_task(self._watch_book(), name=f"{self.name}-book"),
             asyncio.create_task(self._heartbeat(), name=f"{self.name}-heartbeat"),
         ]
+        self.fills.on_booked = None if self.signals is None else self._on_fill  # none for book-only bots
+        self._follow_trades()
         self._start_loop()
         self._set_state(BotState.RUNNING)
 
@@ -226,6 +235,53 @@ class Bot:
             finally:
                 reaction.sub = None
             await self.clock.sleep(1.0)
+
+    def _follow_trades(self) -> None:
+        """While running, watch the symbol's public trades exactly when the strategy's signals read them
+        (its `needs` for the current params)."""
+        task = self._trade_watch
+        wants = (
+            bool(self._helpers) and self.signals is not None and self.strategy.needs(self.params).wants_trades
+        )
+        if wants == (task is not None):
+            return
+        if task is not None:
+            task.cancel()  # its subscription closes on the way out; `_stop_helpers` awaits it
+            self._trade_watch = None
+        else:
+            self._trade_watch = asyncio.create_task(self._watch_trades(), name=f"{self.name}-trades")
+            self._helpers.append(self._trade_watch)
+
+    async def _watch_trades(self) -> None:
+        """Public trades from the account's shared subscription into the signals (`_on_trade`).
+        Resubscribe if the stream fails (or the signals raised)."""
+        while True:
+            try:
+                async with self.market_data.subscribe_trades(self.definition.symbol, self._on_trade) as sub:
+                    await sub.wait_closed()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                self.events.add(self.name, "error", f"trade stream failed: {e}; resubscribing")
+            await self.clock.sleep(1.0)
+
+    def _on_trade(self, trade: Trade) -> None:
+        """A public trade for the signals; a new signals `version` wakes the loop (its quotes may move)."""
+        signals = self.signals
+        if signals is not None:
+            version = signals.version
+            signals.on_trade(trade)
+            if signals.version != version:
+                self._wake.set()
+
+    def _on_fill(self, fill: Fill, position: Decimal) -> None:
+        """One of the bot's fills, booked, for the signals; a new `version` wakes the loop."""
+        signals = self.signals
+        if signals is not None:
+            version = signals.version
+            signals.on_fill(fill, position)
+            if signals.version != version:
+                self._wake.set()
 
     def wake(self) -> None:
         """Run the loop's next tick as soon as the re-quote floor allows."""
@@ -485,6 +541,7 @@ class Bot:
         await self.exchange.settle()
 
     async def _stop_helpers(self) -> None:
+        self._trade_watch = None
         for t in self._helpers:
             t.cancel()
         for t in self._helpers:

@@ -5,6 +5,8 @@ Fills are counted against each order's cumulative filled quantity, so a fill rep
 stream and by a recovery is never booked twice. Each booked fill is recorded (`mmctl.bots.recorder`)
 with the quantity booked. After a restart `restore` rebuilds the inventory from the bot's recorded
 fills and seeds those per-order quantities, so an adopted order's earlier fills are not booked again.
+`on_booked(fill, position_after)`, when set, is called with each fill booked live (from the stream or a
+recovery; not by `restore`), after the inventory took it: the bot feeds its strategy's signals there.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class FillBook:
         self.events = events
         self.wake = wake
         self.recover_due = False  # order events may have been missed: recover at the next tick
+        self.on_booked: Callable[[Fill, Decimal], None] | None = None  # (fill, position after it)
         self._booked = asyncio.Event()
 
     def on_update(self, update: OrderUpdate) -> None:
@@ -110,3 +113,5 @@ class FillBook:
                 "recovered": bool(note),
             },
         )
+        if self.on_booked is not None:  # last: the fill is booked and recorded whatever the hook does
+            self.on_booked(fill, self.inventory.qty)

@@ -22,6 +22,11 @@ bookkeeping (a risk guard's mid history and data age), in one batch scheduled af
 quiet subscriber costs the woken ones a comparison, not a task switch. `mid` is computed once per update.
 A callback subscriber joining a running upstream gets the latest book through `on_book` at the next loop
 turn; it waits for its end with `wait_closed()`.
+
+Public trades, for the strategies that read them, have a hub of their own with the same sharing (one
+upstream `watch_trades` per symbol while it has subscribers) but no conflation: `subscribe_trades(symbol,
+on_trade)` calls `on_trade(trade)` for every trade, in order (`mmctl.bots.trade_data`). Bots whose
+strategy reads only the book never open one.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from types import TracebackType
 
+from mmctl.bots.trade_data import TradeCallback, TradeHub, TradeSubscription
 from mmctl.clock import Clock, SystemClock
 from mmctl.exchange.base import Exchange
 from mmctl.model import BookTop
@@ -157,6 +163,7 @@ class MarketDataHub:
         self._upstreams: dict[str, _Upstream] = {}
         self._last: dict[str, tuple[BookTop, float]] = {}
         self._closed = False
+        self.trades = TradeHub(exchange, self.clock)  # public trades, for strategies that read them
 
     def subscribe(
         self, symbol: str, *, on_book: BookCallback | None = None, on_quiet: BookCallback | None = None
@@ -180,6 +187,11 @@ class MarketDataHub:
             asyncio.get_running_loop().call_soon(self._greet, sub)
         return sub
 
+    def subscribe_trades(self, symbol: str, on_trade: TradeCallback) -> TradeSubscription:
+        """Call `on_trade` with every public trade of `symbol`, in order, through the symbol's one
+        shared `watch_trades` stream (`mmctl.bots.trade_data.TradeHub.subscribe`)."""
+        return self.trades.subscribe(symbol, on_trade)
+
     def last_update(self, symbol: str) -> tuple[BookTop, float] | None:
         """The latest book seen for `symbol` and when it arrived (`clock.monotonic()`), or None."""
         return self._last.get(self.exchange.market(symbol).symbol)
@@ -195,6 +207,7 @@ class MarketDataHub:
     async def aclose(self) -> None:
         """End every subscription and stop every upstream; later subscriptions end at once."""
         self._closed = True
+        await self.trades.aclose()
         upstreams, self._upstreams = list(self._upstreams.values()), {}
         for upstream in upstreams:
             for sub in upstream.subscribers:

@@ -12,7 +12,7 @@ from mmctl.cli.context import AllFlag, JsonFlag, Names, YesFlag, call, confirm, 
 from mmctl.cli.output import Output, fail
 from mmctl.cli.render import render_rows, render_status, report_outcomes
 from mmctl.cli.values import clip, finite
-from mmctl.errors import ValidationError
+from mmctl.errors import MmctlError, ValidationError
 from mmctl.rpc import protocol as proto
 
 
@@ -57,6 +57,17 @@ def read_definition_file(path: Path, out: Output) -> dict[str, Any]:
     return data
 
 
+def backtest_definition(run_id: str, out: Output) -> dict[str, Any]:
+    """The strategy, symbol and parameters of a kept backtest run (`mmctl backtest` prints its id)."""
+    from mmctl.backtest.runs import load_run
+
+    try:
+        spec = load_run(run_id.strip())["spec"]
+    except MmctlError as e:
+        fail(e, out)
+    return {"strategy": spec["strategy"], "symbol": spec["symbol"], "params": dict(spec["params"])}
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def create(
@@ -71,6 +82,10 @@ def register(app: typer.Typer) -> None:
         from_file: Annotated[
             Path | None, typer.Option("--from", help="A TOML definition (e.g. from mmctl export).")
         ] = None,
+        from_backtest: Annotated[
+            str | None,
+            typer.Option("--from-backtest", help="Copy a backtest run's strategy, symbol and parameters."),
+        ] = None,
         json_flag: JsonFlag = False,
     ) -> None:
         """Create a bot; parameters are validated against the strategy and the market.
@@ -79,9 +94,14 @@ def register(app: typer.Typer) -> None:
         Examples:
           mmctl create eth1 --account paper --symbol ETHUSDT --set levels=2 --set spread_bps=8
           mmctl create eth2 --from eth1.toml
+          mmctl create btc1 --account paper --from-backtest 3f2a9c0d1b7e
         """
         out = globals_of(ctx).output(json_flag)
+        if from_file and from_backtest:
+            fail(ValidationError("give --from or --from-backtest, not both"), out)
         base = read_definition_file(from_file, out) if from_file else {}
+        if from_backtest:
+            base = backtest_definition(from_backtest, out)
         params = {**base.get("params", {}), **parse_assignments(settings or [], out)}
         account = account or base.get("account")
         symbol = symbol or base.get("symbol")

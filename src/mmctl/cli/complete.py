@@ -23,7 +23,8 @@ GLOBAL_OPTIONS = ("--socket", "--config", "--json", "--output", "--timeout", "--
 VALUE_OPTIONS = frozenset(
     {"--socket", "--config", "--output", "--timeout", "--symbol", "--account", "--strategy", "--set",
      "--from", "--seconds", "--seed", "--since", "--until", "--tz", "--kind", "--limit", "--bot", "--by",
-     "--interval", "--log-level", "--log-format"}
+     "--interval", "--log-level", "--log-format", "--data", "--to", "--from-bot", "--fees", "--latency-ms",
+     "--report", "--workers", "--from-backtest", "--out", "--for", "--rest-url", "--ws-url"}
 )  # fmt: skip
 """Options that take a value (the word after them is that value, not a command or an argument)."""
 
@@ -33,7 +34,7 @@ CHOICES = {
     "--kind": ("state", "order", "cancel", "fill", "reject", "retry", "error", "risk", "info", "recovery"),
     "--log-level": ("debug", "info", "warning", "error"),
     "--log-format": ("auto", "journal", "json", "console"),
-    "--strategy": ("market_maker",),
+    "--strategy": ("avellaneda_stoikov", "macd", "market_maker", "mean_reversion", "rsi"),
 }
 """Values offered after an option (the others complete to files or to nothing)."""
 
@@ -41,12 +42,30 @@ BOTS = "bots"  # positional arguments are bot names
 BOT = "bot"  # the first positional argument is a bot name
 
 COMMANDS: dict[str, tuple[tuple[str, ...], str | tuple[str, ...] | None]] = {
+    "backtest": (
+        (
+            "--data",
+            "--strategy",
+            "--symbol",
+            "--from",
+            "--to",
+            "--set",
+            "--from-bot",
+            "--fees",
+            "--latency-ms",
+            "--seed",
+            "--report",
+            "--workers",
+            "--json",
+        ),
+        None,
+    ),
     "cancel-all": (("--symbol", "--account", "--all", "--yes", "-y", "--json"), BOTS),
     "completion": ((), SHELLS),
     "config check": (("--json",), None),
     "config init": (("--force", "--json"), None),
     "config show": (("--json",), None),
-    "create": (("--account", "--symbol", "--strategy", "--set", "--from", "--json"), None),
+    "create": (("--account", "--symbol", "--strategy", "--set", "--from", "--from-backtest", "--json"), None),
     "daemon run": (("--config", "--log-level", "--log-format"), None),
     "db backup": (("--json",), None),
     "db check": (("--json",), None),
@@ -66,6 +85,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str | tuple[str, ...] | None]] = {
         None,
     ),
     "portfolio": (("--json",), None),
+    "record": (("--out", "--for", "--rest-url", "--ws-url", "--json"), None),
     "remove": (("--yes", "-y", "--json"), BOT),
     "resume": (("--all", "--json"), BOTS),
     "set": (("--json",), BOT),

@@ -11,7 +11,18 @@ from typing import Annotated, Any, Literal
 import typer
 
 from mmctl import API_VERSION, __version__
-from mmctl.cli import bots_cmd, config_cmd, demo, fleet_cmd, paper_cmd, pnl_cmd, records_cmd, strategies_cmd
+from mmctl.cli import (
+    backtest_cmd,
+    bots_cmd,
+    config_cmd,
+    demo,
+    fleet_cmd,
+    paper_cmd,
+    pnl_cmd,
+    record_cmd,
+    records_cmd,
+    strategies_cmd,
+)
 from mmctl.cli.context import Globals, JsonFlag, call, globals_of
 from mmctl.cli.output import FORMATS, Output
 from mmctl.cli.values import finite
@@ -41,6 +52,8 @@ fleet_cmd.register(app)
 paper_cmd.register(app)
 pnl_cmd.register(app)
 strategies_cmd.register(app)
+backtest_cmd.register(app)
+record_cmd.register(app)
 demo.register(app)
 
 

@@ -5,9 +5,10 @@ that the daemon admits as its request budget allows, so starting hundreds of bot
 RPC for the whole batch would be silent until the last bot started and could be cut by the RPC timeout;
 instead the CLI resolves the names first with `bot.list` (an unknown name is refused before anything
 starts; `--all` is every bot that is not already active), then keeps `IN_FLIGHT` connections that each
-send one `bot.start` at a time, and prints one row per bot as its answer arrives: aligned on a terminal,
-tab-separated when piped (flushed row by row), and with `--json` one document with every row, in the
-order the bots were named, at the end. Exit 1 if any bot did not start.
+send one `bot.start` at a time (each answer awaited up to `START_ANSWER_S`, or `--timeout` if longer),
+and prints one row per bot as its answer arrives: aligned on a terminal, tab-separated when piped
+(flushed row by row), and with `--json` one document with every row, in the order the bots were named,
+at the end. Exit 1 if any bot did not start.
 """
 
 from __future__ import annotations
@@ -58,9 +59,15 @@ def start_command(g: Globals, out: Output, names: list[str], all_: bool) -> None
         raise typer.Exit(EXIT_FAILED)
 
 
-def _client(g: Globals) -> Client:
+START_ANSWER_S = 300.0
+"""How long one bot's start may take to answer at least (`--timeout` when longer): a start waits for
+the request budget, which admits starts in waves when hundreds of bots start at once."""
+
+
+def _client(g: Globals, *, starting: bool = False) -> Client:
     choice = g.socket_choice()
-    return Client(choice.path, timeout_s=g.timeout_s, origin=choice.origin)
+    timeout = max(g.timeout_s, START_ANSWER_S) if starting else g.timeout_s
+    return Client(choice.path, timeout_s=timeout, origin=choice.origin)
 
 
 def choose(rows: list[dict[str, Any]], names: list[str], all_: bool) -> list[str]:
@@ -94,7 +101,7 @@ def start_each(g: Globals, names: list[str]) -> Iterator[dict[str, Any]]:
     halt = threading.Event()
 
     def work() -> None:
-        with _client(g) as client:
+        with _client(g, starting=True) as client:
             while not halt.is_set():
                 try:
                     name = todo.get_nowait()

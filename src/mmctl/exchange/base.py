@@ -27,10 +27,26 @@ from mmctl.model import (
     OrderUpdate,
     PlaceResult,
     Position,
+    Trade,
 )
 
 MAX_CANCEL_BATCH = 10
 """Most orders one `cancel_orders` call takes (Binance's batch cancel limit)."""
+
+
+class TradeStream(Protocol):
+    """What `Exchange.watch_trades` returns: an async iterator of a symbol's public trades, each one in
+    order (never conflated), from a bounded buffer. `dropped` counts the trades lost because the buffer
+    was full (the reader fell that far behind: the oldest went first); `aclose()` unsubscribes."""
+
+    def __aiter__(self) -> AsyncIterator[Trade]: ...
+
+    async def __anext__(self) -> Trade: ...
+
+    @property
+    def dropped(self) -> int: ...
+
+    async def aclose(self) -> None: ...
 
 
 class Exchange(Protocol):
@@ -60,6 +76,14 @@ class Exchange(Protocol):
 
     def watch_book(self, symbol: str) -> AsyncIterator[BookTop]:
         """Subscribe to top-of-book updates. Slow consumers see the latest update, not a backlog."""
+        ...
+
+    def watch_trades(self, symbol: str) -> TradeStream:
+        """Subscribe to the public trades of `symbol` (Binance's aggTrade stream), `side` being the
+        taker's. Unlike books, trades are not conflated: each subscriber receives every trade published
+        after it subscribed (registered at this call, before the first read), in order. Each subscriber
+        buffers at most `mmctl.exchange.trade_stream.TRADE_BUFFER` (10,000) unread trades; on overflow
+        the oldest is dropped and counted in the stream's `dropped`. Costs no request weight."""
         ...
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[PlaceResult]:

@@ -12,10 +12,10 @@ Once admitted, a request runs to its answer even if its caller is cancelled (a s
 tick must not cut a request half-way: the order might exist on the venue with nobody knowing);
 `settle()` waits for every such request, so a stop confirms against a venue that has seen them all.
 
-`market`, `book`, `health`, `name`, `max_batch`, `trade_window_ms`, `watch_book`, `order_updates` and
-`close` pass through uncharged. Results and errors of the inner exchange pass through unchanged; a
-`RateLimited` error with a known `retry_after_s` also pauses the shared budget for that long, so every
-client on the IP backs off.
+`market`, `book`, `health`, `name`, `max_batch`, `trade_window_ms`, `watch_book`, `watch_trades`,
+`order_updates` and `close` pass through uncharged. Results and errors of the inner exchange pass
+through unchanged; a `RateLimited` error with a known `retry_after_s` also pauses the shared budget for
+that long, so every client on the IP backs off.
 `load_markets` is charged once (the port fetches markets once).
 
 Binance counts request weight per IP and new orders per account. With an `ip_budget`, a call's weight is

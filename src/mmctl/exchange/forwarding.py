@@ -10,7 +10,8 @@ A wrapper that adds one concern to every call (injected faults, a request budget
   for a non-empty batch whose every request (order or amend) is reduce-only, and `symbol_given` is
   false for `open_orders` over all symbols. Default: `return await call()`.
 - `_sync(method)` runs before the synchronous `market` and `book` (default: nothing).
-- `_stream(method, items)` wraps the iterators of `watch_book` and `order_updates` (default: `items`).
+- `_stream(method, items)` wraps the iterators of `watch_book`, `watch_trades` and `order_updates`
+  (default: `items`). A wrapped trade stream keeps the inner one's `dropped` count and closes both.
 
 `name`, `max_batch`, `trade_window_ms`, `health`, `settle` and `close` forward to `inner` without a
 hook; subclasses may override them.
@@ -23,7 +24,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
 
-from mmctl.exchange.base import Exchange
+from mmctl.exchange.base import Exchange, TradeStream
 from mmctl.model import (
     Amend,
     AmendResult,
@@ -40,6 +41,7 @@ from mmctl.model import (
     OrderUpdate,
     PlaceResult,
     Position,
+    Trade,
 )
 
 T = TypeVar("T")
@@ -69,7 +71,7 @@ class ForwardingExchange:
         """Runs before the synchronous `market` and `book` are forwarded."""
 
     def _stream(self, method: str, items: AsyncIterator[T]) -> AsyncIterator[T]:
-        """Wrap the stream `watch_book` or `order_updates` returns."""
+        """Wrap the stream `watch_book`, `watch_trades` or `order_updates` returns."""
         return items
 
     # --- the port -------------------------------------------------------------------------------------
@@ -95,6 +97,11 @@ class ForwardingExchange:
 
     def watch_book(self, symbol: str) -> AsyncIterator[BookTop]:
         return self._stream("watch_book", self.inner.watch_book(symbol))
+
+    def watch_trades(self, symbol: str) -> TradeStream:
+        inner = self.inner.watch_trades(symbol)
+        items = self._stream("watch_trades", inner)
+        return inner if items is inner else WrappedTrades(inner, items)
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[PlaceResult]:
         return await self._call(
@@ -200,6 +207,31 @@ class ForwardingExchange:
 
     async def close(self) -> None:
         await self.inner.close()
+
+
+class WrappedTrades:
+    """A trade stream read through a hook's wrapper (`items`), keeping the inner stream's `dropped`
+    count; closing it closes the wrapper and the inner stream."""
+
+    def __init__(self, inner: TradeStream, items: AsyncIterator[Trade]) -> None:
+        self.inner = inner
+        self.items = items
+
+    def __aiter__(self) -> WrappedTrades:
+        return self
+
+    async def __anext__(self) -> Trade:
+        return await anext(self.items)
+
+    @property
+    def dropped(self) -> int:
+        return self.inner.dropped
+
+    async def aclose(self) -> None:
+        aclose = getattr(self.items, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        await self.inner.aclose()
 
 
 def _satisfies_port(exchange: ForwardingExchange) -> Exchange:

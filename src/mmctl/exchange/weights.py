@@ -23,7 +23,8 @@ Binance adapter issues it, so the request budget, benchmarks and reports all rea
     arm/disarm_countdown POST /fapi/v1/countdownCancelAll   10
     server_time_ms    GET /fapi/v1/time                      1
     load_markets      GET /fapi/v1/exchangeInfo              1   (once)
-    market, book, health, name, max_batch, trade_window_ms, watch_book, order_updates, close: no REST request, 0
+    market, book, health, name, max_batch, trade_window_ms, watch_book, watch_trades, order_updates,
+    close: no REST request, 0
 
 Cancels do not count as orders; an amend counts as one order (cancel + new counts two). The amend costs
 are Binance's "Modify Order" page (developers.binance.com/docs/derivatives/usds-margined-futures/trade/
@@ -100,6 +101,7 @@ FIXED: dict[str, Cost] = {
     "max_batch": FREE,
     "trade_window_ms": FREE,
     "watch_book": FREE,
+    "watch_trades": FREE,
     "order_updates": FREE,
     "close": FREE,
     "settle": FREE,

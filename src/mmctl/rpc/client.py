@@ -141,6 +141,8 @@ class Client:
         self.close()
 
     def close(self) -> None:
+        """Drop the connection and any reply bytes read on it (the next call connects afresh)."""
+        self._buf = b""
         if self._sock is not None:
             self._sock.close()
             self._sock = None

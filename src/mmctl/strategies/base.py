@@ -8,8 +8,8 @@ Every quote is placed post-only.
 A strategy that reads more than the book (volatility or order-arrival estimates, indicators on candles)
 says so with `needs` and keeps that state in a per-bot `Signals` object it creates with `signals`: the
 runtime (and the backtester) feeds it every book, the bot's own fills and, when asked, every public
-trade, in time order, and passes it back to `quotes`. A stateless strategy returns None from `signals` and ignores the argument.
-Third-party strategies register through the entry point group `mmctl.strategies`
+trade, in time order, and passes it back to `quotes`. A stateless strategy returns None from `signals`
+and ignores the argument. Third-party strategies register through the entry point group `mmctl.strategies`
 (`mmctl.strategies.registry`).
 
 `quote_bands` tells the runtime which book updates cannot change the diff: the `BookBand` (in integer

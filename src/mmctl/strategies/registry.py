@@ -49,9 +49,19 @@ class Registry:
 
 def builtin_strategies() -> dict[str, Strategy[Any]]:
     """One instance of every strategy that ships with mmctl."""
+    from mmctl.strategies.avellaneda_stoikov import AvellanedaStoikov
+    from mmctl.strategies.macd import Macd
     from mmctl.strategies.market_maker import MarketMaker
+    from mmctl.strategies.mean_reversion import MeanReversion
+    from mmctl.strategies.rsi import Rsi
 
-    return {"market_maker": MarketMaker()}
+    return {
+        "market_maker": MarketMaker(),
+        "avellaneda_stoikov": AvellanedaStoikov(),
+        "rsi": Rsi(),
+        "macd": Macd(),
+        "mean_reversion": MeanReversion(),
+    }
 
 
 _registry: Registry | None = None

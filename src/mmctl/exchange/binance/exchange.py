@@ -10,8 +10,11 @@ to PUT order (what ccxt's `edit_order` calls), one concurrent request per amend,
 -1021 resyncs the clock and is retried once. A request, once sent, runs to its answer even if its
 caller is cancelled; `settle()` waits for those in flight.
 
-The live parts (top of book, own order events, reconciliation after stream gaps) are in `streams.py`,
-`events.py` and `reconcile.py`; start-up (credentials, markets, position mode) is in `account.py`.
+The live parts (top of book, own order events, reconciliation after stream gaps, public trades) are in
+`streams.py`, `events.py`, `reconcile.py` and `trade_streams.py`; start-up (credentials, markets,
+position mode) is in `account.py`. Public trades come over a keyless client of their own
+(`public_feed.PublicMarketClient`, opened at the first `watch_trades`, on the account's WebSocket base),
+so an account that watches no trades pays nothing for them.
 """
 
 from __future__ import annotations
@@ -47,13 +50,16 @@ from mmctl.exchange.binance.events import UserEvents
 from mmctl.exchange.binance.health import health_of
 from mmctl.exchange.binance.markets import MarketIndex
 from mmctl.exchange.binance.orders import amend_params, order_params, order_ref
+from mmctl.exchange.binance.public_feed import PublicMarketClient
 from mmctl.exchange.binance.reconcile import Reconciler
 from mmctl.exchange.binance.streams import BookStreams, UserStream
 from mmctl.exchange.binance.tracker import OrderTracker
+from mmctl.exchange.binance.trade_streams import TradeStreams
 from mmctl.exchange.binance.usage import limits_from_exchange_info
 from mmctl.exchange.budget import BudgetLimits
 from mmctl.exchange.fanout import BookWatch, Subscription
 from mmctl.exchange.rules import check_order, notional
+from mmctl.exchange.trade_stream import TradeWatch
 from mmctl.exchange.weights import BATCH_ORDERS_MAX
 from mmctl.model import (
     Amend,
@@ -102,6 +108,7 @@ class BinanceExchange:
         self.tracker = OrderTracker()
         self.time = ClockSync(self._server_time_raw, client.set_time_offset, clock, time_sync_s)
         self.books = BookStreams(client, self._rest_ticker, clock, quiet_s=book_quiet_s)
+        self.trades = TradeStreams(self._public_client, lambda s: self.index.raw[s], clock)
         self.user = UserStream(
             client,
             self.tracker,
@@ -149,6 +156,7 @@ class BinanceExchange:
         await self.settle()
         await self.user.close()
         await self.books.close()
+        await self.trades.close()
         await self.client.close()
 
     # --- requests -------------------------------------------------------------------------------------
@@ -172,6 +180,10 @@ class BinanceExchange:
         except ClockSkew:
             await self.time.sync()
             return await self.client.request(endpoint, params)
+
+    def _public_client(self) -> PublicMarketClient:
+        """A keyless client for public trade streams, on the account's WebSocket base."""
+        return PublicMarketClient(ws_url=self.client.ws_base)
 
     async def _server_time_raw(self) -> Any:
         return await self.client.request("fapiPublicGetTime")
@@ -217,6 +229,11 @@ class BinanceExchange:
             self.fees_known.add(rules.symbol)
             self._tasks.append(asyncio.get_running_loop().create_task(self._fetch_fees(rules.symbol)))
         return self.books.watch(rules.symbol)
+
+    def watch_trades(self, symbol: str) -> TradeWatch:
+        """The symbol's aggTrade stream (`trade_streams.TradeStreams`): every trade, in order, taker side."""
+        rules = self.market(symbol)
+        return self.trades.watch(rules.symbol, rules.id)
 
     async def _fetch_fees(self, symbol: str) -> None:
         """The account's own maker/taker rates for a symbol it starts to trade (weight 20, once)."""

@@ -5,6 +5,8 @@ moves until `start()` launches the feed driver (idempotent; `close()` stops it).
 instead leave it stopped and drive `exchange.venue` directly (`on_book`, `on_trade`, `advance_to`).
 Every call yields to the event loop once, as real I/O would, and then acts on the venue at once.
 Venue time (`server_time_ms`, order and income timestamps) is the feed's simulated time.
+Public trades reach `watch_trades` subscribers through the venue's trade hook, after their matching
+(installed at a symbol's first subscriber), whether the feed driver or a caller pushed them.
 
 Persistence hook: `on_change` (set by `mmctl.exchange.paper.persist`, which saves when `venue.revision`
 moved) is called at the end of every synchronous stretch that can change the account, i.e. before any
@@ -32,6 +34,7 @@ from mmctl.exchange.paper.replay import ReplayFeed
 from mmctl.exchange.paper.streams import BookFanout, BookWatch, UpdateFanout, UpdateSubscription
 from mmctl.exchange.paper.synthetic import SyntheticFeed, SyntheticParams
 from mmctl.exchange.paper.venue import PaperVenue
+from mmctl.exchange.trade_stream import TradeFanout, TradeWatch
 from mmctl.model import (
     Amend,
     AmendResult,
@@ -76,6 +79,7 @@ class PaperExchange:
         self._start_ms = start_ms  # simulated time pacing starts at (None: the feed's start)
         self._updates = UpdateFanout()
         self._books = BookFanout()
+        self._trades = TradeFanout()
         self.venue.add_listener(self._updates.publish)
         self._driver: FeedDriver | None = None
         self._task: asyncio.Task[None] | None = None
@@ -170,6 +174,8 @@ class PaperExchange:
         for st in venue.symbol_states:
             if self._books.has_watchers(st.symbol):
                 venue.set_book_hook(st.symbol, self._books.publish)
+            if self._trades.has_watchers(st.symbol):
+                venue.set_trade_hook(st.symbol, self._trades.publish)
         if running and not self._closed:
             await self.start()
 
@@ -200,6 +206,7 @@ class PaperExchange:
             self.on_close()
         self._updates.close()
         self._books.close()
+        self._trades.close()
 
     # --- port: markets and data ---------------------------------------------------------------------
 
@@ -226,6 +233,14 @@ class PaperExchange:
         if not self._books.has_watchers(st.symbol):
             self.venue.set_book_hook(st.symbol, self._books.publish)
         return self._books.watch(st.symbol, st.top)
+
+    def watch_trades(self, symbol: str) -> TradeWatch:
+        """Every public trade of `symbol` from now on, in order (see the port; the venue's trade hook
+        stays installed once a symbol has had a subscriber and costs a lookup per trade)."""
+        st = self.venue.state(symbol)
+        if st.trade_hook is None:
+            self.venue.set_trade_hook(st.symbol, self._trades.publish)
+        return self._trades.watch(st.symbol)
 
     def order_updates(self) -> UpdateSubscription:
         return self._updates.subscribe()

@@ -27,7 +27,7 @@ import heapq
 import io
 import re
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -143,7 +143,7 @@ def _first_ts(f: ReplayFile) -> int:
     return first.ts_ms
 
 
-def read_file(f: ReplayFile, after_ms: int | None = None) -> Iterator[MarketEvent]:
+def read_file(f: ReplayFile, after_ms: int | None = None) -> Generator[MarketEvent, None, None]:
     """Parse one replay file lazily (only the events after `after_ms`, when given)."""
     columns = BOOK_TICKER_COLUMNS if f.kind == "bookTicker" else AGG_TRADES_COLUMNS
     width = len(columns)

@@ -171,6 +171,7 @@ class SymbolState:
         "sell_notional",
         "symbol",
         "top",
+        "trade_hook",
     )
 
     def __init__(self, rules: MarketRules, leverage: int) -> None:
@@ -192,6 +193,7 @@ class SymbolState:
         self.leverage = leverage
         self.countdown_ms: int | None = None
         self.book_hook: Callable[[BookTop], None] | None = None
+        self.trade_hook: Callable[[Trade], None] | None = None
         self.margin_memo: MarginMemo | None = None  # see `MarginMemo`
 
     def side_list(self, side: Side) -> list[LiveOrder]:

@@ -146,7 +146,8 @@ class PaperVenue:
             hook(top)
 
     def on_trade(self, trade: Trade) -> None:
-        """A public trade: fills our resting orders on the other side that it went through."""
+        """A public trade: fills our resting orders on the other side that it went through, then
+        notifies the symbol's trade hook (with the market's unified symbol)."""
         try:
             st = self._states[trade.symbol]
         except KeyError:
@@ -162,6 +163,9 @@ class PaperVenue:
                 self._match_trade(st, trade, st.bids)
         elif trade.price >= st.best_ask:
             self._match_trade(st, trade, st.asks)
+        hook = st.trade_hook
+        if hook is not None:
+            hook(trade if trade.symbol == st.symbol else replace(trade, symbol=st.symbol))
 
     def on_event(self, event: BookTop | Trade) -> None:
         if type(event) is BookTop:
@@ -172,6 +176,10 @@ class PaperVenue:
     def set_book_hook(self, symbol: str, hook: Callable[[BookTop], None] | None) -> None:
         """Call `hook` with every new top of book of `symbol` (None removes it)."""
         self.state(symbol).book_hook = hook
+
+    def set_trade_hook(self, symbol: str, hook: Callable[[Trade], None] | None) -> None:
+        """Call `hook` with every public trade of `symbol`, after its matching (None removes it)."""
+        self.state(symbol).trade_hook = hook
 
     def add_listener(self, listener: OrderListener) -> None:
         """Call `listener` with every order event (placement, fill, cancel, expiry), in order.
