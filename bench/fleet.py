@@ -48,6 +48,7 @@ from typing import IO, Any
 
 from mmctl.errors import MmctlError
 from mmctl.rpc.client import Client
+from mmctl.rpc.protocol import START_ANSWER_S
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "DOGEUSDT"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -270,13 +271,21 @@ def start_each(
     """Start `names` as `mmctl start a b c ...` does: one `bot.start` per bot, `in_flight` at a time (each
     answer within the daemon's request timeout while the budget admits starts in waves), then wait until
     none is still starting. RPC failures are recorded on `starter`."""
+    import queue
     from concurrent.futures import ThreadPoolExecutor
 
     t0 = time.monotonic()
-    rpcs = [daemon.rpc(timeout_s) for _ in range(in_flight)]
+    rpcs = [daemon.rpc(max(timeout_s, START_ANSWER_S)) for _ in range(in_flight)]
+    idle: queue.SimpleQueue[Rpc] = queue.SimpleQueue()  # each connection used by one thread at a time
+    for rpc in rpcs:
+        idle.put(rpc)
 
     def one(i: int) -> tuple[str, CallResult]:
-        return names[i], rpcs[i % in_flight].call("bot.start", {"names": [names[i]]})
+        rpc = idle.get()
+        try:
+            return names[i], rpc.call("bot.start", {"names": [names[i]]})
+        finally:
+            idle.put(rpc)
 
     failed: set[str] = set()
     with ThreadPoolExecutor(in_flight) as pool:

@@ -176,7 +176,7 @@ def test_when_tight_a_cancel_queued_after_places_is_admitted_before_them() -> No
         log.start("cancel", Cost(1), Priority.SAFETY)
         await turns()
         assert log.admitted == []
-        assert budget.usage()["waiting"] == {"safety": 2, "place": 2, "query": 0, "start": 0}
+        assert budget.usage()["waiting"] == {"safety": 2, "heartbeat": 0, "place": 2, "query": 0, "start": 0}
         clock.advance(60)
         await turns()
         assert log.admitted == ["reduce", "cancel", "place-1"]  # safety first, in arrival order
@@ -399,7 +399,7 @@ def test_usage_is_a_json_safe_snapshot() -> None:
         assert usage["orders_10s"] == 5
         assert usage["orders_1m"] == 1
         assert usage["limits"]["weight_per_min"] == 10
-        assert usage["waiting"] == {"safety": 0, "place": 0, "query": 0, "start": 0}
+        assert usage["waiting"] == {"safety": 0, "heartbeat": 0, "place": 0, "query": 0, "start": 0}
 
     scenario(body)
 

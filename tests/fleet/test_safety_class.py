@@ -209,3 +209,34 @@ def test_starts_cannot_take_more_than_their_share_of_the_budget() -> None:
         assert starting.exception() is None
 
     asyncio.run(main())
+
+
+def test_a_stops_cancels_go_before_queued_countdown_refreshes() -> None:
+    """With the window full, cancels (SAFETY) queued after countdown refreshes (HEARTBEAT) are admitted
+    first as room frees, and the refreshes follow from the same reserved share, ahead of quotes."""
+
+    async def main() -> None:
+        clock = ManualClock()
+        budget = RequestBudget(clock, LIMITS)
+        await budget.acquire(Cost(weight=100), Priority.SAFETY)  # the whole minute is used
+        order: list[str] = []
+
+        async def ask(name: str, priority: Priority, weight: int) -> None:
+            await budget.acquire(Cost(weight=weight), priority)
+            order.append(name)
+
+        tasks = [
+            asyncio.ensure_future(ask("refresh-1", Priority.HEARTBEAT, 10)),
+            asyncio.ensure_future(ask("refresh-2", Priority.HEARTBEAT, 10)),
+            asyncio.ensure_future(ask("quote", Priority.PLACE, 1)),
+            asyncio.ensure_future(ask("cancel", Priority.SAFETY, 1)),
+        ]
+        await settle()
+        assert order == []
+        clock.advance(60)
+        await settle()
+        assert order == ["cancel", "refresh-1", "refresh-2", "quote"]
+        for task in tasks:
+            await task
+
+    asyncio.run(main())

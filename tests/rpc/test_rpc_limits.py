@@ -397,3 +397,27 @@ def test_reserved_slots_keep_room_for_root_when_ordinary_users_fill_the_server(s
                 c.close()
 
     run(case)
+
+
+def test_a_method_with_a_longer_floor_outlives_the_request_timeout(short_tmp: Path) -> None:
+    """A method registered with `min_timeout_s` (as `bot.start` is) answers after the daemon's
+    `request_timeout_s`, while an ordinary method is cut at it with the timeout error."""
+    path = short_tmp / "s.sock"
+    table = make_table()
+
+    async def slow() -> str:
+        await asyncio.sleep(0.3)
+        return "done"
+
+    table.add("slow_start", slow, min_timeout_s=5.0)
+    table.add("slow_read", slow)
+
+    async def case() -> None:
+        async with serving(path, table, request_timeout_s=0.1):
+            conn = await Conn.open(path)
+            assert (await conn.ask(req("slow_start")))["result"] == "done"
+            error = (await conn.ask(req("slow_read", req_id=2)))["error"]
+            assert error["message"] == "slow_read did not finish within 0.1 s"
+            conn.close()
+
+    run(case)

@@ -33,6 +33,7 @@ from mmctl.errors import (
     ValidationError,
 )
 from mmctl.rpc.client import Client
+from mmctl.rpc.protocol import START_ANSWER_S
 
 IN_FLIGHT = 4
 """Concurrent `bot.start` requests: enough to overlap the daemon's work, few enough to leave it room."""
@@ -57,11 +58,6 @@ def start_command(g: Globals, out: Output, names: list[str], all_: bool) -> None
         fail(e, out)
     if any(not o.get("ok") for o in outcomes):
         raise typer.Exit(EXIT_FAILED)
-
-
-START_ANSWER_S = 300.0
-"""How long one bot's start may take to answer at least (`--timeout` when longer): a start waits for
-the request budget, which admits starts in waves when hundreds of bots start at once."""
 
 
 def _client(g: Globals, *, starting: bool = False) -> Client:

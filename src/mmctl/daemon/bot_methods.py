@@ -14,6 +14,7 @@ from mmctl.fleet.portfolio import portfolio
 from mmctl.pnl.since import LedgerSince
 from mmctl.rpc import protocol as proto
 from mmctl.rpc.protocol import (
+    START_ANSWER_S,
     AccountSummaryDoc,
     BotRowDoc,
     BotStatusDoc,
@@ -129,7 +130,7 @@ def register_bot_methods(table: MethodTable, manager: BotManager, ledger: Ledger
     table.add(proto.PORTFOLIO_GET, portfolio_view)
     table.add(proto.ACCOUNT_SUMMARY, account_summary)
     table.add(proto.BOT_CREATE, create)
-    table.add(proto.BOT_START, start)
+    table.add(proto.BOT_START, start, min_timeout_s=START_ANSWER_S)
     table.add(proto.BOT_STOP, stop)
     table.add(proto.BOT_LIST, list_bots)
     table.add(proto.BOT_STATUS, status)

@@ -5,12 +5,13 @@ going over earns a 429 and then 418 IP bans (see the shared ccxt reference). Eve
 that talks to the venue through one IP must therefore draw from one budget. `RequestBudget.acquire(cost,
 priority, deadline_s)` returns once the request fits in all three windows:
 
-- Classes (`mmctl.exchange.priority.Priority`: SAFETY < START < PLACE < QUERY) are served strictly in
-  order, first come first served within a class. SAFETY may fill a window to its cap, the others to all
-  but `safety_reserve`, and START requests together never hold more than `start_share` of a window (they
-  are counted in windows of their own too). So the reserved share is always there for cancels, countdown
-  refreshes, reduce-only orders and a stop's confirming queries, starts are not starved by busy quoting,
-  and starting many bots cannot take the room running bots need.
+- Classes (`mmctl.exchange.priority.Priority`: SAFETY < HEARTBEAT < START < PLACE < QUERY) are served
+  strictly in order, first come first served within a class. SAFETY and HEARTBEAT (the countdown cancel)
+  may fill a window to its cap, the others to all but `safety_reserve`, and START requests together
+  never hold more than `start_share` of a window (they are counted in windows of their own too). So the
+  reserved share is always there for cancels, reduce-only orders, a stop's confirming queries and then
+  the countdown refreshes, starts are not starved by busy quoting, and starting many bots cannot take
+  the room running bots need.
 - A request larger than a whole window is admitted alone, once that window is empty (never deadlock).
 - `deadline_s`: a request that cannot be admitted within it fails with `BudgetExhausted` ("request
   budget exhausted on ...: retry in N s"): at once when the window alone says it cannot fit in time,
@@ -77,7 +78,7 @@ class BudgetLimits:
 
     def share(self, priority: Priority) -> float:
         """The share of each window's cap that requests of `priority` may fill."""
-        return 1.0 if priority is Priority.SAFETY else 1.0 - self.safety_reserve
+        return 1.0 if priority <= Priority.HEARTBEAT else 1.0 - self.safety_reserve
 
     @property
     def weight_cap(self) -> int:

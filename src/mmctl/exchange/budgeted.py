@@ -41,6 +41,7 @@ T = TypeVar("T")
 
 DEADLINES_S: dict[Priority, float | None] = {
     Priority.SAFETY: None,  # admitted first from a reserved share: it waits only for the window itself
+    Priority.HEARTBEAT: None,  # the countdown refresh: next from the same share, well before it expires
     Priority.PLACE: 5.0,  # a quote that waited longer is stale: the next tick prices it afresh
     Priority.QUERY: 5.0,  # reads are served from shared state; a refresh that cannot run soon fails fast
     Priority.START: 120.0,  # starts queue up and proceed in waves as the budget allows

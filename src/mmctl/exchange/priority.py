@@ -2,10 +2,13 @@
 
 Core layer: stdlib only. A request's class comes from what it does, or from the scope it runs in:
 
-    SAFETY  cancels, cancel-all, the countdown cancel (arm/disarm), reduce-only and flatten orders (placed
-            or amended), and any request made inside a `request_class(SAFETY)` scope: the queries a stop,
-            pause or cancel-all needs to confirm itself. Admitted first, with a reserved share of every
-            budget.
+    SAFETY  cancels, cancel-all, reduce-only and flatten orders (placed or amended), and any request made
+            inside a `request_class(SAFETY)` scope: the queries a stop, pause or cancel-all needs to
+            confirm itself. Admitted first, with a reserved share of every budget.
+    HEARTBEAT  the countdown cancel (arm/disarm): the dead-man's switch, refreshed well before it
+            expires (every `countdown_refresh_s`, less than half of `countdown_s`). It shares SAFETY's
+            reserve but is served after SAFETY: a mass stop's cancels never queue behind the refreshes of
+            dozens of account-symbol countdowns (10 weight each), which can wait a few seconds.
     START   what a bot's start costs (reachability, leverage, leftovers, margin) inside a
             `request_class(START)` scope: ahead of quotes, so busy running bots cannot starve a start,
             but starts as a whole never hold more than their own share of a window: starting many bots
@@ -32,15 +35,17 @@ class Priority(IntEnum):
     """Request classes, served strictly in this order (lower first)."""
 
     SAFETY = 0
-    START = 1
-    PLACE = 2
-    QUERY = 3
+    HEARTBEAT = 1
+    START = 2
+    PLACE = 3
+    QUERY = 4
 
 
-SAFETY_METHODS = frozenset(
-    {"cancel_order", "cancel_orders", "cancel_all", "arm_countdown", "disarm_countdown"}
-)
-"""Port methods that take risk off whatever scope they run in (the countdown is the safety heartbeat)."""
+SAFETY_METHODS = frozenset({"cancel_order", "cancel_orders", "cancel_all"})
+"""Port methods that take risk off whatever scope they run in."""
+
+HEARTBEAT_METHODS = frozenset({"arm_countdown", "disarm_countdown"})
+"""Port methods of the dead-man's switch: HEARTBEAT whatever scope they run in."""
 
 _scope: ContextVar[Priority | None] = ContextVar("mmctl_request_class", default=None)
 
@@ -48,7 +53,7 @@ _scope: ContextVar[Priority | None] = ContextVar("mmctl_request_class", default=
 @contextmanager
 def request_class(priority: Priority) -> Iterator[None]:
     """Every venue request made inside this block (in this task and tasks it creates) is of `priority`,
-    except safety methods, which are always SAFETY."""
+    except safety and heartbeat methods, which keep their own class."""
     token = _scope.set(priority)
     try:
         yield
@@ -60,6 +65,8 @@ def classify(method: str, *, reduce_only: bool = False) -> Priority:
     """The class of a request to port method `method` made here and now."""
     if method in SAFETY_METHODS or reduce_only:
         return Priority.SAFETY
+    if method in HEARTBEAT_METHODS:
+        return Priority.HEARTBEAT
     scoped = _scope.get()
     if scoped is not None:
         return scoped

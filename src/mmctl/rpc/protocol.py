@@ -31,6 +31,11 @@ INTERNAL_ERROR = -32603
 DAEMON_VERSION = "daemon.version"
 DAEMON_HEALTH = "daemon.health"
 DAEMON_METHODS = "daemon.methods"
+START_ANSWER_S = 300.0
+"""The least time `bot.start` is given to answer (the daemon) and awaited (the CLI), `request_timeout_s` /
+`--timeout` when longer: a start waits for the request budget, which admits starts in waves when
+hundreds of bots start at once."""
+
 BOT_CREATE = "bot.create"
 BOT_START = "bot.start"
 BOT_STOP = "bot.stop"

@@ -8,6 +8,7 @@ mistyped parameter, before the handler runs. `describe()` serves `daemon.methods
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import typing
 from collections.abc import Awaitable, Callable
@@ -30,10 +31,14 @@ class Param:
 
 @dataclass(frozen=True, slots=True)
 class Method:
+    """A registered method. `min_timeout_s`: the least time the server gives it to answer, whatever the
+    daemon's `request_timeout_s` (a start waits for the request budget, which admits starts in waves)."""
+
     name: str
     handler: Handler
     params: tuple[Param, ...]
     doc: str
+    min_timeout_s: float = 0.0
 
     def bind(self, params: Any) -> dict[str, Any]:
         """Validate JSON-RPC params against the signature and return keyword arguments."""
@@ -83,7 +88,7 @@ class MethodTable:
     def __init__(self) -> None:
         self._methods: dict[str, Method] = {}
 
-    def add(self, name: str, handler: Handler, doc: str | None = None) -> None:
+    def add(self, name: str, handler: Handler, doc: str | None = None, *, min_timeout_s: float = 0.0) -> None:
         if name in self._methods:
             raise ValueError(f"method {name} registered twice")
         hints = typing.get_type_hints(handler)
@@ -93,7 +98,8 @@ class MethodTable:
                 Param(pname, hints.get(pname, Any), p.default is inspect.Parameter.empty, p.default)
             )
         text = doc or inspect.getdoc(handler) or ""
-        self._methods[name] = Method(name, handler, tuple(params), text.splitlines()[0] if text else "")
+        first = text.splitlines()[0] if text else ""
+        self._methods[name] = Method(name, handler, tuple(params), first, min_timeout_s)
 
     def get(self, name: str) -> Method | None:
         return self._methods.get(name)
@@ -101,7 +107,7 @@ class MethodTable:
     def wrap(self, name: str, wrapper: Callable[[Handler], Handler]) -> None:
         """Run method `name` through `wrapper(handler)` (same parameters and checks; e.g. the audit)."""
         method = self._methods[name]
-        self._methods[name] = Method(method.name, wrapper(method.handler), method.params, method.doc)
+        self._methods[name] = dataclasses.replace(method, handler=wrapper(method.handler))
 
     def describe(self) -> list[dict[str, Any]]:
         return [

@@ -292,11 +292,12 @@ class RpcServer:
             if self._closing:
                 raise ShuttingDown("the daemon is shutting down")
             kwargs = method.bind(params)
-            result = await asyncio.wait_for(method.handler(**kwargs), self.request_timeout_s)
+            timeout_s = max(self.request_timeout_s, method.min_timeout_s)
+            result = await asyncio.wait_for(method.handler(**kwargs), timeout_s)
         except MmctlError as e:
             return error_response(req_id, e.code, e.message, e.data or None)
         except TimeoutError:
-            msg = f"{name} did not finish within {self.request_timeout_s:g} s"
+            msg = f"{name} did not finish within {max(self.request_timeout_s, method.min_timeout_s):g} s"
             return error_response(req_id, Timeout.code, msg)
         except Exception:
             log.exception("rpc_method_failed", method=name)
