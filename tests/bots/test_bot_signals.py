@@ -232,3 +232,29 @@ def test_a_market_maker_bot_opens_no_trade_stream_and_has_no_fill_hook() -> None
         await bot.stop()
 
     scenario(body)
+
+
+def test_a_position_held_at_start_is_handed_to_fresh_signals_at_its_entry_price() -> None:
+    """A bot restarted with a position (its fills restored) gives its fresh signals one fill of that
+    position at the bot's average entry price, so a strategy that manages positions keeps it."""
+
+    async def body(w: World) -> None:
+        strategy = TradeReadingMaker()
+        bot = w.bot()
+        bot.strategy = strategy
+        bought = [
+            Fill("t1", "o1", "", SYMBOL, Side.BUY, Decimal(49990), Decimal("0.002"), Decimal(0), "USDT", True,
+                 Decimal(0), 1),
+            Fill("t2", "o2", "", SYMBOL, Side.BUY, Decimal(49970), Decimal("0.002"), Decimal(0), "USDT", True,
+                 Decimal(0), 2),
+        ]  # fmt: skip
+        bot.restore_fills(bought)
+        await bot.start()
+        await w.run(0.2)
+        (signals,) = strategy.made
+        held, position = signals.fills[0]
+        assert (held.side, held.qty, held.price) == (Side.BUY, Decimal("0.004"), Decimal(49980))
+        assert position == Decimal("0.004")
+        await bot.stop()
+
+    scenario(body)

@@ -45,7 +45,7 @@ from mmctl.errors import (
 )
 from mmctl.exchange.base import Exchange
 from mmctl.exchange.priority import Priority, request_class
-from mmctl.model import BookTop, Fill, MarketRules, Trade
+from mmctl.model import ZERO, BookTop, Fill, MarketRules, Side, Trade
 from mmctl.strategies import get_strategy
 from mmctl.strategies.base import Quote, Signals
 from mmctl.strategies.params import StrategyParams
@@ -134,7 +134,7 @@ class Bot:
         self.definition = definition
         self.risk.update_params(definition.params)
         if self.signals is not None and self.rules is not None:  # estimators sized by the new params
-            self.signals = self.strategy.signals(definition.params, self.rules)
+            self.signals = self._new_signals(self.rules)
         self._follow_trades()  # the new params may read trades, or no longer
         self._wake.set()
 
@@ -189,12 +189,37 @@ class Bot:
         self._start_loop()
         self._set_state(BotState.RUNNING)
 
+    def _new_signals(self, rules: MarketRules) -> Signals | None:
+        """Fresh signals for the current params. A position the bot already holds (restored after a
+        restart, or held when its params change) is handed to them as one fill at the bot's average entry
+        price, so a strategy that manages positions (exits measured from the entry) keeps managing it."""
+        signals = self.strategy.signals(self.params, rules)
+        qty = self.inventory.qty
+        if signals is not None and qty != 0:
+            side = Side.BUY if qty > 0 else Side.SELL
+            held = Fill(
+                trade_id="held-position",
+                order_id="",
+                client_order_id="",
+                symbol=rules.symbol,
+                side=side,
+                price=self.inventory.entry_price,
+                qty=qty.copy_abs(),
+                fee=ZERO,
+                fee_asset=rules.quote,
+                maker=True,
+                realized_pnl=ZERO,
+                ts_ms=now_ms(self.clock),
+            )
+            signals.on_fill(held, qty)
+        return signals
+
     async def _prepare(self) -> None:
         symbol = self.definition.symbol
         await self.account.check_reachable()
         await self.exchange.load_markets()
         self.rules = self.exchange.market(symbol)
-        self.signals = self.strategy.signals(self.params, self.rules)  # fresh estimators each start
+        self.signals = self._new_signals(self.rules)  # fresh estimators each start
         leverage = self.params.leverage
         if leverage > self.rules.max_leverage:
             raise LeverageRejected(
