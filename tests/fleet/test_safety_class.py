@@ -240,3 +240,21 @@ def test_a_stops_cancels_go_before_queued_countdown_refreshes() -> None:
             await task
 
     asyncio.run(main())
+
+
+def test_a_mass_stop_sends_the_bots_cancels_together() -> None:
+    """Stopping four bots of one symbol at once (16 orders) joins the cancels of the bots that reach their
+    cancel in the same moment into shared batches of at most ten: fewer requests than one per bot, every
+    order gone and every bot stopped."""
+
+    async def body(r: Rig) -> None:
+        assert len(r.orders()) == 16
+        shared = r.manager.account("a").cancels
+        before = shared.requests
+        outcomes = await r.until_done(r.manager.stop([], all_bots=True))
+        assert [o["ok"] for o in outcomes] == [True] * 4
+        assert sum(o["cancelled"] for o in outcomes) == 16
+        assert 2 <= shared.requests - before < 4
+        assert r.orders() == []
+
+    scenario(body)

@@ -26,6 +26,7 @@ from mmctl.bots.definition import BotDefinition
 from mmctl.bots.inventory import Inventory
 from mmctl.bots.market_data import MarketDataHub
 from mmctl.bots.router import OrderRouter
+from mmctl.bots.shared_cancels import SharedCancels
 from mmctl.clock import Clock
 from mmctl.errors import ExchangeError, MmctlError, VenueUnavailable
 from mmctl.exchange.base import Exchange
@@ -225,6 +226,7 @@ class AccountShared:
         self._countdowns: dict[str, _Countdown] = {}  # symbol → its countdown cancel, while armed
         self.countdown_lease_s = COUNTDOWN_LEASE_S
         self._open_orders: dict[str, _PendingQuery] = {}
+        self.cancels = SharedCancels(exchange)  # a mass stop's cancels, joined per symbol
         self.funding = AccountFunding()
         self._funding_cursor_ms: int | None = None
         self._funding_seen: set[str] = set()  # funding row ids at or after the cursor

@@ -90,6 +90,7 @@ class Bot:
             self.account.open_orders_fresh,
             recorder=self.recorder,
             account=definition.account,
+            shared_cancels=self.account.cancels,
         )
         self.fills = FillBook(
             definition.name, self.quoter, self.inventory, events, self._wake.set, recorder=self.recorder

@@ -34,6 +34,7 @@ from mmctl.bots import ids
 from mmctl.bots.events import EventLog
 from mmctl.bots.orders import Amendment, LiveOrder, batches, live_orders, reconcile
 from mmctl.bots.recorder import NULL_RECORDER, Recorder
+from mmctl.bots.shared_cancels import SharedCancels
 from mmctl.bots.submits import Submitter
 from mmctl.bots.trades import unbooked_trades
 from mmctl.clock import Clock, now_ms
@@ -86,8 +87,10 @@ class Quoter:
         *,
         recorder: Recorder = NULL_RECORDER,
         account: str = "",
+        shared_cancels: SharedCancels | None = None,
     ) -> None:
         self.bot = bot
+        self._shared_cancels = shared_cancels
         self.account = account or exchange.name
         self.symbol = symbol
         self.exchange = exchange
@@ -303,14 +306,20 @@ class Quoter:
         self._order_event("order", "amended", lo.side, lo.level, price, order.qty, cid, was=lo)
         return 1
 
-    async def cancel(self, client_ids: list[str]) -> int:
-        """Cancel these orders in venue-sized batches; an order already gone counts as done."""
+    async def cancel(self, client_ids: list[str], *, together: bool = False) -> int:
+        """Cancel these orders in venue-sized batches; an order already gone counts as done. `together`:
+        joined with other bots' cancels on the account and symbol (`SharedCancels`: a mass stop)."""
+        shared = self._shared_cancels if together else None
         done = 0
-        for batch in batches(client_ids, MAX_CANCEL_BATCH):
+        for batch in [client_ids] if shared is not None else batches(client_ids, MAX_CANCEL_BATCH):
+            asked = {cid: self.live.get(cid) for cid in batch}  # the stream may drop them from live first
             for cid in batch:  # ours now: the stream's "canceled" events are expected, not news
                 self._remember_closed(cid)
             try:
-                results = await self.exchange.cancel_orders(self.symbol, batch)
+                if shared is not None:
+                    results = await shared.cancel(self.symbol, batch)
+                else:
+                    results = await self.exchange.cancel_orders(self.symbol, batch)
             except Exception:
                 self.needs_resync = True
                 raise
@@ -320,7 +329,7 @@ class Quoter:
                     raise res.error
                 if res.order is not None:
                     self.recorder.order(self.bot, self.account, res.order)
-                gone = self.live.pop(res.client_order_id, None)
+                gone = self.live.pop(res.client_order_id, None) or asked.get(res.client_order_id)
                 if res.error is None and gone is not None:
                     self._order_event(
                         "cancel",
@@ -349,7 +358,7 @@ class Quoter:
                 await self._resync_confirmed()
                 if not self.live:
                     return cancelled
-                cancelled += await self.cancel(list(self.live))
+                cancelled += await self.cancel(list(self.live), together=True)
                 await self._resync_confirmed()  # confirm on the venue, not from our own bookkeeping
                 if not self.live:
                     return cancelled
