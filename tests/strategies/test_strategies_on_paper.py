@@ -4,8 +4,6 @@ open. The runtime is the daemon's (`BotManager`, `Bot`, the trade subscription, 
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 from tests.support.rig import BTC, PaperFleet
 from tests.support.rig import scenario as run_scenario
@@ -19,7 +17,8 @@ from mmctl.model import BookTop
 MINUTES = 15
 CASES = {
     "avellaneda_stoikov": {"levels": "2", "k_window_s": "120", "sigma_window_s": "60"},
-    "rsi": {"candle_interval_s": "5", "period": "5", "entry": "market", "stop_loss": "0.1", "take_profit": "0.1"},
+    "rsi": {"candle_interval_s": "5", "period": "5", "entry": "market", "stop_loss": "0.1",
+            "take_profit": "0.1"},
     "macd": {"candle_interval_s": "5", "fast": "3", "slow": "6", "signal": "3", "entry": "market",
              "stop_loss": "0.1"},
     "mean_reversion": {"candle_interval_s": "5", "period": "10", "entry_z": "1", "exit_z": "0.2",
