@@ -13,9 +13,12 @@ Budget (issue 14, and the product's perf list): >= 200,000 events/s in one proce
 Reference measured in the same run: the paper venue alone over the same events (`venue_events_per_s`,
 the matching engine with no bot: the floor of any backtest).
 
-Usage: python bench/backtest_speed.py [--updates 864000] [--profile 25]
+Usage: python bench/backtest_speed.py [--updates 864000] [--profile 25] [--strategy NAME] [--set KEY=VALUE]
 `--updates N` runs N book tops (and their trades) instead of a day; `--profile K` also prints the K
-costliest functions of a second, profiled run (cProfile) to stderr.
+costliest functions of a second, profiled run (cProfile) to stderr. `--strategy NAME` backtests another
+registered strategy (default `market_maker`) with its default parameters, `levels=3` where it has levels,
+and any `--set key=value` (repeatable, as `mmctl create --set` reads them): e.g. `--strategy
+avellaneda_stoikov` estimates σ and k online from the same data. The budget is for `market_maker`.
 The last line is `backtest_events_per_s=<n> day_s=<n>`: events per wall-clock second, and the seconds a
 whole day (864,000 book tops) takes at that rate.
 """
@@ -36,9 +39,12 @@ except ImportError:  # run from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from mmctl.backtest.engine import BacktestResult, BacktestSpec, run_backtest
+from mmctl.errors import ValidationError
 from mmctl.exchange.paper import PaperVenue, SyntheticFeed, SyntheticParams
 from mmctl.model import BookTop, Trade
-from mmctl.strategies.market_maker import MarketMakerParams
+from mmctl.strategies import get_strategy
+from mmctl.strategies.params import StrategyParams, parse_params
+from mmctl.strategies.params import describe as describe_params
 from mmctl.tuning import tune_gc
 
 DAY_UPDATES = 864_000
@@ -85,6 +91,21 @@ def profile(spec: BacktestSpec, events: list[BookTop | Trade], top: int) -> None
     print(out.getvalue(), file=sys.stderr)
 
 
+def strategy_params(name: str, sets: list[str], parser: argparse.ArgumentParser) -> StrategyParams:
+    """The strategy's default parameters with `levels=3` where it has levels, then each KEY=VALUE."""
+    cls: type[StrategyParams] = get_strategy(name).params_cls
+    values = {"levels": "3"} if any(info.name == "levels" for info in describe_params(cls)) else {}
+    for item in sets:
+        key, eq, value = item.partition("=")
+        if not eq:
+            parser.error(f"--set takes KEY=VALUE, got {item!r}")
+        values[key.strip()] = value.strip()
+    try:
+        return parse_params(cls, values)
+    except ValidationError as e:
+        parser.error(e.message)
+
+
 def describe(result: BacktestResult) -> str:
     m = result.metrics
     return (
@@ -97,10 +118,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--updates", type=int, default=DAY_UPDATES, help="book tops to run (a day: 864000)")
     parser.add_argument("--profile", type=int, default=0, help="print the K costliest functions (cProfile)")
+    parser.add_argument("--strategy", default="market_maker", help="the strategy to backtest")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a strategy parameter (repeatable)"
+    )
     args = parser.parse_args()
     if args.updates < 1:
         parser.error("--updates must be at least 1")
-    spec = BacktestSpec("market_maker", MarketMakerParams(levels=3))
+    try:
+        spec = BacktestSpec(args.strategy, strategy_params(args.strategy, args.set, parser))
+    except ValidationError as e:
+        parser.error(e.message)
     generated = time.perf_counter()
     events = day_events(args.updates, spec)
     generated = time.perf_counter() - generated

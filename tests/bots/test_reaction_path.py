@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.bots.test_book_bands import QUIET, World, invalidated, started, stopped
 
-from mmctl.bots.bands import band_after_tick
+from mmctl.bots.bands import band_after_tick, resting_plan
 from mmctl.bots.inventory import Inventory
 from mmctl.bots.orders import LiveOrder, reconcile, within_tolerance
 from mmctl.bots.risk import BotRiskMonitor
@@ -128,8 +128,7 @@ def test_an_order_named_stale_is_one_the_diff_cancels_and_none_within_tolerance_
         case.params,
         case.book,
         case.rules,
-        desired,
-        case.live,
+        resting_plan(desired, case.live, case.params, 0),
         inventory,
         risk,
         now_ms=0,
@@ -173,8 +172,7 @@ def test_the_stale_test_names_the_orders_a_move_beyond_the_tolerance_leaves_behi
         params,
         book,
         rules,
-        desired,
-        live,
+        resting_plan(desired, live, params, 0),
         Inventory(),
         BotRiskMonitor(params),
         now_ms=0,
@@ -393,8 +391,7 @@ def test_a_microprice_just_inside_a_levels_true_edge_names_no_order() -> None:
         params,
         book,
         rules,
-        desired,
-        live,
+        resting_plan(desired, live, params, 0),
         Inventory(),
         BotRiskMonitor(params),
         now_ms=0,

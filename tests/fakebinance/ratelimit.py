@@ -81,6 +81,11 @@ _COSTS: dict[tuple[str, str], Cost | Callable[[Mapping[str, Any]], Cost]] = {
     ("GET", "/fapi/v1/allOrders"): Cost(5),
     ("DELETE", "/fapi/v1/allOpenOrders"): Cost(1),
     ("POST", "/fapi/v1/countdownCancelAll"): Cost(10),
+    ("POST", "/fapi/v1/algoOrder"): Cost(0, 1, 1),  # "0 on IP rate limit"; counted as a new order
+    ("DELETE", "/fapi/v1/algoOrder"): Cost(1),
+    ("GET", "/fapi/v1/algoOrder"): Cost(1),
+    ("DELETE", "/fapi/v1/algoOpenOrders"): Cost(1),
+    ("GET", "/fapi/v1/openAlgoOrders"): _by_symbol(1, 40),
     ("GET", "/fapi/v2/account"): Cost(5),
     ("GET", "/fapi/v3/account"): Cost(5),
     ("GET", "/fapi/v2/balance"): Cost(5),

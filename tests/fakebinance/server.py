@@ -1,10 +1,11 @@
 """`FakeBinance`: a local Binance USDⓈ-M futures server (REST + WebSocket on 127.0.0.1) for tests.
 
 Real ccxt talks to it over HTTP and WebSocket, so signing, parameter mapping and parsing are exercised.
-The test drives the market (`set_book`, `trade`, `funding`), inspects the venue (`open_orders`,
-`positions`, `balance`, `income_rows`, `request_log`) and injects faults (`faults`, `limits`,
-`clock_offset_ms`, `set_permissions`, `expire_listen_key`). Every control method may be called from
-any thread: off the server's loop it is run on the loop and waited for (see `fixture.fake_in_thread`).
+The test drives the market (`set_book`, `set_mark`, `trade`, `funding`), inspects the venue
+(`open_orders`, `algo_orders`, `positions`, `balance`, `income_rows`, `request_log`) and injects
+faults (`faults`, `limits`, `clock_offset_ms`, `set_permissions`, `expire_listen_key`). Every control
+method may be called from any thread: off the server's loop it is run on the loop and waited for (see
+`fixture.fake_in_thread`).
 `account_key=None` always means the account created by the constructor.
 """
 
@@ -22,8 +23,9 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from aiohttp import web
 
-from . import rest_account, rest_market, rest_trade, rest_wallet, trading
+from . import rest_account, rest_algo, rest_market, rest_trade, rest_wallet, trading
 from .accounts import Account, IncomeRow, Position, TradeRow
+from .algo import AlgoOrder, AlgoService
 from .countdown import Countdowns
 from .faults import FaultInjector
 from .markets import DEFAULT_SYMBOLS, SymbolSpec
@@ -33,7 +35,13 @@ from .rest import RequestRecord, RestPipeline
 from .streams import StreamHub
 from .venue import Venue, book_ticker_event
 
-_ROUTE_MODULES = (rest_account, rest_market, rest_trade, rest_wallet)  # importing them registers their routes
+_ROUTE_MODULES = (
+    rest_account,
+    rest_algo,
+    rest_market,
+    rest_trade,
+    rest_wallet,
+)  # importing them registers their routes
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -98,6 +106,9 @@ class FakeBinance:
         self.hub.now_ms = self.now_ms
         specs = list(symbols) if symbols is not None else list(DEFAULT_SYMBOLS.values())
         self.venue = Venue(specs, self.now_ms, self.hub)
+        self.algo = AlgoService(self.venue)
+        self.venue.on_book_moved = lambda symbol: self.algo.on_price(symbol, "MARK_PRICE")
+        self.venue.on_traded = self.algo.on_trade
         self.countdowns = Countdowns(self._countdown_expired)
         self.faults = FaultInjector(drop_ws=self._drop_ws, silence=self._silence)
         self.default_key = api_key
@@ -212,11 +223,13 @@ class FakeBinance:
 
     @threadsafe
     def set_mark(self, symbol: str, price: Decimal | None) -> None:
-        """Pin the mark price (None: back to the book's mid)."""
+        """Pin the mark price (None: back to the book's mid); MARK_PRICE conditional orders it reaches
+        trigger."""
         if price is None:
             self.venue.marks.pop(symbol, None)
         else:
             self.venue.marks[symbol] = price
+        self.algo.on_price(symbol, "MARK_PRICE")
 
     @threadsafe
     def trade(self, symbol: str, side: str, price: Decimal, qty: Decimal) -> Decimal:
@@ -280,6 +293,13 @@ class FakeBinance:
         key = self._account(account_key).key
         found = [o for o in self.venue.orders.values() if o.account_key == key and symbol in (None, o.symbol)]
         return [copy.copy(o) for o in found]
+
+    @threadsafe
+    def algo_orders(self, account_key: str | None = None, symbol: str | None = None) -> list[AlgoOrder]:
+        """Snapshots of every conditional (algo) order the account ever had, oldest first."""
+        key = self._account(account_key).key
+        found = [o for o in self.algo.orders.values() if o.account_key == key and symbol in (None, o.symbol)]
+        return [copy.copy(o) for o in sorted(found, key=lambda o: o.algo_id)]
 
     @threadsafe
     def positions(self, account_key: str | None = None) -> dict[str, Position]:

@@ -4,7 +4,8 @@ The market is a top of book per symbol set by the test (`set_book`) plus taker t
 orders rest beside it (they are not shown in the book). A resting buy fills, as maker at its own price,
 when the ask moves to or through it, or when a taker sells at or below it (price-time priority, an amend
 restarts the time). An order that crosses the book on arrival takes at the book's price (taker, the whole
-quantity). Order entry and its rules live in `trading.py`; this module books what it accepts.
+quantity). Order entry and its rules live in `trading.py`; this module books what it accepts. After each
+book move and each trade it tells the Algo Service (`algo.py`), which triggers conditional orders.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class Venue:
         self.accounts: dict[str, Account] = {}
         self.orders: dict[int, Order] = {}
         self.resting: dict[str, list[Order]] = {s: [] for s in self.specs}
+        self.on_book_moved: Callable[[str], None] | None = None  # the Algo Service's mark-price check
+        self.on_traded: Callable[[str, Decimal], None] | None = None  # ... and its last-price check
         self._ids = {"order": 4_000_000_000, "trade": 500_000_000, "tran": 9_000_000_000, "seq": 0, "book": 1}
 
     def next_id(self, kind: str) -> int:
@@ -112,6 +115,8 @@ class Venue:
             crossed = order.price >= ask if order.side == "BUY" else order.price <= bid
             if crossed:
                 self.fill(order, order.remaining, order.price, maker=True)
+        if self.on_book_moved is not None:
+            self.on_book_moved(symbol)
 
     def trade(self, symbol: str, taker_side: str, price: Decimal, qty: Decimal) -> Decimal:
         """A taker trade of `qty` at `price`: fills our resting orders at or better; returns the fill."""
@@ -132,6 +137,8 @@ class Venue:
                 continue
             take = min(left, order.remaining)
             left -= self.fill(order, take, order.price, maker=True)
+        if self.on_traded is not None:
+            self.on_traded(symbol, price)
         return qty - left
 
     # --- booking -------------------------------------------------------------------------------------

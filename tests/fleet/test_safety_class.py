@@ -18,7 +18,7 @@ from tests.support.rig import BTC, PaperFleet
 from tests.support.rig import scenario as run_scenario
 from tests.support.settle import settle
 
-from mmctl.bots.account import FIGURES_TTL_S
+from mmctl.bots.account import FIGURES_TTL_S, AccountShared
 from mmctl.bots.bot import BotOptions, BotState
 from mmctl.clock import ManualClock
 from mmctl.config.schema import PaperAccount
@@ -26,18 +26,21 @@ from mmctl.errors import BudgetExhausted
 from mmctl.exchange.base import Exchange
 from mmctl.exchange.budget import AccountBudgets, BudgetLimits, RequestBudget
 from mmctl.exchange.budgeted import BudgetedExchange
+from mmctl.exchange.forwarding import ForwardingExchange
 from mmctl.exchange.paper.exchange import PaperExchange
 from mmctl.exchange.priority import Priority
 from mmctl.exchange.weights import Cost
 from mmctl.fleet import controls
 from mmctl.fleet.manager import BotManager
+from mmctl.model import Order
 
 FROZEN_TURNS = 200
 """Loop turns `frozen` gives an operation: five times the settle policy's, so "not done" means waiting."""
 LIMITS = BudgetLimits(weight_per_min=100, orders_per_10s=40, orders_per_min=400, use_fraction=1.0)
-WIDE = BudgetLimits(weight_per_min=300, orders_per_10s=40, orders_per_min=400, use_fraction=1.0)
-"""The account tests' budget: its 60-weight safety reserve holds a stop, a pause and a cancel-all sweep
-(an all-symbol open-orders query alone weighs 40; Binance's real reserve here is 384)."""
+WIDE = BudgetLimits(weight_per_min=500, orders_per_10s=40, orders_per_min=400, use_fraction=1.0)
+"""The account tests' budget: its 100-weight safety reserve holds a stop, a pause and a cancel-all sweep
+(the all-symbol open-orders and conditional-orders queries weigh 40 each; Binance's real reserve here
+is 384)."""
 OPTIONS = BotOptions(stop_timeout_s=2.0)
 
 
@@ -256,5 +259,36 @@ def test_a_mass_stop_sends_the_bots_cancels_together() -> None:
         assert sum(o["cancelled"] for o in outcomes) == 16
         assert 2 <= shared.requests - before < 4
         assert r.orders() == []
+
+    scenario(body)
+
+
+def test_confirmations_join_a_query_still_waiting_for_budget() -> None:
+    """Bots confirming at different moments while the symbol's open-orders query waits for the budget
+    (the window full to its cap) share that one query: a request that has not left yet still shows the
+    venue after each of them asked."""
+
+    class Counting(ForwardingExchange):
+        sent = 0
+
+        async def open_orders(self, symbol: str | None = None) -> list[Order]:
+            self.sent += 1
+            return await self.inner.open_orders(symbol)
+
+    async def body(r: Rig) -> None:
+        budget = RequestBudget(r.clock, LIMITS)
+        venue = Counting(r.paper)
+        shared = AccountShared(BudgetedExchange(venue, budget), r.clock, "a", budgeted=True)
+        await budget.acquire(Cost(weight=100), Priority.SAFETY)  # the whole window, the reserve included
+        first = asyncio.ensure_future(shared.open_orders_fresh(BTC))
+        await settle()
+        second = asyncio.ensure_future(shared.open_orders_fresh(BTC))
+        await settle()
+        assert not first.done()
+        assert not second.done()
+        r.clock.advance(60)
+        await settle()
+        assert (await first) == (await second)
+        assert venue.sent == 1
 
     scenario(body)

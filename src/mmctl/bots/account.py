@@ -30,7 +30,7 @@ from mmctl.bots.shared_cancels import SharedCancels
 from mmctl.clock import Clock
 from mmctl.errors import ExchangeError, MmctlError, VenueUnavailable
 from mmctl.exchange.base import Exchange
-from mmctl.exchange.priority import Priority, request_class
+from mmctl.exchange.priority import Priority, on_send, request_class
 from mmctl.model import ZERO, Balance, IncomeType, Order, Position
 from mmctl.pnl.funding import allocate_funding
 from mmctl.pnl.income import iter_income
@@ -153,7 +153,7 @@ class CountdownState:
 
 @dataclass(slots=True)
 class _PendingQuery:
-    """One shared open-orders request: joinable by callers until it starts running."""
+    """One shared open-orders request: joinable by callers until it leaves for the venue."""
 
     task: asyncio.Task[list[Order]] | None = None
     sent: bool = False
@@ -213,8 +213,9 @@ def _exact_sum(values: Iterable[Decimal]) -> Decimal:
 
 
 class AccountShared:
-    def __init__(self, exchange: Exchange, clock: Clock, name: str = "") -> None:
+    def __init__(self, exchange: Exchange, clock: Clock, name: str = "", *, budgeted: bool = False) -> None:
         self.exchange = exchange
+        self.budgeted = budgeted  # requests wait for a request budget before they leave (on_send)
         self.clock = clock
         self.name = name or exchange.name
         self.router = OrderRouter(exchange, clock)  # one order-event subscription
@@ -275,18 +276,22 @@ class AccountShared:
 
     async def open_orders_fresh(self, symbol: str) -> list[Order]:
         """The symbol's open orders as seen by a request sent after this call: every bot confirming a
-        stop or pause in the same moment joins one SAFETY-class request per symbol that has not been sent
-        yet, instead of sending its own."""
+        stop or pause joins the symbol's SAFETY-class request that has not left yet (it may be waiting
+        for the request budget: a mass stop shares one), instead of sending its own."""
         pending = self._open_orders.get(symbol)
-        if pending is None or pending.sent:
+        if pending is None or pending.sent or (pending.task is not None and pending.task.done()):
             pending = self._open_orders[symbol] = _PendingQuery()
             pending.task = asyncio.get_running_loop().create_task(self._fetch_open_orders(symbol, pending))
         assert pending.task is not None
         return list(await asyncio.shield(pending.task))
 
     async def _fetch_open_orders(self, symbol: str, pending: _PendingQuery) -> list[Order]:
-        pending.sent = True  # from here on, a newcomer's moment is after this request: it sends its own
-        with request_class(Priority.SAFETY):
+        def leaving() -> None:  # from here on, a newcomer's moment is after this request: it sends its own
+            pending.sent = True
+
+        if not self.budgeted:
+            leaving()
+        with request_class(Priority.SAFETY), on_send(leaving):  # budgeted: joinable while it waits
             return await self.exchange.open_orders(symbol)
 
     def known_leverage(self, symbol: str) -> int | None:

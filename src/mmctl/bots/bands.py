@@ -2,8 +2,9 @@
 
 After each quoting tick, once its first requests are out, the bot registers with the market-data hub the
 books, in integer ticks, under which the diff between its desired quotes and its orders will be empty
-once the tick's plan is carried out (kept orders where they are, new ones at the desired prices):
-`band_after_tick`, which is
+once the tick's plan is carried out (kept orders where they are, amended and new ones at the desired
+prices): `band_after_tick`, given that plan (the tick's own diff, or `resting_plan` when it is not at
+hand), which is
 - the strategy's `quote_band` for the price windows those orders allow (`tolerance_window`);
 - narrowed, while the bot holds a position and a loss guard is on, to the mids at which neither
   `max_loss` nor `max_drawdown` trips and the PnL peak the drawdown is measured from does not rise
@@ -28,7 +29,7 @@ from fractions import Fraction
 from typing import Any
 
 from mmctl.bots.inventory import Inventory
-from mmctl.bots.orders import Key, LiveOrder, reconcile, tolerance_window, tolerance_window_ticks
+from mmctl.bots.orders import Key, LiveOrder, Plan, reconcile, tolerance_window, tolerance_window_ticks
 from mmctl.bots.risk import EXACT, BotRiskMonitor
 from mmctl.bots.stale import StaleTest
 from mmctl.model import BookTop, MarketRules
@@ -44,8 +45,7 @@ def band_after_tick(
     params: StrategyParams,
     book: BookTop,
     rules: MarketRules,
-    desired: Sequence[Quote],
-    live: Sequence[LiveOrder],
+    plan: Plan,
     inventory: Inventory,
     risk: BotRiskMonitor,
     *,
@@ -53,32 +53,37 @@ def band_after_tick(
     now_s: float,
     signals: Signals | None = None,
 ) -> tuple[BookBand | None, float, StaleTest | None]:
-    """The band to register for a tick that wants `desired` with `live` orders resting (the plan between
-    them carried out: kept orders where they are, new ones at the desired prices), until when (`now_s`'s
-    clock), and the test naming the orders a later book makes stale (`mmctl.bots.stale`); (None, 0,
-    None) when the strategy cannot tell."""
-    max_age_ms = params.max_order_age_s * 1000
+    """The band to register for a tick whose diff against its live orders is `plan` (with or without
+    amends: `resting_plan`, or the tick's own `reconcile(..., amend=True)`), once that plan is carried
+    out: kept orders where they are, amended and new ones at their desired prices, quoted at `now_ms`;
+    until when (`now_s`'s clock), and the test naming the orders a later book makes stale
+    (`mmctl.bots.stale`; None for a strategy with signals); (None, 0, None) when the strategy cannot
+    tell."""
     tolerance = params.refresh_tolerance_bps
-    plan = reconcile(desired, live, tolerance_bps=tolerance, max_age_ms=max_age_ms, now_ms=now_ms)
     grid = Grid.of(rules.tick_size)
-    # once the plan is carried out; each price also in ticks when it is on the grid
-    resting = [(o.side, o.level, o.price, grid.index_of_kept(o.price), o.created_ms) for o in plan.kept]
-    resting += [
-        (q.side, q.level, q.price, q.ticks if q.grid is grid else grid.index_of_kept(q.price), now_ms)
-        for q in plan.places
-    ]
     windows: dict[Key, tuple[int, int]] = {}
     prices: dict[Key, Decimal] = {}
-    for side, level, price, ticks, _ in resting:
-        window = (
-            tolerance_window(price, grid, tolerance)
-            if ticks is None
-            else tolerance_window_ticks(ticks, 1, tolerance)
-        )
+    oldest: int | None = None
+    for order in plan.kept:
+        window = _window(order.price, grid.index_of_kept(order.price), grid, tolerance)
         if window is None:
             return None, 0.0, None
-        windows[(side, level)] = window
-        prices[(side, level)] = price
+        key = (order.side, order.level)
+        windows[key] = window
+        prices[key] = order.price
+        if oldest is None or order.created_ms < oldest:
+            oldest = order.created_ms
+    for quotes in (plan.places, [a.quote for a in plan.amends]):
+        for q in quotes:
+            ticks = q.ticks if q.grid is grid else grid.index_of_kept(q.price)
+            window = _window(q.price, ticks, grid, tolerance)
+            if window is None:
+                return None, 0.0, None
+            key = (q.side, q.level)
+            windows[key] = window
+            prices[key] = q.price
+            if oldest is None or now_ms < oldest:
+                oldest = now_ms
     bands = strategy.quote_bands(params, book, inventory.qty, rules, windows, signals)
     if bands is None:
         return None, 0.0, None
@@ -86,11 +91,33 @@ def band_after_tick(
     mids = loss_guard_mids(inventory, risk, grid, book)
     if mids is not None:
         band = band.narrowed(*mids)
-    oldest = min((created for *_, created in resting), default=None)
+    max_age_ms = params.max_order_age_s * 1000
     until = float("inf") if oldest is None else now_s + (oldest + max_age_ms - now_ms) / 1000 - 0.001
+    if signals is not None:  # its ladder moves with the signals too, which a `StaleTest` does not watch
+        return band, until, None
     levels = {key: (prices[key], level_band) for key, level_band in bands.levels.items() if key in prices}
-    stale = StaleTest(params, inventory.qty, grid, bands.sizing, levels)
-    return band, until, stale
+    return band, until, StaleTest(params, inventory.qty, grid, bands.sizing, levels)
+
+
+def resting_plan(
+    desired: Sequence[Quote], live: Sequence[LiveOrder], params: StrategyParams, now_ms: int
+) -> Plan:
+    """The diff (replace view) between `desired` and `live` under `params`' tolerance and order age:
+    what `band_after_tick` needs when the tick's own plan is not at hand."""
+    return reconcile(
+        desired,
+        live,
+        tolerance_bps=params.refresh_tolerance_bps,
+        max_age_ms=params.max_order_age_s * 1000,
+        now_ms=now_ms,
+    )
+
+
+def _window(price: Decimal, ticks: int | None, grid: Grid, tolerance: Decimal) -> tuple[int, int] | None:
+    """The desired prices (ticks) that keep an order resting at `price` (`ticks` on the grid, or None)."""
+    if ticks is None:
+        return tolerance_window(price, grid, tolerance)
+    return tolerance_window_ticks(ticks, 1, tolerance)
 
 
 def loss_guard_mids(

@@ -27,6 +27,7 @@ from mmctl.bots.definition import BotDefinition
 from mmctl.bots.events import EventLog
 from mmctl.bots.fills import FillBook
 from mmctl.bots.flatten import flatten_position
+from mmctl.bots.held_exits import ExitKeeper
 from mmctl.bots.inventory import Inventory
 from mmctl.bots.quoting import Quoter, QuoteStats
 from mmctl.bots.reaction import BookReaction
@@ -47,7 +48,7 @@ from mmctl.exchange.base import Exchange
 from mmctl.exchange.priority import Priority, request_class
 from mmctl.model import ZERO, BookTop, Fill, MarketRules, Side, Trade
 from mmctl.strategies import get_strategy
-from mmctl.strategies.base import Quote, Signals
+from mmctl.strategies.base import HoldsExits, Quote, Signals
 from mmctl.strategies.params import StrategyParams
 
 __all__ = ["Bot", "BotOptions", "BotState"]  # the bot and the value types callers use with it
@@ -99,6 +100,11 @@ class Bot:
         self.on_stopped: Callable[[Bot], Awaitable[None]] | None = None  # the manager tidies up after us
         self.rules: MarketRules | None = None
         self.signals: Signals | None = None  # the strategy's per-bot market state (strategies.base)
+        self.exits = (  # the exits held on the venue, for strategies that hold some (bots.held_exits)
+            ExitKeeper(definition.name, definition.symbol, exchange, clock, events, self.quoter.ids)
+            if isinstance(self.strategy, HoldsExits)
+            else None
+        )
         self.started_ms: int | None = None
         self.last_tick_ms: int | None = None
         self.failures = 0
@@ -233,6 +239,8 @@ class Bot:
         if leftovers:
             await self.quoter.cancel(leftovers)
             self.events.add(self.name, "cancel", f"cancelled {len(leftovers)} leftover order(s)")
+        if self.exits is not None and await self.exits.cancel_and_confirm(self.options.stop_timeout_s):
+            self.events.add(self.name, "cancel", "cancelled exits left on the venue by an earlier run")
         await check_start_margin(self, refresh=bool(leftovers))
         await self.account.keep_countdown(symbol, self.options.countdown_s, self.options.countdown_refresh_s)
 
@@ -370,6 +378,10 @@ class Bot:
             tolerance_bps=self.params.refresh_tolerance_bps,
             max_age_ms=self.params.max_order_age_s * 1000,
         )
+        if self.exits is not None and isinstance(self.strategy, HoldsExits) and self.rules is not None:
+            position = self.inventory.qty
+            wanted = self.strategy.held_exits(self.params, position, self.rules, self.signals)
+            await self.exits.sync(wanted, position, self.params.refresh_tolerance_bps)
         if early or cancelled or placed:
             self._last_quote = started
 
@@ -576,8 +588,12 @@ class Bot:
         self._helpers = []
 
     async def _cancel_and_confirm(self) -> int:
-        """Cancel every open order carrying this bot's id prefix until the venue shows none."""
-        return await self.quoter.cancel_and_confirm(self.options.stop_timeout_s)
+        """Cancel every open order carrying this bot's id prefix until the venue shows none, and the
+        exits it holds on the venue (strategies that hold some)."""
+        cancelled = await self.quoter.cancel_and_confirm(self.options.stop_timeout_s)
+        if self.exits is not None:
+            cancelled += await self.exits.cancel_and_confirm(self.options.stop_timeout_s)
+        return cancelled
 
     async def _flatten(self) -> dict[str, Any]:
         return await flatten_position(self)

@@ -108,6 +108,11 @@ class Quoter:
         self._restored = False  # `_filled` was restored: trim it at the next resync
         self._closed: dict[str, None] = {}  # recently closed or cancelled ids, oldest first (bounded)
 
+    @property
+    def ids(self) -> ids.ClientIdGenerator:
+        """The bot's client id generator (held exits draw their ids from it too)."""
+        return self._ids
+
     def new_id(self, side: Side, level: int) -> str:
         """A fresh client order id of this bot."""
         return self._ids.new_id(side, level)
@@ -353,9 +358,14 @@ class Quoter:
             with contextlib.suppress(ExchangeError):
                 await self._resolve_ambiguous()
         last: Exception | None = None
+        # in sync with the order stream: cancel what we know at once; the confirmation below is the
+        # venue's own view, and any order of ours it still shows is cancelled on the next round
+        trusted = not self.needs_resync and not self.submits.pending
         while True:
             try:
-                await self._resync_confirmed()
+                if not trusted or not self.live:  # nothing known: the venue's view confirms it
+                    await self._resync_confirmed()
+                trusted = False
                 if not self.live:
                     return cancelled
                 cancelled += await self.cancel(list(self.live), together=True)

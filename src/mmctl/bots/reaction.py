@@ -26,7 +26,7 @@ import asyncio
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from mmctl.bots.bands import band_after_tick
+from mmctl.bots.bands import band_after_tick, resting_plan
 from mmctl.bots.market_data import BookSubscription
 from mmctl.bots.orders import Amendment, reconcile
 from mmctl.bots.stale import StaleTest
@@ -144,8 +144,8 @@ class BookReaction:
         if book is None or rules is None or not bot.quoting:
             return None
         self.take_books()  # the circuit breaker sees the woken books before anything is re-quoted
-        if bot.risk.move_tripped():
-            return None
+        if bot.risk.move_tripped() or bot.risk.loss_tripped(bot.inventory.net(book.mid)):
+            return None  # the tick stops or pauses the bot: cancel, never amend toward the market
         params = bot.params
         plan = reconcile(
             self.quotes_for(book, rules),
@@ -208,16 +208,16 @@ class BookReaction:
         band, until, self.stale = None, 0.0, None
         if bot.quoting and tick is not None and rules is not None and not bot.quoter.needs_resync:
             book, desired = tick
+            now = now_ms(bot.clock)
             band, until, self.stale = band_after_tick(
                 bot.strategy,
                 bot.params,
                 book,
                 rules,
-                desired,
-                list(bot.quoter.live.values()),
+                resting_plan(desired, list(bot.quoter.live.values()), bot.params, now),
                 bot.inventory,
                 bot.risk,
-                now_ms=now_ms(bot.clock),
+                now_ms=now,
                 now_s=bot.clock.monotonic(),
                 signals=bot.signals,
             )

@@ -292,6 +292,17 @@ class BotRiskMonitor:
         self._paused_at = self._pause = None
         return None
 
+    def loss_tripped(self, net_pnl: Decimal) -> bool:
+        """True when `check` with this net PnL would stop the bot on a loss or drawdown (or already
+        has). No side effect: the peak is not moved."""
+        if self._halt is not None:
+            return True
+        params = self._params
+        with localcontext(EXACT):
+            if params.max_loss > 0 and net_pnl <= -params.max_loss:
+                return True
+            return params.max_drawdown > 0 and max(self._peak, net_pnl) - net_pnl >= params.max_drawdown
+
     def move_tripped(self) -> bool:
         """True when the mids held now trip the circuit breaker: (high - low) × 10000 > max_move_bps ×
         low, exactly. No side effect (the window is trimmed as each book arrives and at `check`)."""

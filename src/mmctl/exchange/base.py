@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Protocol
 
+from mmctl.exchange.conditional import ConditionalOrder, ConditionalRequest
 from mmctl.model import (
     Amend,
     AmendResult,
@@ -192,9 +193,39 @@ class Exchange(Protocol):
         """Subscribe to the account's own order and fill events (each subscriber sees every event)."""
         ...
 
+    async def place_conditional(self, req: ConditionalRequest) -> ConditionalOrder:
+        """Place a venue-held conditional order (stop-loss, take-profit, trailing stop; see
+        `mmctl.exchange.conditional` for its rules and lifecycle) and return it NEW. Binance: POST
+        /fapi/v1/algoOrder (the Algo Service, its own ids and open-order list). Raises `FilterRejected`
+        for a malformed request or one breaking the market's filters, `OrderRejected` when the venue
+        refuses it (e.g. -2021: its condition already holds; a client id already used by an open
+        conditional; the account's 200 open conditionals)."""
+        ...
+
+    async def cancel_conditional(self, symbol: str, client_id: str) -> ConditionalOrder:
+        """Cancel one open conditional order by client id; returns it CANCELED (`UnknownOrder` when it is
+        not open: never placed, already triggered, cancelled or expired)."""
+        ...
+
+    async def cancel_all_conditionals(self, symbol: str) -> list[ConditionalOrder]:
+        """Cancel every open conditional order on the symbol (idempotent); returns what was cancelled.
+        `cancel_all` does not touch conditional orders: a stop clears both."""
+        ...
+
+    async def open_conditionals(self, symbol: str | None = None) -> list[ConditionalOrder]:
+        """Open (NEW) conditional orders, for one symbol or all, oldest first."""
+        ...
+
+    def conditional_updates(self) -> AsyncIterator[ConditionalOrder]:
+        """Subscribe to the account's conditional-order events: one per state change (NEW, TRIGGERED,
+        FINISHED, CANCELED, EXPIRED, REJECTED), each subscriber seeing every event. The market order a
+        triggered conditional becomes (client id = the conditional's) reports on `order_updates`; its
+        events may arrive before or after the TRIGGERED event."""
+        ...
+
     async def arm_countdown(self, symbol: str, timeout_s: float) -> None:
         """Arm or refresh the venue-side dead-man's switch: all the symbol's orders are cancelled if not
-        refreshed within `timeout_s`."""
+        refreshed within `timeout_s` (not its conditional orders: they are meant to outlive the daemon)."""
         ...
 
     async def disarm_countdown(self, symbol: str) -> None:

@@ -2,20 +2,20 @@
 
 Each I/O method is charged `mmctl.exchange.weights.cost(...)` (Binance USDⓈ-M's weight and order counts
 for that call) in its request class (`mmctl.exchange.priority`): cancels, the countdown and reduce-only
-orders (placed or amended) are SAFETY, and so is every request made inside a `request_class(SAFETY)`
-scope (a stop's confirming queries); new quotes and amends are PLACE (an amend waits no longer than a
-new quote), reads QUERY, a bot's start START. Classes below SAFETY wait at most their deadline
-(`DEADLINES_S`) and then fail with `BudgetExhausted`: a read or a quote that cannot be
-sent soon is better refused than sent late.
+orders (placed or amended) and conditional exits (placed or cancelled) are SAFETY, and so is every
+request made inside a `request_class(SAFETY)` scope (a stop's confirming queries); new quotes and
+amends are PLACE (an amend waits no longer than a new quote), reads QUERY, a bot's start START.
+Classes below SAFETY wait at most their deadline (`DEADLINES_S`) and then fail with `BudgetExhausted`:
+a read or a quote that cannot be sent soon is better refused than sent late.
 
 Once admitted, a request runs to its answer even if its caller is cancelled (a stop interrupting a bot's
 tick must not cut a request half-way: the order might exist on the venue with nobody knowing);
 `settle()` waits for every such request, so a stop confirms against a venue that has seen them all.
 
 `market`, `book`, `health`, `name`, `max_batch`, `trade_window_ms`, `watch_book`, `watch_trades`,
-`order_updates` and `close` pass through uncharged. Results and errors of the inner exchange pass
-through unchanged; a `RateLimited` error with a known `retry_after_s` also pauses the shared budget for
-that long, so every client on the IP backs off.
+`order_updates`, `conditional_updates` and `close` pass through uncharged. Results and errors of the
+inner exchange pass through unchanged; a `RateLimited` error with a known `retry_after_s` also pauses
+the shared budget for that long, so every client on the IP backs off.
 `load_markets` is charged once (the port fetches markets once).
 
 Binance counts request weight per IP and new orders per account. With an `ip_budget`, a call's weight is
@@ -33,7 +33,7 @@ from mmctl.errors import RateLimited
 from mmctl.exchange.base import Exchange
 from mmctl.exchange.budget import RequestBudget
 from mmctl.exchange.forwarding import ForwardingExchange
-from mmctl.exchange.priority import Priority, classify
+from mmctl.exchange.priority import Priority, classify, sending
 from mmctl.exchange.weights import Cost, cost
 from mmctl.model import MarketRules
 
@@ -85,6 +85,7 @@ class BudgetedExchange(ForwardingExchange):
             await self.budget.acquire(
                 Cost(orders_10s=price.orders_10s, orders_1m=price.orders_1m), priority, deadline
             )
+        sending()  # admitted: whoever waits for this request to leave learns it does now
         request: asyncio.Task[T] = asyncio.ensure_future(call())  # sent: runs to its answer
         self._in_flight.add(request)
         request.add_done_callback(self._answered)

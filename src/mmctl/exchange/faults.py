@@ -8,9 +8,9 @@ methods, can:
 - `ambiguous(*methods, times=None)`: perform the call on `inner`, then raise `TransientError` anyway, as
   a submit whose response was lost does (default method: `place_orders`; `amend_orders` too when named);
 - `delay(seconds, *methods)`: wait on the clock before each call (all methods when none are named).
-Streams (`watch_book`, `order_updates`) fail on their next item; `market` and `book` fail without delay;
-`health` never raises but reports `connected=False` while it is failing; `close` is never faulted.
-`calls` counts the calls each method received (faulted ones included).
+Streams (`watch_book`, `watch_trades`, `order_updates`, `conditional_updates`) fail on their next item;
+`market` and `book` fail without delay; `health` never raises but reports `connected=False` while it
+is failing; `close` is never faulted. `calls` counts the calls each method received (faulted ones included).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ METHODS = frozenset(
         "market",
         "book",
         "watch_book",
+        "watch_trades",
         "place_orders",
         "amend_orders",
         "cancel_order",
@@ -50,6 +51,11 @@ METHODS = frozenset(
         "set_leverage",
         "income",
         "order_updates",
+        "place_conditional",
+        "cancel_conditional",
+        "cancel_all_conditionals",
+        "open_conditionals",
+        "conditional_updates",
         "arm_countdown",
         "disarm_countdown",
         "server_time_ms",

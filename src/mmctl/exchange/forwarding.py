@@ -4,14 +4,16 @@ A wrapper that adds one concern to every call (injected faults, a request budget
 `ForwardingExchange(inner)` and overrides only the hooks it needs; each port method is written once here:
 
 - `_call(method, call, *, n_requests, reduce_only, symbol_given)` runs every async request method
-  (`load_markets`, `place_orders`, `amend_orders`, the cancels, the queries, the countdown,
-  `server_time_ms`). `call()` performs the request on `inner`; the keywords describe it: `n_requests` is
-  the number of orders in a `place_orders` or `amend_orders` batch (1 elsewhere), `reduce_only` is true
-  for a non-empty batch whose every request (order or amend) is reduce-only, and `symbol_given` is
-  false for `open_orders` over all symbols. Default: `return await call()`.
+  (`load_markets`, `place_orders`, `amend_orders`, the cancels, the queries, the conditional orders, the
+  countdown, `server_time_ms`). `call()` performs the request on `inner`; the keywords describe it:
+  `n_requests` is the number of orders in a `place_orders` or `amend_orders` batch (1 elsewhere),
+  `reduce_only` is true for a non-empty batch whose every request (order or amend) is reduce-only and
+  for a reduce-only or close-position `place_conditional`, and `symbol_given` is false for
+  `open_orders` and `open_conditionals` over all symbols. Default: `return await call()`.
 - `_sync(method)` runs before the synchronous `market` and `book` (default: nothing).
-- `_stream(method, items)` wraps the iterators of `watch_book`, `watch_trades` and `order_updates`
-  (default: `items`). A wrapped trade stream keeps the inner one's `dropped` count and closes both.
+- `_stream(method, items)` wraps the iterators of `watch_book`, `watch_trades`, `order_updates` and
+  `conditional_updates` (default: `items`). A wrapped trade stream keeps the inner one's `dropped` count
+  and closes both.
 
 `name`, `max_batch`, `trade_window_ms`, `health`, `settle` and `close` forward to `inner` without a
 hook; subclasses may override them.
@@ -25,6 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from typing import TypeVar
 
 from mmctl.exchange.base import Exchange, TradeStream
+from mmctl.exchange.conditional import ConditionalOrder, ConditionalRequest
 from mmctl.model import (
     Amend,
     AmendResult,
@@ -71,7 +74,7 @@ class ForwardingExchange:
         """Runs before the synchronous `market` and `book` are forwarded."""
 
     def _stream(self, method: str, items: AsyncIterator[T]) -> AsyncIterator[T]:
-        """Wrap the stream `watch_book`, `watch_trades` or `order_updates` returns."""
+        """Wrap the stream `watch_book`, `watch_trades`, `order_updates` or `conditional_updates` returns."""
         return items
 
     # --- the port -------------------------------------------------------------------------------------
@@ -189,6 +192,27 @@ class ForwardingExchange:
 
     def order_updates(self) -> AsyncIterator[OrderUpdate]:
         return self._stream("order_updates", self.inner.order_updates())
+
+    async def place_conditional(self, req: ConditionalRequest) -> ConditionalOrder:
+        return await self._call(
+            "place_conditional", lambda: self.inner.place_conditional(req), reduce_only=req.reduces
+        )
+
+    async def cancel_conditional(self, symbol: str, client_id: str) -> ConditionalOrder:
+        return await self._call(
+            "cancel_conditional", lambda: self.inner.cancel_conditional(symbol, client_id)
+        )
+
+    async def cancel_all_conditionals(self, symbol: str) -> list[ConditionalOrder]:
+        return await self._call("cancel_all_conditionals", lambda: self.inner.cancel_all_conditionals(symbol))
+
+    async def open_conditionals(self, symbol: str | None = None) -> list[ConditionalOrder]:
+        return await self._call(
+            "open_conditionals", lambda: self.inner.open_conditionals(symbol), symbol_given=symbol is not None
+        )
+
+    def conditional_updates(self) -> AsyncIterator[ConditionalOrder]:
+        return self._stream("conditional_updates", self.inner.conditional_updates())
 
     async def arm_countdown(self, symbol: str, timeout_s: float) -> None:
         await self._call("arm_countdown", lambda: self.inner.arm_countdown(symbol, timeout_s))

@@ -25,7 +25,7 @@ nothing else. Safety methods stay SAFETY in any scope.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from enum import IntEnum
@@ -41,13 +41,36 @@ class Priority(IntEnum):
     QUERY = 4
 
 
-SAFETY_METHODS = frozenset({"cancel_order", "cancel_orders", "cancel_all"})
-"""Port methods that take risk off whatever scope they run in."""
+SAFETY_METHODS = frozenset(
+    {"cancel_order", "cancel_orders", "cancel_all", "cancel_conditional", "cancel_all_conditionals"}
+)
+"""Port methods that take risk off whatever scope they run in (placing a reduce-only or close-position
+conditional order is SAFETY too: its `reduce_only`)."""
 
 HEARTBEAT_METHODS = frozenset({"arm_countdown", "disarm_countdown"})
 """Port methods of the dead-man's switch: HEARTBEAT whatever scope they run in."""
 
 _scope: ContextVar[Priority | None] = ContextVar("mmctl_request_class", default=None)
+_on_send: ContextVar[Callable[[], None] | None] = ContextVar("mmctl_on_send", default=None)
+
+
+@contextmanager
+def on_send(callback: Callable[[], None]) -> Iterator[None]:
+    """Run `callback` when the request made inside this block leaves the process: once its budget admits
+    it (`mmctl.exchange.budgeted`). Lets a shared query take joiners while it waits for budget."""
+    token = _on_send.set(callback)
+    try:
+        yield
+    finally:
+        _on_send.reset(token)
+
+
+def sending() -> None:
+    """The request being made here leaves now: run (once) the callback an `on_send` block gave."""
+    callback = _on_send.get()
+    if callback is not None:
+        _on_send.set(None)
+        callback()
 
 
 @contextmanager
@@ -70,6 +93,6 @@ def classify(method: str, *, reduce_only: bool = False) -> Priority:
     scoped = _scope.get()
     if scoped is not None:
         return scoped
-    if method in ("place_orders", "amend_orders"):
+    if method in ("place_orders", "amend_orders", "place_conditional"):
         return Priority.PLACE
     return Priority.QUERY

@@ -21,17 +21,30 @@ Binance adapter issues it, so the request budget, benchmarks and reports all rea
     income            GET /fapi/v1/income                   30
     my_trades         GET /fapi/v1/userTrades                5
     arm/disarm_countdown POST /fapi/v1/countdownCancelAll   10
+    place_conditional POST /fapi/v1/algoOrder                0            1             1
+    cancel_conditional DELETE /fapi/v1/algoOrder             1
+    cancel_all_conditionals GET openAlgoOrders + DELETE /fapi/v1/algoOpenOrders   2
+    open_conditionals GET /fapi/v1/openAlgoOrders            1 with a symbol, 40 without
     server_time_ms    GET /fapi/v1/time                      1
     load_markets      GET /fapi/v1/exchangeInfo              1   (once)
     market, book, health, name, max_batch, trade_window_ms, watch_book, watch_trades, order_updates,
-    close: no REST request, 0
+    conditional_updates, close: no REST request, 0
 
 Cancels do not count as orders; an amend counts as one order (cancel + new counts two). The amend costs
 are Binance's "Modify Order" page (developers.binance.com/docs/derivatives/usds-margined-futures/trade/
 rest-api/Modify-Order: 1 on each order counter, 0 IP weight). The adapter never sends "Modify Multiple
 Orders" (PUT batchOrders: 5 IP weight, 5 on the 10 s counter, 1 on the 1 min counter): Binance runs a
 batch's legs concurrently anyway, so n concurrent single PUTs behave the same and cost no more weight or
-10 s orders for any n <= 5; only the 1 min order counter pays n instead of 1. Core module: stdlib and
+10 s orders for any n <= 5; only the 1 min order counter pays n instead of 1.
+
+Conditional orders live in Binance's Algo Service (developers.binance.com/docs/derivatives/
+usds-margined-futures/trade/rest-api: New Algo Order "0 on IP rate limit", Cancel Algo Order 1, Cancel
+All Algo Open Orders 1, Current All Algo Open Orders "1 for a single symbol; 40 when the symbol parameter
+is omitted"). New Algo Order's page names no order-counter cost; mmctl counts it as one new order on
+each counter, as a new order is, so a budget never under-counts. `cancel_all_conditionals` lists the
+open ones (to say what it cancelled) and then sweeps: two requests. `cancel_conditional` of one this
+process never saw (placed before a restart and not listed since) also asks its final state (GET
+algoOrder, 1): the usage headers count that one. Core module: stdlib and
 `mmctl.model` only.
 """
 
@@ -76,6 +89,10 @@ AMEND_SINGLE = Cost(weight=0, orders_10s=1, orders_1m=1)
 """PUT /fapi/v1/order; an `amend_orders` call of n amends sends n of them, concurrently."""
 OPEN_ORDERS_ALL = Cost(weight=40)
 """GET /fapi/v1/openOrders without a symbol."""
+PLACE_CONDITIONAL = Cost(weight=0, orders_10s=1, orders_1m=1)
+"""POST /fapi/v1/algoOrder."""
+OPEN_CONDITIONALS_ALL = Cost(weight=40)
+"""GET /fapi/v1/openAlgoOrders without a symbol."""
 
 FIXED: dict[str, Cost] = {
     "cancel_order": Cost(1),
@@ -92,6 +109,10 @@ FIXED: dict[str, Cost] = {
     "my_trades": Cost(5),
     "arm_countdown": Cost(10),
     "disarm_countdown": Cost(10),
+    "place_conditional": PLACE_CONDITIONAL,
+    "cancel_conditional": Cost(1),
+    "cancel_all_conditionals": Cost(2),
+    "open_conditionals": Cost(1),
     "server_time_ms": Cost(1),
     "load_markets": Cost(1),
     "market": FREE,
@@ -103,6 +124,7 @@ FIXED: dict[str, Cost] = {
     "watch_book": FREE,
     "watch_trades": FREE,
     "order_updates": FREE,
+    "conditional_updates": FREE,
     "close": FREE,
     "settle": FREE,
 }
@@ -119,7 +141,7 @@ def cost(method: str, n_requests: int = 1, symbol_given: bool = True) -> Cost:
     `n_requests` is the number of orders in a `place_orders` or `amend_orders` call (0 sends nothing; above
     `BATCH_ORDERS_MAX` the adapter rejects the call unsent, but it is priced as sent so a budget never
     under-counts). An amend call costs `n_requests` single PUTs. `symbol_given` matters for `open_orders`
-    only. Raises `ValueError` for a name that is not a port method.
+    and `open_conditionals` only. Raises `ValueError` for a name that is not a port method.
     """
     if method == "place_orders":
         return _batch_cost(n_requests, PLACE_SINGLE, PLACE_BATCH)
@@ -127,6 +149,8 @@ def cost(method: str, n_requests: int = 1, symbol_given: bool = True) -> Cost:
         return _singles_cost(n_requests, AMEND_SINGLE)
     if method == "open_orders" and not symbol_given:
         return OPEN_ORDERS_ALL
+    if method == "open_conditionals" and not symbol_given:
+        return OPEN_CONDITIONALS_ALL
     try:
         return FIXED[method]
     except KeyError:

@@ -129,8 +129,9 @@ async def _pause(manager: BotManager, bot: Bot) -> dict[str, Any]:
 
 
 async def cancel_symbol(manager: BotManager, account: str, symbol: str) -> dict[str, Any]:
-    """Pause every bot quoting `symbol` on `account`, then cancel every open order there (every request
-    of the SAFETY class: it never waits behind quotes, reads or starts)."""
+    """Pause every bot quoting `symbol` on `account`, then cancel every open order there and every
+    conditional order held on the venue (every request of the SAFETY class: it never waits behind
+    quotes, reads or starts)."""
     with request_class(Priority.SAFETY):
         return await _cancel_symbol(manager, account, symbol)
 
@@ -146,14 +147,20 @@ async def _cancel_symbol(manager: BotManager, account: str, symbol: str) -> dict
     before = {o.client_order_id: o for o in await ex.open_orders(rules.symbol)}
     paused = await manager.each(quoting, lambda b: _pause(manager, b))
     swept = {o.client_order_id: o for o in await ex.cancel_all(rules.symbol)}
+    held = await ex.cancel_all_conditionals(rules.symbol)  # exits held on the venue: cancel_all spares them
     left = await ex.open_orders(rules.symbol)
     gone = {**{cid: o for cid, o in before.items() if cid not in {x.client_order_id for x in left}}, **swept}
-    manager.events.add(None, "cancel", f"cancel-all on {account} {rules.symbol}: {len(gone)} order(s)")
+    manager.events.add(
+        None,
+        "cancel",
+        f"cancel-all on {account} {rules.symbol}: {len(gone)} order(s), {len(held)} held exit(s)",
+    )
     return {
         "account": account,
         "symbol": rules.symbol,
         "cancelled": [order_row(o) for o in gone.values()],
         "remaining": [order_row(o) for o in left],
+        "conditionals_cancelled": len(held),
         "paused": [p["bot"] for p in paused if p["ok"]],
         "failed": [p for p in paused if not p["ok"]],
     }
@@ -173,6 +180,7 @@ async def cancel_everything(manager: BotManager) -> list[dict[str, Any]]:
             results.append(await cancel_symbol(manager, account, symbol))
         with request_class(Priority.SAFETY):
             others = {o.symbol for o in await ex.open_orders()} - quoted
+            others |= {c.symbol for c in await ex.open_conditionals()} - quoted
         for symbol in sorted(others):
             results.append(await cancel_symbol(manager, account, symbol))
     return results

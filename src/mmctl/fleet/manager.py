@@ -204,7 +204,10 @@ class BotManager:
     def account(self, account: str) -> AccountShared:
         shared = self.shared.get(account)
         if shared is None:
-            shared = self.shared[account] = AccountShared(self.exchange(account), self.clock, account)
+            budgeted = account in self.budgets
+            shared = self.shared[account] = AccountShared(
+                self.exchange(account), self.clock, account, budgeted=budgeted
+            )
             if self.recorder is not None:
                 shared.router.record_to(self.recorder, account)
             shared.router.fallback = lambda name: self._route_of(account, name)

@@ -27,6 +27,10 @@ Quote math:
   max_spread_bps), so the lot does not change with σ or k.
 The formulas run in floats (signals, not accounting); prices and sizes are Decimal, computed in explicit
 contexts rounding toward the safe side (`market_maker_decimal`), whatever the thread's context is.
+`quotes_decimal` is that computation step by step, the specification; `quotes` gives exactly its quotes
+on market_maker's integer path (`mmctl.strategies.market_maker_ticks`): the ladder of `ladder_params`
+with level 0 at the A–S distances (`LadderModel.side_ladders`), priced in ticks per book. A reference
+beyond that path's range takes `quotes_decimal`.
 
 Online estimators (`AvellanedaStoikovSignals`, fed every book and, when k = 0, every public trade):
 - σ (sigma = 0): realized variance of the log mid sampled at the first book of each second, over the last
@@ -44,14 +48,19 @@ Online estimators (`AvellanedaStoikovSignals`, fed every book and, when k = 0, e
   (an emptied window keeps the last one).
 - Warm-up: until every estimate the params ask for is published, the strategy quotes nothing.
 
-`quote_bands` returns None (the bot wakes on every book): the quotes follow the signals and, with a
-horizon, the book's time.
+Bands (`quote_bands`): for given signals (their `version`), params and position, with an infinite
+horizon, the side distances are fixed wherever the minimum size is (the lot, so q, depends on it), so the
+quotes move with the reference exactly as market_maker's do, and the band is market_maker's for that
+ladder (`LadderModel.bands_for`). While an estimate is not published the quotes are empty for every book:
+the band is every book (the signals' next version wakes the bot). With a horizon the quotes follow the
+book's time too: no band (None), the bot wakes on every book.
+
+The online estimators of σ and k (`AvellanedaStoikovSignals`) live in `avellaneda_stoikov_signals`.
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable
 from decimal import Decimal, localcontext
 from functools import lru_cache
@@ -59,14 +68,28 @@ from typing import TypeVar
 
 from mmctl.errors import ValidationError
 from mmctl.exchange.rules import ceil_to, meets_minimums
-from mmctl.model import BookTop, Fill, MarketRules, Side, Trade
+from mmctl.model import BookTop, MarketRules, Side
 from mmctl.strategies.avellaneda_stoikov_params import AvellanedaStoikovParams
-from mmctl.strategies.base import BOOK_ONLY, DataNeeds, PriceWindows, Quote, QuoteBands, Signals
+from mmctl.strategies.avellaneda_stoikov_signals import (
+    AvellanedaStoikovSignals,
+    DecayEstimator,
+    SigmaEstimator,
+)
+from mmctl.strategies.base import (
+    BOOK_ONLY,
+    DataNeeds,
+    PriceWindows,
+    Quote,
+    QuoteBands,
+    Signals,
+)
+from mmctl.strategies.ladder import RefBounds
 from mmctl.strategies.market_maker_decimal import (
     BPS,
     DOWN,
     UP,
     Sizing,
+    first_and_limit,
     level_prices,
     position_terms,
     reference_price,
@@ -74,7 +97,8 @@ from mmctl.strategies.market_maker_decimal import (
     sizing,
 )
 from mmctl.strategies.market_maker_params import MarketMakerParams
-from mmctl.strategies.ticks import Grid, ceil_div
+from mmctl.strategies.market_maker_ticks import LadderModel, Ladders, ladder_model
+from mmctl.strategies.ticks import Ratio
 
 __all__ = [
     "AvellanedaStoikov",
@@ -85,17 +109,14 @@ __all__ = [
     "check_against_market",
     "ladder_params",
     "optimal_spread_bps",
+    "quote_bands",
     "quotes",
+    "quotes_decimal",
     "reservation_offset_bps",
     "side_distances",
     "time_to_horizon_s",
 ]
 
-SAMPLE_MS = 1000  # σ samples the mid at the first book of each second
-SIGMA_FLOOR_BPS, SIGMA_CAP_BPS = 0.05, 100.0
-SIGMA_MIN_RETURNS, SIGMA_WARMUP_CAP_S = 10, 300.0
-K_MIN_TRADES, K_FLOOR, K_CAP = 30, 0.001, 1000.0
-REPUBLISH = 0.02  # relative move of an estimate that publishes it again
 DISTANCE_GRID = Decimal("0.0001")  # bps
 TRADES = DataNeeds(trades=True)
 
@@ -182,7 +203,54 @@ def quotes(
     signals: Signals | None = None,
 ) -> list[Quote]:
     """The desired ladder for this book, position and signals (empty for an empty or crossed book and
-    while warming up)."""
+    while warming up): `quotes_decimal`'s, computed in integer ticks."""
+    if book.bid <= 0 or book.ask <= book.bid:
+        return []
+    found = estimates(params, signals)
+    if found is None:
+        return []
+    at = _model(params, rules).ladders_at(book, position, found)
+    if at is None:
+        return quotes_decimal(params, book, position, rules, signals)
+    ref, ladders = at
+    if ladders is None:
+        return []
+    bids, asks = ladders
+    return [*bids.quotes(ref), *asks.quotes(ref)]
+
+
+def quote_bands(
+    params: AvellanedaStoikovParams,
+    book: BookTop,
+    position: Decimal,
+    rules: MarketRules,
+    windows: PriceWindows,
+    signals: Signals | None = None,
+) -> QuoteBands | None:
+    """The books under which `quotes` (same params, position and signals) keeps its levels and sizes
+    with every price inside `windows` (see the module docstring); None with a horizon, for an empty or
+    crossed book, or a reference beyond the integer path."""
+    if book.bid <= 0 or book.ask <= book.bid or params.horizon_s > 0:
+        return None
+    model = _model(params, rules)
+    found = estimates(params, signals)
+    if found is None:  # nothing is quoted, whatever the book, until an estimate is published
+        return None if windows else model.anywhere(book)
+    at = model.ladders_at(book, position, found)
+    if at is None:
+        return None
+    ref, ladders = at
+    return model.mm.bands_for(book, ref, ladders, windows)
+
+
+def quotes_decimal(
+    params: AvellanedaStoikovParams,
+    book: BookTop,
+    position: Decimal,
+    rules: MarketRules,
+    signals: Signals | None = None,
+) -> list[Quote]:
+    """`quotes` in Decimal, step by step: the specification, and the path beyond the integer range."""
     if book.bid <= 0 or book.ask <= book.bid:
         return []
     found = estimates(params, signals)
@@ -195,17 +263,19 @@ def quotes(
         return []
     sigma, k = found
     tau = time_to_horizon_s(params.horizon_s, float(params.tau_s), book.ts_ms)
-    bid_bps, ask_bps = side_distances(params, _lots(position, size), sigma, k, tau)
+    bid_bps, ask_bps = side_distances(
+        params, _lots(position, size.first_size, size.max_position), sigma, k, tau
+    )
     return [
         *model.side(Side.BUY, bid_bps, ref, position, size),
         *model.side(Side.SELL, ask_bps, ref, position, size),
     ]
 
 
-def _lots(position: Decimal, size: Sizing) -> float:
+def _lots(position: Decimal, first: Decimal, limit: Decimal) -> float:
     """The inventory in lots of the first level's size, clamped to ± the limit in lots."""
-    bound = float(size.max_position) / float(size.first_size)
-    return min(max(float(position) / float(size.first_size), -bound), bound)
+    bound = float(limit) / float(first)
+    return min(max(float(position) / float(first), -bound), bound)
 
 
 _K = TypeVar("_K")
@@ -224,15 +294,51 @@ def _memo(memo: dict[_K, _V], key: _K, make: Callable[[], _V]) -> _V:
 
 
 class _Model:
-    """One (params, rules) pair with memos of what the same books and positions recompute: the sizing
-    per reference, each side's sizes per (position, minimum size), each side's quotes per distance,
-    reference and sizes (a busy book revisits the same few mids)."""
+    """One (params, rules) pair: its market_maker ladder model (`mm`) with the distances per (position,
+    minimum size, σ, k, τ) for the integer path, and for `quotes_decimal` memos of what the same books
+    and positions recompute: the sizing per reference, each side's sizes per (position, minimum size),
+    each side's quotes per distance, reference and sizes (a busy book revisits the same few mids)."""
 
     def __init__(self, params: AvellanedaStoikovParams, rules: MarketRules) -> None:
         self.params, self.rules, self.ladder = params, rules, ladder_params(params)
+        self.mm: LadderModel = ladder_model(self.ladder, rules)
+        self._limits: dict[Decimal, tuple[Decimal, Decimal]] = {}
+        self._distances: dict[tuple[Decimal, Decimal, float, float, float], tuple[Decimal, Decimal]] = {}
         self.sizing: dict[Decimal, Sizing] = {}
         self._sizes: dict[tuple[Decimal, Decimal], tuple[list[Decimal], list[Decimal]]] = {}
         self._quotes: dict[tuple[Side, Decimal, Decimal, Decimal, Decimal], list[Quote]] = {}
+
+    def ladders_at(
+        self, book: BookTop, position: Decimal, found: tuple[float, float]
+    ) -> tuple[Ratio, Ladders] | None:
+        """The reference in ticks and both sides' ladders for this book, position and (σ, k): the
+        ladder of `ladder_params` with level 0 at the A–S distances; None beyond the integer range."""
+        mm = self.mm
+        ref = mm.reference(book)
+        if ref is None:
+            return None
+        min_size = mm.min_size_at(ref)
+        first, limit = _memo(
+            self._limits, min_size, lambda: first_and_limit(self.ladder, self.rules, min_size)
+        )
+        if first <= 0:
+            return ref, None
+        sigma, k = found
+        tau = time_to_horizon_s(self.params.horizon_s, float(self.params.tau_s), book.ts_ms)
+        key = (position, min_size, sigma, k, tau)
+        bid_bps, ask_bps = _memo(
+            self._distances,
+            key,
+            lambda: side_distances(self.params, _lots(position, first, limit), sigma, k, tau),
+        )
+        return ref, mm.side_ladders(position, min_size, bid_bps, ask_bps)
+
+    def anywhere(self, book: BookTop) -> QuoteBands | None:
+        """Every book the integer path covers, as the band of quotes that are empty whatever the book
+        (None unless `book` is one of them)."""
+        ref = self.mm.reference(book)
+        band = None if ref is None else self.mm.book_band(RefBounds(2), book, ref)
+        return None if band is None else QuoteBands(band, band, {})
 
     def side(
         self, side: Side, distance_bps: Decimal, ref: Decimal, position: Decimal, size: Sizing
@@ -332,176 +438,6 @@ def _check_sizes(params: AvellanedaStoikovParams, rules: MarketRules, price: Dec
         )
 
 
-# --- online estimators -------------------------------------------------------------------------------
-
-
-class SigmaEstimator:
-    """Realized volatility of the log mid over a rolling window of time, in bps/√s."""
-
-    def __init__(self, window_s: int) -> None:
-        self.window_ms = window_s * 1000
-        self.warmup_s = min(window_s / 2, SIGMA_WARMUP_CAP_S)
-        self._returns: deque[tuple[int, float, float]] = deque()  # (ts_ms, r², Δt in s)
-        self._sum_r2 = self._sum_dt = 0.0
-        self._dropped = 0
-        self._last: tuple[int, float] | None = None  # (ts_ms, log mid) of the last sample
-
-    def observe(self, ts_ms: int, mid: float) -> None:
-        """Sample the mid (> 0) at `ts_ms`; samples come in time order."""
-        log_mid = math.log(mid)
-        last = self._last
-        if last is not None and ts_ms <= last[0]:
-            return
-        if last is not None:
-            r2, dt = (log_mid - last[1]) ** 2, (ts_ms - last[0]) / 1000
-            self._returns.append((ts_ms, r2, dt))
-            self._sum_r2 += r2
-            self._sum_dt += dt
-        self._last = (ts_ms, log_mid)
-        self._expire(ts_ms)
-
-    def _expire(self, now_ms: int) -> None:
-        returns, oldest = self._returns, now_ms - self.window_ms
-        while returns and returns[0][0] <= oldest:
-            _, r2, dt = returns.popleft()
-            self._sum_r2 -= r2
-            self._sum_dt -= dt
-            self._dropped += 1
-        if self._dropped > len(returns):  # resum now and then: running float sums drift
-            self._sum_r2 = math.fsum(r[1] for r in returns)
-            self._sum_dt = math.fsum(r[2] for r in returns)
-            self._dropped = 0
-
-    @property
-    def value(self) -> float | None:
-        """σ in bps/√s, or None while the window covers too little."""
-        if len(self._returns) < SIGMA_MIN_RETURNS or self._sum_dt < self.warmup_s:
-            return None
-        sigma = math.sqrt(max(self._sum_r2, 0.0) / self._sum_dt) * 10_000
-        return min(max(sigma, SIGMA_FLOOR_BPS), SIGMA_CAP_BPS)
-
-
-class DecayEstimator:
-    """k in 1/bps from how many ticks trades print beyond the touch, over a rolling window of time."""
-
-    def __init__(self, window_s: int) -> None:
-        self.window_ms = window_s * 1000
-        self._trades: deque[tuple[int, int, float]] = deque()  # (ts_ms, ticks beyond, tick in bps)
-        self._sum_ticks = 0
-        self._sum_tick_bps = 0.0
-        self._dropped = 0
-
-    def observe(self, ts_ms: int, ticks_beyond: int, tick_bps: float) -> None:
-        """A trade `ticks_beyond` (≥ 1) ticks beyond the touch, the tick being `tick_bps` of the mid."""
-        self._trades.append((ts_ms, ticks_beyond, tick_bps))
-        self._sum_ticks += ticks_beyond
-        self._sum_tick_bps += tick_bps
-        self.expire(ts_ms)
-
-    def expire(self, now_ms: int) -> None:
-        """Forget trades older than the window."""
-        trades, oldest = self._trades, now_ms - self.window_ms
-        while trades and trades[0][0] <= oldest:
-            _, ticks, tick_bps = trades.popleft()
-            self._sum_ticks -= ticks
-            self._sum_tick_bps -= tick_bps
-            self._dropped += 1
-        if self._dropped > len(trades):
-            self._sum_tick_bps = math.fsum(t[2] for t in trades)
-            self._dropped = 0
-
-    @property
-    def value(self) -> float | None:
-        """k in 1/bps (maximum likelihood of the geometric excess), or None with too few trades."""
-        n = len(self._trades)
-        if n < K_MIN_TRADES:
-            return None
-        mean_ticks, mean_tick_bps = self._sum_ticks / n, self._sum_tick_bps / n
-        if mean_ticks <= 1:
-            return K_CAP
-        k = math.log(mean_ticks / (mean_ticks - 1)) / mean_tick_bps
-        return min(max(k, K_FLOOR), K_CAP)
-
-
-class AvellanedaStoikovSignals:
-    """One bot's σ and k estimates (those its params leave at 0), as published to `quotes`."""
-
-    def __init__(self, params: AvellanedaStoikovParams, rules: MarketRules) -> None:
-        self._sigma = SigmaEstimator(params.sigma_window_s) if params.sigma == 0 else None
-        self._decay = DecayEstimator(params.k_window_s) if params.k == 0 else None
-        self._grid = Grid.of(rules.tick_size)
-        self._tick = float(rules.tick_size)
-        self._book: BookTop | None = None
-        self._bucket: int | None = None
-        self._version = 0
-        self.sigma_bps: float | None = None  # published σ in bps/√s (None: not estimated, or not yet)
-        self.k: float | None = None  # published k in 1/bps
-
-    @property
-    def version(self) -> int:
-        return self._version
-
-    @property
-    def ready(self) -> bool:
-        """True when every estimate these signals make is published."""
-        return (self._sigma is None or self.sigma_bps is not None) and (
-            self._decay is None or self.k is not None
-        )
-
-    def on_book(self, book: BookTop) -> None:
-        if book.bid <= 0 or book.ask <= book.bid:
-            return
-        self._book = book
-        bucket = book.ts_ms // SAMPLE_MS
-        if self._bucket is not None and bucket <= self._bucket:
-            return
-        self._bucket = bucket
-        if self._sigma is not None:
-            self._sigma.observe(book.ts_ms, (float(book.bid) + float(book.ask)) / 2)
-        if self._decay is not None:
-            self._decay.expire(book.ts_ms)
-        self._publish()
-
-    def on_trade(self, trade: Trade) -> None:
-        book = self._book
-        if self._decay is None or book is None:
-            return
-        if trade.side is Side.BUY:
-            beyond = self._ticks_between(book.ask, trade.price)
-        else:
-            beyond = self._ticks_between(trade.price, book.bid)
-        if beyond <= 0:
-            return  # at or inside the touch
-        mid = (float(book.bid) + float(book.ask)) / 2
-        self._decay.observe(trade.ts_ms, beyond, self._tick / mid * 10_000)
-        self._publish()
-
-    def on_fill(self, fill: Fill, position: Decimal) -> None:
-        """Nothing to do: the inventory reaches `quotes` as its `position` argument."""
-
-    def _ticks_between(self, low: Decimal, high: Decimal) -> int:
-        """(high − low) in ticks, rounded up, exactly."""
-        (hn, hd), (ln, ld) = self._grid.index_ratio(high), self._grid.index_ratio(low)
-        return ceil_div(hn * ld - ln * hd, hd * ld)
-
-    def _publish(self) -> None:
-        changed = False
-        if self._sigma is not None:
-            fresh = self._sigma.value
-            if fresh is not None and _moved(fresh, self.sigma_bps):
-                self.sigma_bps, changed = fresh, True
-        if self._decay is not None:
-            fresh = self._decay.value
-            if fresh is not None and _moved(fresh, self.k):
-                self.k, changed = fresh, True
-        if changed:
-            self._version += 1
-
-
-def _moved(fresh: float, published: float | None) -> bool:
-    return published is None or abs(fresh - published) > REPUBLISH * published
-
-
 # --- the strategy object -----------------------------------------------------------------------------
 
 
@@ -547,5 +483,4 @@ class AvellanedaStoikov:
         windows: PriceWindows,
         signals: Signals | None = None,
     ) -> QuoteBands | None:
-        """None: the quotes follow the signals and (with a horizon) time, so the bot wakes on every book."""
-        return None
+        return quote_bands(params, book, position, rules, windows, signals)

@@ -12,6 +12,10 @@ trade, in time order, and passes it back to `quotes`. A stateless strategy retur
 and ignores the argument. Third-party strategies register through the entry point group `mmctl.strategies`
 (`mmctl.strategies.registry`).
 
+A strategy that manages positions may also name exits to hold on the venue (`HoldsExits.held_exits`):
+conditional close-position orders that trigger at a price even while the daemon is down. The runtime
+keeps them in step (`mmctl.bots.held_exits`) and cancels them with the bot's orders on every stop.
+
 `quote_bands` tells the runtime which book updates cannot change the diff: the `BookBand` (in integer
 ticks) within which every desired price stays inside the window the runtime gives for it (its refresh
 tolerance around the live order's price). The market-data hub compares each new book with the band and
@@ -24,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
-from typing import Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from mmctl.model import BookTop, Fill, MarketRules, OrderRequest, Side, Trade
 from mmctl.strategies.params import StrategyParams
@@ -161,6 +165,26 @@ class Signals(Protocol):
 
     def on_fill(self, fill: Fill, position: Decimal) -> None:
         """Observe one of the bot's own fills and its position after it (entry prices, exits)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class HeldExit:
+    """An exit held on the venue for the whole position: `stop` triggers when the mark price moves
+    against the position to `trigger_price`, `take_profit` when it moves in its favour to it."""
+
+    kind: Literal["stop", "take_profit"]
+    trigger_price: Decimal
+
+
+@runtime_checkable
+class HoldsExits(Protocol):
+    """A strategy with exits held on the venue (optional: the runtime asks only strategies that have it)."""
+
+    def held_exits(
+        self, params: Any, position: Decimal, rules: MarketRules, signals: Signals | None
+    ) -> list[HeldExit]:
+        """The exits to hold for this position now (none when flat); prices on the tick grid."""
         ...
 
 

@@ -43,7 +43,7 @@ from typing import Generic, Literal, TypeVar
 
 from mmctl.exchange.rules import EXACT, ceil_to, floor_to, meets_minimums, min_qty_for, percent_price_bound
 from mmctl.model import ZERO, BookTop, Fill, MarketRules, Side, Trade
-from mmctl.strategies.base import DataNeeds, PriceWindows, Quote, QuoteBands, Signals
+from mmctl.strategies.base import DataNeeds, HeldExit, PriceWindows, Quote, QuoteBands, Signals
 from mmctl.strategies.candles import Candle, CandleBuilder
 from mmctl.strategies.directional import (
     Direction,
@@ -413,3 +413,23 @@ class DirectionalStrategy(Generic[DP]):
         signals: Signals | None = None,
     ) -> QuoteBands | None:
         return None
+
+    def held_exits(
+        self, params: DP, position: Decimal, rules: MarketRules, signals: Signals | None
+    ) -> list[HeldExit]:
+        """The exits held on the venue for an open position the signals know the entry of: one stop at the
+        tighter of the stop-loss and the trailing stop (the trailing one as it stands: the runtime moves
+        the venue's stop as it ratchets), and the take-profit. They stand in for the bot while the
+        daemon is down; while it runs, the bot's own exits (`quotes`) act first."""
+        if not isinstance(signals, DirectionalSignals) or position == 0 or signals.entry_price is None:
+            return []
+        if signals.position != position:
+            return []
+        long = position > 0
+        stops = [p for p in (signals.stop_loss, signals.trailing_stop) if p is not None]
+        held = []
+        if stops:
+            held.append(HeldExit("stop", max(stops) if long else min(stops)))
+        if signals.take_profit is not None:
+            held.append(HeldExit("take_profit", signals.take_profit))
+        return held

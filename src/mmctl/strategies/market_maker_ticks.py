@@ -11,11 +11,15 @@ to the tick, is the floor (ceiling) of the exact product whenever the tick multi
 Decimal path.
 
 `quote_band` inverts the same math: the books under which the quotes keep their levels and sizes with
-every price inside given windows (`Strategy.quote_band`).
+every price inside given windows (`Strategy.quote_band`); each level's band is remembered per window
+(`mmctl.strategies.ladder_bands`), and the reference and ladders of the quotes just computed for the
+same book and position are reused. `LadderModel.side_ladders` builds the same ladder with level 0 at
+distances set by another strategy (avellaneda_stoikov), so it quotes and bands on this path too.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
 from mmctl.model import BookTop, MarketRules, Side
@@ -28,6 +32,7 @@ from mmctl.strategies.ladder import (
     price_at_least,
     price_at_most,
 )
+from mmctl.strategies.ladder_bands import LevelBands
 from mmctl.strategies.market_maker_decimal import (
     DOWN,
     UP,
@@ -47,17 +52,34 @@ _PREC_28 = 10**28  # `NEAREST` keeps 28 digits: a mid with fewer is exact
 _MODELS = 1024  # compiled (params, rules) pairs kept: one per running bot, and some
 _LADDERS = 8  # ladders (and minimum sizes) kept per model: per (position, minimum size) seen lately
 
+Ladders = tuple[SideLadder, SideLadder] | None  # bids, asks; None: nothing is quoted
+
+
+@dataclass(frozen=True, slots=True)
+class _SizingRange:
+    """The references (twice, in ticks; None: open) over which the minimum size is `size`, as a band."""
+
+    low: int | None
+    high: int | None
+    size: Decimal
+    band: BookBand
+
+    def holds(self, ref: Ratio) -> bool:
+        twice, den = 2 * ref[0], ref[1]
+        return (self.low is None or twice >= self.low * den) and (
+            self.high is None or twice <= self.high * den
+        )
+
 
 def quotes(params: MarketMakerParams, book: BookTop, position: Decimal, rules: MarketRules) -> list[Quote]:
     """The desired ladder for this book and position (empty for an empty or crossed book); equal to
     `quotes_decimal`, computed in integer ticks."""
     if book.bid <= 0 or book.ask <= book.bid:
         return []
-    model = _compiled(params, rules)
-    ref = model.reference(book)
+    model = ladder_model(params, rules)
+    ref, ladders = model.at(book, position)
     if ref is None:
         return quotes_decimal(params, book, position, rules)
-    ladders = model.ladders(ref, position)
     if ladders is None:
         return []
     bids, asks = ladders
@@ -79,27 +101,10 @@ def quote_bands(
     """`quote_band`, with the sizing band and each quoted level's own band (see `QuoteBands`)."""
     if book.bid <= 0 or book.ask <= book.bid:
         return None
-    model = _compiled(params, rules)
-    ref = model.reference(book)
-    if ref is None:
-        return None
-    bounds = RefBounds(2)  # on twice the reference: bid + ask, or twice the microprice
-    if not model.constrain_sizing(bounds, ref):
-        return None
-    sizing = model.to_band(bounds)
-    levels: dict[tuple[Side, int], BookBand] = {}
-    for ladder in model.ladders(ref, position) or ():
-        side_windows = {level: w for (side, level), w in windows.items() if side is ladder.side}
-        own: dict[int, RefBounds] = {}
-        if not ladder.constrain(bounds, ref, side_windows, own):
-            return None
-        for level, level_bounds in own.items():
-            levels[(ladder.side, level)] = model.to_band(level_bounds)
-    band = model.book_band(bounds, book, ref)
-    return None if band is None else QuoteBands(band, sizing, levels)
+    return ladder_model(params, rules).bands(book, position, windows)
 
 
-class _Compiled:
+class LadderModel:
     """One (params, rules) pair prepared for integer quoting: what depends on neither the book nor the
     position, and the side ladders per (position, minimum size), built by the Decimal functions."""
 
@@ -113,8 +118,54 @@ class _Compiled:
         coefficient = int("".join(map(str, rules.tick_size.as_tuple().digits)))
         self.max_mid2 = min((_PREC_28 - 1) // (5 * coefficient), 2 * MAX_REF_TICKS - 1)  # mid exact below
         self._min_sizes: dict[int, Decimal] = {}
-        self._sizing: tuple[int | None, int | None, Decimal] | None = None  # last `_min_size_at` range
+        self._sizing: _SizingRange | None = None  # the last `min_size_at` range
         self._ladders: dict[tuple[Decimal, Decimal], tuple[SideLadder, SideLadder] | None] = {}
+        self._last: tuple[BookTop, Decimal, Ratio | None, Ladders] | None = None  # the last `at`
+        self._level_bands = LevelBands(self.to_band)
+        self._distanced: dict[tuple[Decimal, Decimal, Decimal, Decimal], Ladders] = {}
+
+    def at(self, book: BookTop, position: Decimal) -> tuple[Ratio | None, Ladders]:
+        """The reference in ticks (None beyond range) and the ladders for `book` and `position`; the
+        last answer is remembered, so the bands asked for right after the quotes reuse them."""
+        last = self._last
+        if last is not None and last[0] is book and last[1] == position:
+            return last[2], last[3]
+        ref = self.reference(book)
+        ladders = None if ref is None else self.ladders(ref, position)
+        self._last = (book, position, ref, ladders)
+        return ref, ladders
+
+    def bands(self, book: BookTop, position: Decimal, windows: PriceWindows) -> QuoteBands | None:
+        """`quote_bands` for a book that is neither empty nor crossed."""
+        ref, ladders = self.at(book, position)
+        return None if ref is None else self.bands_for(book, ref, ladders, windows)
+
+    def bands_for(
+        self, book: BookTop, ref: Ratio, ladders: Ladders, windows: PriceWindows
+    ) -> QuoteBands | None:
+        """The bands of `ladders` quoted at `ref` (that of `book`): the references with the minimum size
+        of `ref`, narrowed by each side (`LevelBands.constrain`), as a band `book` must be inside. For
+        a caller whose ladders stay the same wherever the minimum size does."""
+        sizing = self._sizing_at(ref)
+        if sizing is None:
+            return None
+        bounds = RefBounds(2)  # on twice the reference: bid + ask, or twice the microprice
+        bounds.low, bounds.high = sizing.low, sizing.high
+        levels: dict[tuple[Side, int], BookBand] = {}
+        for ladder in ladders or ():
+            if not self._level_bands.constrain(ladder, ref, windows, bounds, levels):
+                return None
+        band = self.book_band(bounds, book, ref)
+        return None if band is None else QuoteBands(band, sizing.band, levels)
+
+    def _sizing_at(self, ref: Ratio) -> _SizingRange | None:
+        """The references with the minimum size of `ref` (as `constrain_sizing` finds them: the range is
+        the same from any reference inside it); None when it cannot tell."""
+        sizing = self._sizing
+        if sizing is None or not sizing.holds(ref):
+            self.min_size_at(ref)
+            sizing = self._sizing
+        return sizing
 
     def reference(self, book: BookTop) -> Ratio | None:
         """The reference price in ticks, exactly as `reference_price` computes it (None beyond range)."""
@@ -128,7 +179,7 @@ class _Compiled:
     def ladders(self, ref: Ratio, position: Decimal) -> tuple[SideLadder, SideLadder] | None:
         """Both sides' ladders at this reference (through the minimum size) and position; None when
         the first level's size is 0 (nothing is quoted)."""
-        min_size = self._min_size_at(ref)
+        min_size = self.min_size_at(ref)
         key = (position, min_size)
         try:
             return self._ladders[key]
@@ -139,16 +190,18 @@ class _Compiled:
         built = self._ladders[key] = self._build(position, min_size)
         return built
 
-    def _min_size_at(self, ref: Ratio) -> Decimal:
+    def min_size_at(self, ref: Ratio) -> Decimal:
         """The minimum size at `ref`; remembers the references (twice, in ticks) over which it holds."""
-        if self._sizing is not None:
-            low, high, size = self._sizing
-            twice, den = 2 * ref[0], ref[1]
-            if (low is None or twice >= low * den) and (high is None or twice <= high * den):
-                return size
+        sizing = self._sizing
+        if sizing is not None and sizing.holds(ref):
+            return sizing.size
         size = self._min_size(self._deepest(ref)[1])
         bounds = RefBounds(2)
-        self._sizing = (bounds.low, bounds.high, size) if self.constrain_sizing(bounds, ref) else None
+        self._sizing = (
+            _SizingRange(bounds.low, bounds.high, size, self.to_band(bounds))
+            if self.constrain_sizing(bounds, ref)
+            else None
+        )
         return size
 
     def constrain_sizing(self, bounds: RefBounds, ref: Ratio) -> bool:
@@ -218,22 +271,53 @@ class _Compiled:
             self._min_sizes[k] = found
         return found
 
-    def _build(self, position: Decimal, min_size: Decimal) -> tuple[SideLadder, SideLadder] | None:
+    def side_ladders(
+        self, position: Decimal, min_size: Decimal, bid_bps: Decimal, ask_bps: Decimal
+    ) -> Ladders:
+        """Both sides' ladders with level 0 `bid_bps` and `ask_bps` from the reference instead of the
+        params' skewed distances, and sizes without the inventory lean (for strategies that set their
+        own distances on this ladder); None when the first level's size is 0."""
+        key = (position, min_size, bid_bps, ask_bps)
+        memo = self._distanced
+        if key in memo:
+            return memo[key]
+        if len(memo) >= _LADDERS:
+            memo.clear()
+        zero = Decimal(0)
+        built = memo[key] = self._build(position, min_size, (bid_bps, zero), (ask_bps, zero))
+        return built
+
+    def _build(
+        self,
+        position: Decimal,
+        min_size: Decimal,
+        bid_at: tuple[Decimal, Decimal] | None = None,
+        ask_at: tuple[Decimal, Decimal] | None = None,
+    ) -> Ladders:
+        """The ladders at `position`; each side's (first distance, size lean) from the params' skew
+        unless given."""
         params, rules = self.params, self.rules
         first, limit = first_and_limit(params, rules, min_size)
         if first <= 0:
             return None
         ratio_, full, bid_room, ask_room = position_terms(params, rules, position, first, limit)
+        bid_at = bid_at or (first_distance(ratio_, params), ratio_)
+        ask_at = ask_at or (first_distance(-ratio_, params), -ratio_)
         return (
-            self._side(Side.BUY, ratio_, bid_room, min_size, full),
-            self._side(Side.SELL, -ratio_, ask_room, min_size, full),
+            self._side(Side.BUY, *bid_at, bid_room, min_size, full),
+            self._side(Side.SELL, *ask_at, ask_room, min_size, full),
         )
 
     def _side(
-        self, side: Side, lean: Decimal, room: Decimal, min_size: Decimal, full: list[Decimal]
+        self,
+        side: Side,
+        first_bps: Decimal,
+        lean: Decimal,
+        room: Decimal,
+        min_size: Decimal,
+        full: list[Decimal],
     ) -> SideLadder:
         params, rules = self.params, self.rules
-        first_bps = first_distance(lean, params)
         sizes = side_sizes(params, rules, min_size, full, lean, room)
         levels = tuple(
             Level(
@@ -253,16 +337,16 @@ class _Compiled:
         return max(1, ceil_div(nn * self.grid.den * qd, nd * self.grid.num * qn))
 
 
-_COMPILED: dict[tuple[int, int], _Compiled] = {}
+_MODELS_KEPT: dict[tuple[int, int], LadderModel] = {}
 
 
-def _compiled(params: MarketMakerParams, rules: MarketRules) -> _Compiled:
-    """The compiled model of this exact params and rules object (the entry holds them, so their ids
-    are not reused while it lives)."""
+def ladder_model(params: MarketMakerParams, rules: MarketRules) -> LadderModel:
+    """The model of this exact params and rules object (the entry holds them, so their ids are not
+    reused while it lives)."""
     key = (id(params), id(rules))
-    found = _COMPILED.get(key)
+    found = _MODELS_KEPT.get(key)
     if found is None or found.params is not params or found.rules is not rules:
-        if len(_COMPILED) >= _MODELS:
-            _COMPILED.clear()
-        found = _COMPILED[key] = _Compiled(params, rules)
+        if len(_MODELS_KEPT) >= _MODELS:
+            _MODELS_KEPT.clear()
+        found = _MODELS_KEPT[key] = LadderModel(params, rules)
     return found

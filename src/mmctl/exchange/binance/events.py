@@ -3,14 +3,15 @@
 Installed as the ccxt client's message hook, so it sees every WebSocket message raw (before ccxt turns
 numbers into floats): `ORDER_TRADE_UPDATE` becomes an `Order` (and a `Fill` for an execution) delivered
 through `UserStream.deliver`; `listenKeyExpired` makes the stream reconnect with a new listenKey;
-`ACCOUNT_CONFIG_UPDATE` updates the leverage cache; anything else on the private stream only proves it
+`ACCOUNT_CONFIG_UPDATE` updates the leverage cache; `ALGO_UPDATE` (a conditional order's life) goes to
+`on_algo` (`algo.AlgoOrders.on_event`) with the event time; anything else on the private stream only proves it
 alive. Public-stream messages are ignored here (book tops come through `watch_bids_asks`).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mmctl.exchange.binance.convert import (
@@ -27,9 +28,15 @@ class UserEvents:
     """Routes the private stream's raw messages (see the module docstring)."""
 
     def __init__(
-        self, user: UserStream, tracker: OrderTracker, symbol_of: SymbolOf, leverages: dict[str, int]
+        self,
+        user: UserStream,
+        tracker: OrderTracker,
+        symbol_of: SymbolOf,
+        leverages: dict[str, int],
+        on_algo: Callable[[Mapping[str, Any], Any], None] | None = None,
     ) -> None:
         self.user = user
+        self.on_algo = on_algo
         self.tracker = tracker
         self.symbol_of = symbol_of
         self.leverages = leverages
@@ -41,6 +48,10 @@ class UserEvents:
         event = message.get("e")
         if event == "ORDER_TRADE_UPDATE" and isinstance(message.get("o"), Mapping):
             self._order(message["o"])
+        elif event == "ALGO_UPDATE" and isinstance(message.get("o"), Mapping):
+            self.user.touch()
+            if self.on_algo is not None:
+                self.on_algo(message["o"], message.get("T") or message.get("E"))
         elif event == "listenKeyExpired":
             self.user.expired()
         else:

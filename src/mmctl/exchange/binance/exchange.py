@@ -11,10 +11,11 @@ to PUT order (what ccxt's `edit_order` calls), one concurrent request per amend,
 caller is cancelled; `settle()` waits for those in flight.
 
 The live parts (top of book, own order events, reconciliation after stream gaps, public trades) are in
-`streams.py`, `events.py`, `reconcile.py` and `trade_streams.py`; start-up (credentials, markets,
-position mode) is in `account.py`. Public trades come over a keyless client of their own
-(`public_feed.PublicMarketClient`, opened at the first `watch_trades`, on the account's WebSocket base),
-so an account that watches no trades pays nothing for them.
+`streams.py`, `events.py`, `reconcile.py` and `trade_streams.py`; conditional orders (Binance's Algo
+Service: stops, take-profits, trailing stops, their ALGO_UPDATE events) in `algo.py`; start-up
+(credentials, markets, position mode) is in `account.py`. Public trades come over a keyless client of
+their own (`public_feed.PublicMarketClient`, opened at the first `watch_trades`, on the account's
+WebSocket base), so an account that watches no trades pays nothing for them.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from mmctl.errors import (
 from mmctl.exchange.base import MAX_CANCEL_BATCH, Exchange
 from mmctl.exchange.binance import convert
 from mmctl.exchange.binance.adapter import BinanceClient
+from mmctl.exchange.binance.algo import AlgoOrders
 from mmctl.exchange.binance.batches import match_legs
 from mmctl.exchange.binance.clocksync import ClockSync
 from mmctl.exchange.binance.errors import AlreadySet
@@ -57,6 +59,7 @@ from mmctl.exchange.binance.tracker import OrderTracker
 from mmctl.exchange.binance.trade_streams import TradeStreams
 from mmctl.exchange.binance.usage import limits_from_exchange_info
 from mmctl.exchange.budget import BudgetLimits
+from mmctl.exchange.conditional import ConditionalOrder, ConditionalRequest
 from mmctl.exchange.fanout import BookWatch, Subscription
 from mmctl.exchange.rules import check_order, notional
 from mmctl.exchange.trade_stream import TradeWatch
@@ -109,13 +112,15 @@ class BinanceExchange:
         self.time = ClockSync(self._server_time_raw, client.set_time_offset, clock, time_sync_s)
         self.books = BookStreams(client, self._rest_ticker, clock, quiet_s=book_quiet_s)
         self.trades = TradeStreams(self._public_client, lambda s: self.index.raw[s], clock)
+        self.algo = AlgoOrders(self, start_stream=lambda: self.user.start())
         self.user = UserStream(
             client,
             self.tracker,
             Reconciler(self, self.time.venue_now_ms).run,
             clock,
             quiet_s=user_quiet_s,
-            needs_watch=lambda: bool(self.tracker.pending()),
+            needs_watch=lambda: bool(self.tracker.pending()) or self.algo.pending(),
+            reconcile_first=self.algo.reconcile,
         )
         self.active_symbols: set[str] = set()
         self.leverages: dict[str, int] = {}
@@ -124,7 +129,9 @@ class BinanceExchange:
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self.closed = False
-        client.on_message(UserEvents(self.user, self.tracker, self.symbol_of, self.leverages))
+        client.on_message(
+            UserEvents(self.user, self.tracker, self.symbol_of, self.leverages, on_algo=self.algo.on_event)
+        )
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -155,6 +162,7 @@ class BinanceExchange:
                 await task
         await self.settle()
         await self.user.close()
+        self.algo.close()
         await self.books.close()
         await self.trades.close()
         await self.client.close()
@@ -418,6 +426,23 @@ class BinanceExchange:
         answer = await self.call("fapiPrivateGetOpenOrders", params)
         orders = [convert.order(raw, self.symbol_of) for raw in answer or ()]
         return sorted(orders, key=lambda o: (o.created_ms, o.id))
+
+    # --- port: conditional orders (Binance's Algo Service: `algo.AlgoOrders`) ------------------------------
+
+    async def place_conditional(self, req: ConditionalRequest) -> ConditionalOrder:
+        return await self.algo.place(req)
+
+    async def cancel_conditional(self, symbol: str, client_id: str) -> ConditionalOrder:
+        return await self.algo.cancel(symbol, client_id)
+
+    async def cancel_all_conditionals(self, symbol: str) -> list[ConditionalOrder]:
+        return await self.algo.cancel_all(symbol)
+
+    async def open_conditionals(self, symbol: str | None = None) -> list[ConditionalOrder]:
+        return await self.algo.open(symbol)
+
+    def conditional_updates(self) -> Subscription[ConditionalOrder]:
+        return self.algo.subscribe()
 
     # --- port: account --------------------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ asks REST; a newer top there means the socket is dead, so it is dropped and re-o
 `order_updates()`. Whenever the stream (re)connects, and whenever it has been quiet for `quiet_s` while
 orders are pending, it runs the account's REST reconciliation: the updates the stream missed are
 published, and if the stream was connected yet missed something it is presumed dead and re-created.
+An optional `reconcile_first` step (the account's conditional orders, `algo.AlgoOrders.reconcile`) runs
+before the orders' own, so an order a conditional became meanwhile is known when the orders are checked.
 
 Both loops sleep on the injected `Clock`; each has one error boundary, around one iteration.
 """
@@ -206,10 +208,12 @@ class UserStream:
         *,
         quiet_s: float = 30.0,
         needs_watch: Callable[[], bool] = lambda: True,
+        reconcile_first: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self.source = source
         self.tracker = tracker
         self.reconcile_with_venue = reconcile
+        self.reconcile_first = reconcile_first
         self.clock = clock
         self.quiet_s = quiet_s
         self.needs_watch = needs_watch
@@ -339,14 +343,16 @@ class UserStream:
                 self.source.reset_streams("private", f"silent while {missed} event(s) were missed")
 
     async def reconcile(self) -> int:
-        """Ask the venue for what the stream may have missed and publish it; returns how many updates."""
+        """Ask the venue for what the stream may have missed and publish it; returns how many updates.
+        `reconcile_first` (the conditional orders, which publish their own) runs before the orders'."""
         async with self._lock:
+            first = await self.reconcile_first() if self.reconcile_first is not None else 0
             updates = await self.reconcile_with_venue()
             self.reconciliations += 1
             self._last_check_at = self.clock.monotonic()
         for update in updates:
             self.fanout.publish(update)
-        return len(updates)
+        return first + len(updates)
 
     async def close(self) -> None:
         self._closed = True

@@ -7,6 +7,8 @@ Every call yields to the event loop once, as real I/O would, and then acts on th
 Venue time (`server_time_ms`, order and income timestamps) is the feed's simulated time.
 Public trades reach `watch_trades` subscribers through the venue's trade hook, after their matching
 (installed at a symbol's first subscriber), whether the feed driver or a caller pushed them.
+Conditional orders are held by the venue (`venue.conditionals`) and triggered by the market it is fed;
+their events reach `conditional_updates()` subscribers.
 
 Persistence hook: `on_change` (set by `mmctl.exchange.paper.persist`, which saves when `venue.revision`
 moved) is called at the end of every synchronous stretch that can change the account, i.e. before any
@@ -27,6 +29,8 @@ from mmctl.clock import Clock, now_ms
 from mmctl.config.schema import PaperAccount
 from mmctl.errors import ConfigError, FilterRejected, MmctlError, UnknownSymbol
 from mmctl.exchange.base import MAX_CANCEL_BATCH, Exchange
+from mmctl.exchange.conditional import ConditionalOrder, ConditionalRequest
+from mmctl.exchange.fanout import Fanout, Subscription
 from mmctl.exchange.paper.driver import FeedDriver
 from mmctl.exchange.paper.feed import LiveFeed, MarketFeed
 from mmctl.exchange.paper.markets import builtin_markets
@@ -80,7 +84,9 @@ class PaperExchange:
         self._updates = UpdateFanout()
         self._books = BookFanout()
         self._trades = TradeFanout()
+        self._conditionals: Fanout[ConditionalOrder] = Fanout()
         self.venue.add_listener(self._updates.publish)
+        self.venue.conditionals.add_listener(self._conditionals.publish)
         self._driver: FeedDriver | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -166,11 +172,13 @@ class PaperExchange:
             task.cancel()
             await asyncio.wait([task])
         self.venue.remove_listener(self._updates.publish)
+        self.venue.conditionals.remove_listener(self._conditionals.publish)
         self.venue = venue
         self.feed = feed
         self._start_ms = start_ms
         self._driver = None
         venue.add_listener(self._updates.publish)
+        venue.conditionals.add_listener(self._conditionals.publish)
         for st in venue.symbol_states:
             if self._books.has_watchers(st.symbol):
                 venue.set_book_hook(st.symbol, self._books.publish)
@@ -205,6 +213,7 @@ class PaperExchange:
         if self.on_close is not None:  # a last save: the clock at shutdown, whether or not it changed
             self.on_close()
         self._updates.close()
+        self._conditionals.close()
         self._books.close()
         self._trades.close()
 
@@ -323,6 +332,27 @@ class PaperExchange:
     async def open_orders(self, symbol: str | None = None) -> list[Order]:
         await asyncio.sleep(0)
         return self.venue.open_orders(symbol)
+
+    # --- port: conditional orders (held by the venue: `mmctl.exchange.paper.conditionals`) ------------
+
+    async def place_conditional(self, req: ConditionalRequest) -> ConditionalOrder:
+        await asyncio.sleep(0)
+        return self._act(lambda: self.venue.conditionals.place(req))
+
+    async def cancel_conditional(self, symbol: str, client_id: str) -> ConditionalOrder:
+        await asyncio.sleep(0)
+        return self._act(lambda: self.venue.conditionals.cancel(symbol, client_id))
+
+    async def cancel_all_conditionals(self, symbol: str) -> list[ConditionalOrder]:
+        await asyncio.sleep(0)
+        return self._act(lambda: self.venue.conditionals.cancel_all(symbol))
+
+    async def open_conditionals(self, symbol: str | None = None) -> list[ConditionalOrder]:
+        await asyncio.sleep(0)
+        return self.venue.conditionals.open_orders(symbol)
+
+    def conditional_updates(self) -> Subscription[ConditionalOrder]:
+        return self._conditionals.subscribe()
 
     # --- port: account ------------------------------------------------------------------------------
 

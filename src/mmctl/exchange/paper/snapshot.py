@@ -12,12 +12,14 @@ Money and quantities are exact decimal text (`str(Decimal)`, read back with `Dec
 digits and exponent); never a float. The synthetic market's walk state holds floats by design (the mid of
 a random walk, not money); Python writes and reads them back exactly. Stdlib and core types only.
 
-Format (`"format": 1`), top level: `format`, `account`, `market` ("synthetic" | "replay"), `symbols`
+Format (`"format": 2`), top level: `format`, `account`, `market` ("synthetic" | "replay"), `symbols`
 (unified, in market order), `saved_wall_ms`, `epoch` {n, start_balance, first_income_id, first_trade_id,
 first_order_id, started_wall_ms}, `venue` {now_ms, next_funding_ms, asset, wallet, last_order_id,
-last_trade_id, last_income_id, symbols {SYMBOL: {position_qty, entry_price, leverage, countdown_ms, top,
-last_trade}}}, `feed` (the feed's own resume document), `open_orders` [order...] (last). An order's
-`amendments` (times amended) may be absent in states saved before amends existed: 0.
+last_trade_id, last_income_id, last_conditional_id, symbols {SYMBOL: {position_qty, entry_price,
+leverage, countdown_ms, top, last_trade}}}, `feed` (the feed's own resume document), `conditionals`
+[open conditional order...] (`LiveConditional.to_doc`: trigger, trailing reference, flags), `open_orders`
+[order...] (last). Format 1 (before conditional orders) is read as having none. An order's `amendments`
+(times amended) may be absent in states saved before amends existed: 0.
 
 Cost: a save re-serializes the open orders, so `OrderTexts` keeps each open order's JSON text until the
 order changes (a fill, an amend or its end): a save with many resting orders joins cached texts.
@@ -35,7 +37,8 @@ from mmctl.exchange.paper.state import LiveOrder
 from mmctl.exchange.paper.venue import PaperVenue
 from mmctl.model import BookTop, Fill, IncomeRow, MarketRules, OrderStatus, OrderType, Side, Trade
 
-FORMAT = 1
+FORMAT = 2
+READABLE_FORMATS = (1, 2)
 
 
 class SnapshotError(ValueError):
@@ -118,6 +121,7 @@ class SavedAccount:
     venue: Mapping[str, Any]
     feed: Mapping[str, Any]
     open_orders: tuple[Mapping[str, Any], ...] = ()
+    conditionals: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def now_ms(self) -> int:
@@ -146,6 +150,7 @@ def dumps(
         "epoch": epoch.to_doc(),
         "venue": venue_doc(venue),
         "feed": dict(feed),
+        "conditionals": [c.to_doc() for c in venue.conditionals.open.values()],
     }
     head = json.dumps(doc, separators=(",", ":"), allow_nan=False)
     return f'{head[:-1]},"open_orders":[{",".join(texts)}]}}'
@@ -159,8 +164,10 @@ def loads(text: str) -> SavedAccount:
         raise SnapshotError(f"saved paper state is not JSON: {e}") from e
     if not isinstance(doc, dict):
         raise SnapshotError("saved paper state is not a JSON object")
-    if doc.get("format") != FORMAT:
-        raise SnapshotError(f"saved paper state has format {doc.get('format')!r}, this mmctl reads {FORMAT}")
+    if doc.get("format") not in READABLE_FORMATS:
+        raise SnapshotError(
+            f"saved paper state has format {doc.get('format')!r}, this mmctl reads {READABLE_FORMATS}"
+        )
     try:
         return SavedAccount(
             account=str(doc["account"]),
@@ -171,6 +178,7 @@ def loads(text: str) -> SavedAccount:
             venue=_mapping(doc, "venue"),
             feed=_mapping(doc, "feed"),
             open_orders=tuple(doc["open_orders"]),
+            conditionals=tuple(doc.get("conditionals", ())),  # format 1: none
         )
     except (KeyError, TypeError) as e:
         raise SnapshotError(f"saved paper state lacks or garbles {e}") from e
@@ -198,6 +206,7 @@ def venue_doc(venue: PaperVenue) -> dict[str, Any]:
         "last_order_id": venue.orders.last_id,
         "last_trade_id": venue.last_trade_id,
         "last_income_id": venue.wallet.last_id,
+        "last_conditional_id": venue.conditionals.last_id,
         "symbols": symbols,
     }
 
@@ -247,6 +256,7 @@ def restore_venue(
             st.top = _top(sd.get("top"), st.symbol)
             st.last_trade = _trade(sd.get("last_trade"), st.symbol)
         venue.orders.restore_closed(list(closed_orders))
+        venue.conditionals.restore(saved.conditionals, int(doc.get("last_conditional_id", 0)))
         for od in saved.open_orders:
             order = live_order(od)
             venue.orders.add(order)

@@ -4,7 +4,8 @@
 `SymbolState` keeps each side's resting orders sorted best price first, then by time, and caches the
 best resting bid and ask (as ±infinity when a side is empty) so that a market event that cannot touch
 our orders is dismissed with two comparisons. It also tracks the open orders' notional per side
-(reduce-only orders excluded: they cannot add exposure) for the margin check.
+(reduce-only orders excluded: they cannot add exposure) for the margin check, and the symbol's open
+conditional orders (`mmctl.exchange.paper.conditionals`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from mmctl.model import ZERO, BookTop, MarketRules, Order, OrderStatus, OrderType, Side, Trade
 from mmctl.pnl.position import CTX
+
+if TYPE_CHECKING:
+    from mmctl.exchange.paper.conditionals import LiveConditional
 
 MarginMemo = tuple[
     Decimal, Decimal, Decimal, Decimal, Decimal, int, Decimal, Decimal, Decimal, Decimal | None
@@ -160,6 +165,7 @@ class SymbolState:
         "bids",
         "book_hook",
         "buy_notional",
+        "conditionals",
         "countdown_ms",
         "entry_price",
         "last_trade",
@@ -195,6 +201,7 @@ class SymbolState:
         self.book_hook: Callable[[BookTop], None] | None = None
         self.trade_hook: Callable[[Trade], None] | None = None
         self.margin_memo: MarginMemo | None = None  # see `MarginMemo`
+        self.conditionals: dict[str, LiveConditional] = {}  # open conditional orders by client id
 
     def side_list(self, side: Side) -> list[LiveOrder]:
         return self.bids if side is Side.BUY else self.asks

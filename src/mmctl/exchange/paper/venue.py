@@ -10,7 +10,9 @@ Our own resting orders are part of the book, as on Binance: a post-only order cr
 and a taker order first meets those of ours priced strictly better than the book's top (the book's own
 liquidity is ahead of ours at the top) and applies self-trade prevention in its `stp_mode`
 (`mmctl.exchange.paper.stp`). Reduce-only orders fill at most the position and expire when there is
-nothing left to reduce.
+nothing left to reduce. Conditional orders (stop-loss, take-profit, trailing stops) are held in
+`conditionals` (`mmctl.exchange.paper.conditionals`) and checked against each book's mid (MARK_PRICE)
+or each trade's price (CONTRACT_PRICE) when the symbol has any.
 
 An amend (`amend`) modifies a resting order in place as Binance's Modify Order does: new time priority,
 cancelled instead when post-only and crossing or when cut to its filled quantity, untouched when rejected.
@@ -28,9 +30,11 @@ from dataclasses import replace
 from decimal import Decimal
 
 from mmctl.errors import FilterRejected, MmctlError, UnknownSymbol
+from mmctl.exchange.conditional import WorkingType
 from mmctl.exchange.paper import entry, stp
+from mmctl.exchange.paper.conditionals import PaperConditionals
 from mmctl.exchange.paper.ledger import Wallet
-from mmctl.exchange.paper.margin import available_balance, balance_view, position_view
+from mmctl.exchange.paper.margin import available_balance, balance_view, exposure_sides, position_view
 from mmctl.exchange.paper.markets import SymbolIndex, default_leverage
 from mmctl.exchange.paper.orders import OrderStore, require_id, unknown_order
 from mmctl.exchange.paper.state import LiveOrder, SymbolState
@@ -89,6 +93,7 @@ class PaperVenue:
         self.last_trade_id = 0  # trade ids are "1", "2", ...; never reused (a reset continues from here)
         self.trades: deque[Fill] = deque(maxlen=FILLS_KEPT)  # the account's trades, for `my_trades`
         self._listeners: list[OrderListener] = []
+        self.conditionals = PaperConditionals(self)  # stop-loss, take-profit, trailing stops
         # Counts account changes (order events, leverage, countdowns, timers): the persistence saves
         # the state when it moved. Book and trade events that fill nothing leave it alone.
         self.revision = 0
@@ -141,6 +146,8 @@ class PaperVenue:
         st.top = top
         if top.ask <= st.best_bid or top.bid >= st.best_ask:
             self._match_book(st, top)
+        if st.conditionals:
+            self.conditionals.on_price(st, WorkingType.MARK_PRICE, st.mark_price())
         hook = st.book_hook
         if hook is not None:
             hook(top)
@@ -163,6 +170,8 @@ class PaperVenue:
                 self._match_trade(st, trade, st.bids)
         elif trade.price >= st.best_ask:
             self._match_trade(st, trade, st.asks)
+        if st.conditionals:
+            self.conditionals.on_price(st, WorkingType.CONTRACT_PRICE, trade.price)
         hook = st.trade_hook
         if hook is not None:
             hook(trade if trade.symbol == st.symbol else replace(trade, symbol=st.symbol))
@@ -266,8 +275,7 @@ class PaperVenue:
         entry.check_amend_shape(amend)
         order = self._find_open(st, None, amend.client_order_id)
         entry.check_amend(amend, order, st)
-        probe = entry.amend_probe(amend, order)
-        fill_at = entry.taker_price(probe, st.top)
+        fill_at = _amended_taker_price(order.side, amend.price, st.top)
         crosses = fill_at is not None or entry.crosses_own(order.side, amend.price, st)
         if amend.qty <= order.filled or (order.post_only and crosses):
             self._finish(st, order, OrderStatus.CANCELED)
@@ -275,14 +283,12 @@ class PaperVenue:
         remaining = CTX.subtract(amend.qty, order.filled)
         st.unrest(order)
         try:
-            if order.reduce_only:
+            if order.reduce_only:  # adds no exposure: no margin check
                 entry.check_amend_reduce_only(order, remaining, st)
-            entry.check_margin(
-                entry.amend_probe(amend, order, remaining),
-                st,
-                fill_at if fill_at is not None else amend.price,
-                self._available,
-            )
+            else:
+                price = fill_at if fill_at is not None else amend.price
+                if _raises_exposure(st, order.side, CTX.multiply(remaining, price)):
+                    entry.check_margin(entry.amend_probe(amend, order, remaining), st, price, self._available)
         except MmctlError:
             st.rest(order)  # its priority is unchanged: it goes back where it was
             raise
@@ -519,3 +525,22 @@ class PaperVenue:
     def _schedule_next_timer(self) -> None:
         deadlines = [st.countdown_ms for st in self._symbols if st.countdown_ms is not None]
         self._next_timer_ms = min([self._next_funding_ms, *deadlines])
+
+
+def _amended_taker_price(side: Side, price: Decimal, top: BookTop | None) -> Decimal | None:
+    """The book price an amended limit order at `price` takes at (None: it rests), as
+    `entry.taker_price` finds it for the amended order."""
+    if top is None:
+        return None
+    if side is Side.BUY:
+        return top.ask if price >= top.ask else None
+    return top.bid if price <= top.bid else None
+
+
+def _raises_exposure(st: SymbolState, side: Side, notional: Decimal) -> bool:
+    """False when an order of `notional` on `side` (the amended order, taken off the book) leaves the
+    symbol's exposure `max(longs, shorts, 0)` as it is: its side stays within the other side (or 0),
+    so `entry.check_margin` would pass at once and the amend needs no margin. True: check it."""
+    longs, shorts = exposure_sides(st)
+    mine, other = (longs, shorts) if side is Side.BUY else (shorts, longs)
+    return CTX.add(mine, notional) > max(other, ZERO)
