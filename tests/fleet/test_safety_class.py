@@ -292,3 +292,26 @@ def test_confirmations_join_a_query_still_waiting_for_budget() -> None:
         assert venue.sent == 1
 
     scenario(body)
+
+
+def test_bots_refused_by_their_request_budget_wait_and_keep_running() -> None:
+    """While the budget admits nothing for two minutes (a 429's Retry-After), the bots' re-quotes are
+    refused again and again (nothing is sent): they wait and tick again, never counting it as a failure,
+    end in no error, note it at most once a minute, and quote again once the budget frees."""
+
+    async def body(r: Rig) -> None:
+        r.budget.penalize(120.0)
+        for _ in range(12):  # the market moves 20 bps back and forth: every bot wants to re-quote
+            r.books(BTC, "50100")
+            await r.run(5, refresh_books=False)
+            r.books(BTC, "50000")
+            await r.run(5, refresh_books=False)
+        bots = [r.manager.bot(f"m{i}") for i in range(4)]
+        assert [b.state for b in bots] == [BotState.RUNNING] * 4
+        for bot in bots:
+            waits = [e for e in r.manager.events.since(0, bot.name) if "budget exhausted" in e.message]
+            assert 1 <= len(waits) <= 3
+        await r.run(10)
+        assert len(r.orders()) == 16
+
+    scenario(body)

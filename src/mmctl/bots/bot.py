@@ -38,6 +38,7 @@ from mmctl.bots.state import BotOptions, BotState, FatalBotError, RiskHalt
 from mmctl.clock import Clock, now_ms
 from mmctl.errors import (
     Action,
+    BudgetExhausted,
     ExchangeError,
     InvalidState,
     LeverageRejected,
@@ -52,6 +53,9 @@ from mmctl.strategies.base import HoldsExits, Quote, Signals
 from mmctl.strategies.params import StrategyParams
 
 __all__ = ["Bot", "BotOptions", "BotState"]  # the bot and the value types callers use with it
+
+BUDGET_WAIT_MIN_S = 0.5  # a bot refused by its request budget waits at least this long before ticking
+BUDGET_WAIT_MAX_S = 30.0  # ... and at most this long
 
 
 class Bot:
@@ -108,6 +112,7 @@ class Bot:
         self.started_ms: int | None = None
         self.last_tick_ms: int | None = None
         self.failures = 0
+        self._budget_noted = -1e18  # when a budget wait was last recorded as an event (monotonic)
         self._task: asyncio.Task[None] | None = None
         self._helpers: list[asyncio.Task[None]] = []
         self._trade_watch: asyncio.Task[None] | None = None  # while running, if the strategy reads trades
@@ -494,6 +499,9 @@ class Bot:
     async def _handle(self, error: MmctlError) -> None:
         """The one place a loop error is classified."""
         self.last_error = error.message
+        if isinstance(error, BudgetExhausted):  # nothing was sent: wait for the budget, not a failure
+            await self._await_budget(error)
+            return
         if error.action in (Action.RETRY, Action.RESYNC, Action.BACKOFF):
             what, kind = "consecutive failures", "retry"
         elif error.action is Action.GIVE_UP:
@@ -508,6 +516,19 @@ class Bot:
         delay = self._backoff(error)
         self.events.add(self.name, kind, f"{error.message}; retrying in {delay:g} s", code=error.code)
         self.quoter.needs_resync = True
+        await self.clock.sleep(delay)
+        self._wake.set()
+
+    async def _await_budget(self, error: BudgetExhausted) -> None:
+        """Our own request budget could not admit a quote or read in time (the venue's limits are shared
+        by more bots than they carry): wait as long as it says, then tick again. It is no failure (the
+        venue saw nothing) and never ends the bot; `health` shows the budget and the missing quotes.
+        One event a minute at most."""
+        delay = min(max(float(error.retry_after_s or 1.0), BUDGET_WAIT_MIN_S), BUDGET_WAIT_MAX_S)
+        now = self.clock.monotonic()
+        if now - self._budget_noted >= 60.0:
+            self._budget_noted = now
+            self.events.add(self.name, "retry", f"{error.message}; waiting {delay:g} s", code=error.code)
         await self.clock.sleep(delay)
         self._wake.set()
 

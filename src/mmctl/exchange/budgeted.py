@@ -44,7 +44,7 @@ DEADLINES_S: dict[Priority, float | None] = {
     Priority.HEARTBEAT: None,  # the countdown refresh: next from the same share, well before it expires
     Priority.PLACE: 5.0,  # a quote that waited longer is stale: the next tick prices it afresh
     Priority.QUERY: 5.0,  # reads are served from shared state; a refresh that cannot run soon fails fast
-    Priority.START: 120.0,  # starts queue up and proceed in waves as the budget allows
+    Priority.START: 240.0,  # starts queue up and proceed in waves; within a start's answer time (300 s)
 }
 
 
