@@ -52,6 +52,7 @@ from mmctl.rpc.protocol import START_ANSWER_S
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "DOGEUSDT"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+IDLE_RECONNECT_S = 120.0  # a connection idle this long is reopened (the daemon's idle timeout is 300 s)
 SETTLING = ("created", "starting")  # a bot in one of these has not finished starting yet
 
 
@@ -106,12 +107,16 @@ class Rpc:
 
     def __init__(self, socket_path: Path, timeout_s: float) -> None:
         self.client = Client(socket_path, timeout_s=timeout_s)
+        self.last_used = time.perf_counter()
         self.calls = 0
         self.failures: list[str] = []
 
     def call(self, method: str, params: dict[str, Any] | None = None) -> CallResult:
         self.calls += 1
         t0 = time.perf_counter()
+        if t0 - self.last_used > IDLE_RECONNECT_S:  # the daemon drops connections idle for 300 s
+            self.client.close()
+        self.last_used = t0
         try:
             result = self.client.call(method, params)
         except (MmctlError, OSError) as e:

@@ -315,3 +315,26 @@ def test_bots_refused_by_their_request_budget_wait_and_keep_running() -> None:
         assert len(r.orders()) == 16
 
     scenario(body)
+
+
+def test_safety_may_go_past_the_cap_up_to_the_ceiling_and_no_further() -> None:
+    """With the window full to our cap (80 % of the venue's limit), safety requests are still admitted
+    at once up to 95 % of the venue's limit; beyond that they wait, and no other class gets past the cap."""
+
+    async def main() -> None:
+        clock = ManualClock()
+        limits = BudgetLimits(weight_per_min=1000, orders_per_10s=100, orders_per_min=1000)  # cap 800
+        budget = RequestBudget(clock, limits)
+        await budget.acquire(Cost(weight=800), Priority.SAFETY)
+        await budget.acquire(Cost(weight=150), Priority.SAFETY)  # 950: the ceiling, at once
+        late = asyncio.ensure_future(budget.acquire(Cost(weight=1), Priority.SAFETY))
+        heartbeat = asyncio.ensure_future(budget.acquire(Cost(weight=1), Priority.HEARTBEAT))
+        await settle()
+        assert not late.done()
+        assert not heartbeat.done()
+        clock.advance(60)
+        await settle()
+        assert late.done()
+        assert heartbeat.done()
+
+    asyncio.run(main())

@@ -6,12 +6,13 @@ that talks to the venue through one IP must therefore draw from one budget. `Req
 priority, deadline_s)` returns once the request fits in all three windows:
 
 - Classes (`mmctl.exchange.priority.Priority`: SAFETY < HEARTBEAT < START < PLACE < QUERY) are served
-  strictly in order, first come first served within a class. SAFETY and HEARTBEAT (the countdown cancel)
-  may fill a window to its cap, the others to all but `safety_reserve`, and START requests together
-  never hold more than `start_share` of a window (they are counted in windows of their own too). So the
-  reserved share is always there for cancels, reduce-only orders, a stop's confirming queries and then
-  the countdown refreshes, starts are not starved by busy quoting, and starting many bots cannot take
-  the room running bots need.
+  strictly in order, first come first served within a class. SAFETY may fill a window past our cap up to
+  `safety_ceiling` of the venue's own limit (95 %: a mass stop of hundreds of bots never waits for a full
+  window to slide), HEARTBEAT (the countdown cancel) to the cap, the others to all but `safety_reserve`,
+  and START requests together never hold more than `start_share` of a window (they are counted in
+  windows of their own too). So the reserved share is always there for cancels, reduce-only orders, a
+  stop's confirming queries and then the countdown refreshes, starts are not starved by busy quoting,
+  and starting many bots cannot take the room running bots need.
 - A request larger than a whole window is admitted alone, once that window is empty (never deadlock).
 - `deadline_s`: a request that cannot be admitted within it fails with `BudgetExhausted` ("request
   budget exhausted on ...: retry in N s"): at once when the window alone says it cannot fit in time,
@@ -61,13 +62,14 @@ class BudgetLimits:
     use_fraction: float = 0.8
     safety_reserve: float = 0.2  # share of each cap only the SAFETY class may use
     start_share: float = 0.5  # most of each cap the START class may fill
+    safety_ceiling: float = 0.95  # of the venue's own limit: how far SAFETY alone may go past the cap
 
     def __post_init__(self) -> None:
         for name in ("weight_per_min", "orders_per_10s", "orders_per_min"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("use_fraction", "safety_reserve", "start_share"):
+        for name in ("use_fraction", "safety_reserve", "start_share", "safety_ceiling"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1):
                 raise ValueError(f"{name} must be a fraction between 0 and 1, got {value!r}")
@@ -77,8 +79,12 @@ class BudgetLimits:
             raise ValueError("start_share must leave the safety reserve free: at most 1 - safety_reserve")
 
     def share(self, priority: Priority) -> float:
-        """The share of each window's cap that requests of `priority` may fill."""
-        return 1.0 if priority <= Priority.HEARTBEAT else 1.0 - self.safety_reserve
+        """The share of each window's cap that requests of `priority` may fill: SAFETY up to
+        `safety_ceiling` of the venue's limit (beyond the cap: a mass stop never waits for the window to
+        slide), HEARTBEAT the whole cap, the others all but `safety_reserve`."""
+        if priority is Priority.SAFETY:
+            return max(1.0, self.safety_ceiling / self.use_fraction)
+        return 1.0 if priority is Priority.HEARTBEAT else 1.0 - self.safety_reserve
 
     @property
     def weight_cap(self) -> int:
@@ -134,8 +140,8 @@ class SlidingWindow:
         self._entries.append((now, amount))
 
     def limit(self, share: float) -> int:
-        """The most this window may hold for a class allowed `share` of the cap."""
-        return self.cap if share >= 1 else max(1, math.floor(self.cap * share))
+        """The most this window may hold for a class allowed `share` of the cap (above 1: past it)."""
+        return self.cap if share == 1 else max(1, math.floor(self.cap * share + _EPS))
 
     def fits(self, amount: int, share: float = 1.0) -> bool:
         """Whether `amount` more fits within `share` of the cap; an amount above that fits only into an
