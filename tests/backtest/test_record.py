@@ -14,14 +14,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import typer
 from tests.fakebinance.fixture import fake_in_thread, running_fake
 from tests.fakebinance.server import FakeBinance
-from typer.testing import CliRunner
+from tests.support.daemon import run_cli
 
 from mmctl.backtest.data import load_events, market_rules
 from mmctl.backtest.record import RecordWriter, record
-from mmctl.cli import record_cmd
 from mmctl.clock import SystemClock
 from mmctl.errors import StoreError, VenueUnavailable
 from mmctl.exchange.paper.replay import ReplayFormatError
@@ -264,18 +262,6 @@ def test_a_recording_from_binance_reads_back_as_backtest_data(tmp_path: Path) ->
     asyncio.run(scenario())
 
 
-def cli() -> typer.Typer:
-    """A typer app holding just the `record` command, as `mmctl` registers it."""
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """The test's root command."""
-
-    record_cmd.register(app)
-    return app
-
-
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -292,35 +278,22 @@ def test_bad_input_is_one_line_exit_2_and_nothing_is_created(
     """An unknown symbol, a bad duration or a URL of the wrong form is refused before anything
     connects or any directory is made."""
     out = tmp_path / "rec"
-    result = CliRunner().invoke(cli(), ["record", *args, "--out", str(out)])
-    assert result.exit_code == 2
+    result = run_cli("record", *args, "--out", str(out))
+    assert result.returncode == 2
     assert result.stderr.startswith(f"mmctl: error: {message}")
     assert result.stderr.count("\n") == 1
     assert not out.exists()
 
 
-APP_SCRIPT = """
-import sys, typer
-from mmctl.cli import record_cmd
-app = typer.Typer()
-@app.callback()
-def main() -> None: ...
-record_cmd.register(app)
-app(sys.argv[1:], prog_name="mmctl")
-"""
-
-
 @pytest.mark.slow
 def test_sigterm_stops_the_command_cleanly_with_a_summary(tmp_path: Path) -> None:
-    """The command, run as a process against the fake Binance, stops on SIGTERM with exit 0 and one
-    summary line naming the rows written per file, the files holding those rows."""
-    script = tmp_path / "app.py"
-    script.write_text(APP_SCRIPT)
+    """The real `mmctl record`, run as a process against the fake Binance, stops on SIGTERM with exit 0
+    and one summary line naming the rows written per file, the files holding those rows."""
     out = tmp_path / "rec"
     with fake_in_thread() as fake:
         args = ["record", "BTCUSDT", "--out", str(out), "--rest-url", fake.rest_url, "--ws-url", fake.ws_url]
         proc = subprocess.Popen(
-            [sys.executable, str(script), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [sys.executable, "-m", "mmctl", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         try:
             deadline = time.monotonic() + 30
