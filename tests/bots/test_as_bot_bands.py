@@ -1,6 +1,7 @@
-"""An avellaneda_stoikov bot's book bands in the runtime (mmctl.bots.bands): it sleeps through books that
-cannot change its quotes and wakes for those that do, like a market_maker bot; with estimated signals it
-registers a band but no stale test (its ladder also moves with the signals' version).
+"""Book bands beyond market_maker's daemon bot (mmctl.bots.bands): an avellaneda_stoikov bot sleeps through
+books that cannot change its quotes and wakes for those that do; with estimated signals it registers a
+band but no stale test (its ladder also moves with the signals' version); the backtester's band is the
+daemon's, without the stale test.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from mmctl.strategies.avellaneda_stoikov import (
     AvellanedaStoikovParams,
     AvellanedaStoikovSignals,
 )
+from mmctl.strategies.market_maker import MarketMaker, MarketMakerParams
 from mmctl.strategies.params import parse_params
 
 D = Decimal
@@ -109,3 +111,23 @@ def test_with_estimated_signals_the_band_comes_without_a_stale_test() -> None:
     assert band.mid2_lo < int((book.bid + book.ask) / rules.tick_size) < band.mid2_hi
     assert until > 0
     assert stale is None
+
+
+def test_the_backtesters_band_is_the_daemons_without_its_stale_test() -> None:
+    """`stale_test=False` (the backtester's call) gives the same band and deadline, and no stale test."""
+    strategy = MarketMaker()
+    p = parse_params(MarketMakerParams, {"levels": "3", "spread_bps": "20"})
+    rules = World(QUIET).paper.venue.markets["BTC/USDT:USDT"]
+    book = BookTop(rules.symbol, D("50000.0"), D(2), D("50000.1"), D(2), 0)
+    desired = strategy.quotes(p, book, D(0), rules)
+    live = [LiveOrder(f"o{i}", q.side, q.level, q.price, q.qty, 0, q.qty) for i, q in enumerate(desired)]
+    plan = resting_plan(desired, live, p, 0)
+    risk = BotRiskMonitor(p)
+    daemon = band_after_tick(strategy, p, book, rules, plan, Inventory(), risk, now_ms=0, now_s=0.0)
+    backtest = band_after_tick(
+        strategy, p, book, rules, plan, Inventory(), risk, now_ms=0, now_s=0.0, stale_test=False
+    )
+    assert daemon[2] is not None
+    assert daemon[:2] == backtest[:2]
+    assert daemon[0] is not None
+    assert backtest[2] is None

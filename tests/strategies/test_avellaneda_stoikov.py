@@ -511,7 +511,7 @@ def test_strategy_needs_trades_only_to_estimate_k() -> None:
     assert not strategy.needs(AvellanedaStoikovParams(k=D(1))).wants_trades
     assert strategy.signals(FIXED, BTC) is None
     assert isinstance(strategy.signals(AvellanedaStoikovParams(k=D(1)), BTC), AvellanedaStoikovSignals)
-    assert strategy.quote_bands(FIXED, BTC_BOOK, D(0), BTC, {}) is None
+    assert strategy.quote_bands(FIXED, BTC_BOOK, D(0), BTC, {}) is None  # quoted levels need windows
     assert strategy.quotes(FIXED, BTC_BOOK, D(0), BTC) == quotes(FIXED, BTC_BOOK, D(0), BTC)
 
 

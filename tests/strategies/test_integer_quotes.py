@@ -7,7 +7,7 @@ with the same parameter and market objects, so the integer path's caches are exe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_UP, Decimal, localcontext
 
 import market_maker_oracle as oracle
@@ -21,6 +21,7 @@ from mmctl.strategies.market_maker import (
     MAX_REF_TICKS,
     MarketMakerParams,
     quote_band,
+    quote_bands,
     quotes,
     quotes_decimal,
     reference_price,
@@ -298,3 +299,27 @@ def test_a_book_just_outside_a_mid_band_changes_the_diff(r: Resting) -> None:
         assert not r.inside(band, book)
         moved_size = sizing(r.params, r.rules, reference_price(r.params, book)).min_size != min_size
         assert moved_size or r.deepest(book) != r.deepest(r.book) or not r.diff_is_empty(book)
+
+
+@settings(max_examples=150, deadline=None)
+@given(resting(), st.data())
+def test_bands_of_a_warm_model_equal_those_of_a_fresh_one(r: Resting, data: st.DataObject) -> None:
+    """What the integer path remembers between calls (the last reference and ladders, the sizing range,
+    each level's band per window) never changes an answer: after quotes and bands at other books and
+    windows, the bands equal those a model that has seen nothing computes, level by level."""
+    bid0 = r.grid.index(r.book.bid)
+    assert bid0 is not None
+    for _ in range(8):
+        book = r.book_with(max(1, bid0 + data.draw(st.integers(-400, 400))), data.draw(st.integers(1, 9)))
+        windows = {}
+        for q in quotes(r.params, book, r.position, r.rules):  # the quotes first, as a tick asks for them
+            ends = []
+            for _ in range(2):  # each end of the window from its own nearby price
+                price = max(q.price + data.draw(st.integers(-2, 2)) * r.rules.tick_size, r.rules.tick_size)
+                window = tolerance_window(price, r.grid, r.params.refresh_tolerance_bps)
+                assert window is not None
+                ends.append(window)
+            windows[(q.side, q.level)] = (ends[0][0], ends[1][1])
+        warm = quote_bands(r.params, book, r.position, r.rules, windows)
+        fresh = quote_bands(replace(r.params), book, r.position, r.rules, windows)  # another params object
+        assert warm == fresh

@@ -422,6 +422,7 @@ class SimBot:
                 now_ms=now,
                 now_s=now / 1000,
                 signals=self.signals,
+                stale_test=False,
             )
             self._set_band(band, until_s * 1000)
         if self.signals is not None:

@@ -52,13 +52,14 @@ def band_after_tick(
     now_ms: int,
     now_s: float,
     signals: Signals | None = None,
+    stale_test: bool = True,
 ) -> tuple[BookBand | None, float, StaleTest | None]:
     """The band to register for a tick whose diff against its live orders is `plan` (with or without
     amends: `resting_plan`, or the tick's own `reconcile(..., amend=True)`), once that plan is carried
     out: kept orders where they are, amended and new ones at their desired prices, quoted at `now_ms`;
     until when (`now_s`'s clock), and the test naming the orders a later book makes stale
-    (`mmctl.bots.stale`; None for a strategy with signals); (None, 0, None) when the strategy cannot
-    tell."""
+    (`mmctl.bots.stale`; None when `stale_test` is False, as the backtester asks, or for a strategy
+    with signals); (None, 0, None) when the strategy cannot tell."""
     tolerance = params.refresh_tolerance_bps
     grid = Grid.of(rules.tick_size)
     windows: dict[Key, tuple[int, int]] = {}
@@ -93,7 +94,7 @@ def band_after_tick(
         band = band.narrowed(*mids)
     max_age_ms = params.max_order_age_s * 1000
     until = float("inf") if oldest is None else now_s + (oldest + max_age_ms - now_ms) / 1000 - 0.001
-    if signals is not None:  # its ladder moves with the signals too, which a `StaleTest` does not watch
+    if signals is not None or not stale_test:  # a `StaleTest` does not watch the signals' version
         return band, until, None
     levels = {key: (prices[key], level_band) for key, level_band in bands.levels.items() if key in prices}
     return band, until, StaleTest(params, inventory.qty, grid, bands.sizing, levels)

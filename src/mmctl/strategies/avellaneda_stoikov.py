@@ -32,21 +32,9 @@ on market_maker's integer path (`mmctl.strategies.market_maker_ticks`): the ladd
 with level 0 at the A–S distances (`LadderModel.side_ladders`), priced in ticks per book. A reference
 beyond that path's range takes `quotes_decimal`.
 
-Online estimators (`AvellanedaStoikovSignals`, fed every book and, when k = 0, every public trade):
-- σ (sigma = 0): realized variance of the log mid sampled at the first book of each second, over the last
-  sigma_window_s: σ² = Σ r² / Σ Δt (time-weighted, so a gap counts as one long interval). Ready once its
-  returns cover min(window/2, 300 s) and number at least 10; clamped to [0.05, 100] bps/√s.
-- k (k = 0): a trade printing beyond the touch of the latest book (a buy above the ask, a sell below the
-  bid) is m ≥ 1 ticks beyond it. If trades reach δ ≥ x bps from the mid at a rate A·e^(−k·x), the
-  excess over the touch is exponential with rate k (memoryless), so m is geometric:
-  P(m ≥ j) = e^(−k·t·(j − 1)), t = the tick in bps. Its maximum-likelihood estimate is
-  k = ln(m̄ / (m̄ − 1)) / t̄ (means over k_window_s): exact on coarse ticks, → 1/(mean excess in bps) on
-  fine ones. Ready after 30 such trades; clamped to [0.001, 1000]. On a real market this measures how
-  far takers reach beyond the book when they trade; set k explicitly to quote for a slower bot.
-- An estimate is published (and `version` bumps) when it first becomes ready and then whenever it moves
-  more than 2 % from the published value; `quotes` reads only published values, which stay published
-  (an emptied window keeps the last one).
-- Warm-up: until every estimate the params ask for is published, the strategy quotes nothing.
+Online estimators (`AvellanedaStoikovSignals`, `avellaneda_stoikov_signals`): σ from the mid and k from
+public trades, published (and `version` bumped) when they move more than 2 %; until every estimate the
+params ask for is published, the strategy quotes nothing.
 
 Bands (`quote_bands`): for given signals (their `version`), params and position, with an infinite
 horizon, the side distances are fixed wherever the minimum size is (the lot, so q, depends on it), so the
@@ -54,8 +42,6 @@ quotes move with the reference exactly as market_maker's do, and the band is mar
 ladder (`LadderModel.bands_for`). While an estimate is not published the quotes are empty for every book:
 the band is every book (the signals' next version wakes the bot). With a horizon the quotes follow the
 book's time too: no band (None), the bot wakes on every book.
-
-The online estimators of σ and k (`AvellanedaStoikovSignals`) live in `avellaneda_stoikov_signals`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,20 @@
-"""The avellaneda_stoikov strategy's online estimators: σ from the mid and k from public trades, published
-to its quotes as one bot's `Signals` (the rules are in `mmctl.strategies.avellaneda_stoikov`'s docstring).
+"""The avellaneda_stoikov strategy's online estimators, published to its quotes as one bot's `Signals`.
+
+`AvellanedaStoikovSignals` is fed every book and, when k = 0, every public trade:
+- σ (sigma = 0): realized variance of the log mid sampled at the first book of each second, over the last
+  sigma_window_s: σ² = Σ r² / Σ Δt (time-weighted, so a gap counts as one long interval). Ready once its
+  returns cover min(window/2, 300 s) and number at least 10; clamped to [0.05, 100] bps/√s.
+- k (k = 0): a trade printing beyond the touch of the latest book (a buy above the ask, a sell below the
+  bid) is m ≥ 1 ticks beyond it. If trades reach δ ≥ x bps from the mid at a rate A·e^(−k·x), the
+  excess over the touch is exponential with rate k (memoryless), so m is geometric:
+  P(m ≥ j) = e^(−k·t·(j − 1)), t = the tick in bps. Its maximum-likelihood estimate is
+  k = ln(m̄ / (m̄ − 1)) / t̄ (means over k_window_s): exact on coarse ticks, → 1/(mean excess in bps) on
+  fine ones. Ready after 30 such trades; clamped to [0.001, 1000]. On a real market this measures how
+  far takers reach beyond the book when they trade; set k explicitly to quote for a slower bot.
+- An estimate is published (and `version` bumps) when it first becomes ready and then whenever it moves
+  more than 2 % from the published value; `quotes` reads only published values, which stay published
+  (an emptied window keeps the last one).
+- Warm-up: until every estimate the params ask for is published, the strategy quotes nothing.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
 from mmctl.model import BookTop, MarketRules, Side
-from mmctl.strategies.base import BookBand, PriceWindows, Quote, QuoteBands
+from mmctl.strategies.base import UNBOUNDED, BookBand, PriceWindows, Quote, QuoteBands
 from mmctl.strategies.ladder import (
     Level,
     RefBounds,
@@ -32,7 +32,7 @@ from mmctl.strategies.ladder import (
     price_at_least,
     price_at_most,
 )
-from mmctl.strategies.ladder_bands import LevelBands
+from mmctl.strategies.ladder_bands import Ends, LevelBands, LevelView
 from mmctl.strategies.market_maker_decimal import (
     DOWN,
     UP,
@@ -53,6 +53,7 @@ _MODELS = 1024  # compiled (params, rules) pairs kept: one per running bot, and 
 _LADDERS = 8  # ladders (and minimum sizes) kept per model: per (position, minimum size) seen lately
 
 Ladders = tuple[SideLadder, SideLadder] | None  # bids, asks; None: nothing is quoted
+_Sized = tuple[tuple[tuple[Decimal, int | None], ...], tuple[tuple[Decimal, int | None], ...], Decimal]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +122,9 @@ class LadderModel:
         self._sizing: _SizingRange | None = None  # the last `min_size_at` range
         self._ladders: dict[tuple[Decimal, Decimal], tuple[SideLadder, SideLadder] | None] = {}
         self._last: tuple[BookTop, Decimal, Ratio | None, Ladders] | None = None  # the last `at`
-        self._level_bands = LevelBands(self.to_band)
+        self._level_bands = LevelBands()
         self._distanced: dict[tuple[Decimal, Decimal, Decimal, Decimal], Ladders] = {}
+        self._flat_sizes: dict[tuple[Decimal, Decimal], _Sized | None] = {}
 
     def at(self, book: BookTop, position: Decimal) -> tuple[Ratio | None, Ladders]:
         """The reference in ticks (None beyond range) and the ladders for `book` and `position`; the
@@ -151,12 +153,12 @@ class LadderModel:
             return None
         bounds = RefBounds(2)  # on twice the reference: bid + ask, or twice the microprice
         bounds.low, bounds.high = sizing.low, sizing.high
-        levels: dict[tuple[Side, int], BookBand] = {}
+        levels: dict[tuple[Side, int], Ends] = {}
         for ladder in ladders or ():
             if not self._level_bands.constrain(ladder, ref, windows, bounds, levels):
                 return None
         band = self.book_band(bounds, book, ref)
-        return None if band is None else QuoteBands(band, sizing.band, levels)
+        return None if band is None else QuoteBands(band, sizing.band, LevelView(levels, self.band_of))
 
     def _sizing_at(self, ref: Ratio) -> _SizingRange | None:
         """The references with the minimum size of `ref` (as `constrain_sizing` finds them: the range is
@@ -223,8 +225,12 @@ class LadderModel:
 
     def to_band(self, bounds: RefBounds) -> BookBand:
         """`bounds` (on twice the reference) as a band of books (cut where the integer path ends)."""
-        low = BookBand().mid2_lo if bounds.low is None else bounds.low
-        high = self.max_mid2 if bounds.high is None else min(bounds.high, self.max_mid2)
+        return self.band_of(bounds.low, bounds.high)
+
+    def band_of(self, low: int | None, high: int | None) -> BookBand:
+        """References (twice, in ticks) from `low` to `high` (None: open) as a band of books."""
+        low = -UNBOUNDED if low is None else low
+        high = self.max_mid2 if high is None else min(high, self.max_mid2)
         if self.params.reference == "mid":
             return BookBand(mid2_lo=low, mid2_hi=high)
         return BookBand(micro2_lo=low, micro2_hi=high)  # books whose microprice is inside
@@ -276,56 +282,64 @@ class LadderModel:
     ) -> Ladders:
         """Both sides' ladders with level 0 `bid_bps` and `ask_bps` from the reference instead of the
         params' skewed distances, and sizes without the inventory lean (for strategies that set their
-        own distances on this ladder); None when the first level's size is 0."""
+        own distances on this ladder); None when the first level's size is 0. The sizes are kept per
+        (position, minimum size): the distances change more often than they do."""
         key = (position, min_size, bid_bps, ask_bps)
         memo = self._distanced
         if key in memo:
             return memo[key]
         if len(memo) >= _LADDERS:
             memo.clear()
-        zero = Decimal(0)
-        built = memo[key] = self._build(position, min_size, (bid_bps, zero), (ask_bps, zero))
+        sized_key = (position, min_size)
+        if sized_key not in self._flat_sizes:
+            if len(self._flat_sizes) >= _LADDERS:
+                self._flat_sizes.clear()
+            self._flat_sizes[sized_key] = self._sizes(position, min_size, flat=True)
+        sized = self._flat_sizes[sized_key]
+        built = memo[key] = (
+            None
+            if sized is None
+            else (self._side(Side.BUY, bid_bps, sized[0]), self._side(Side.SELL, ask_bps, sized[1]))
+        )
         return built
 
-    def _build(
-        self,
-        position: Decimal,
-        min_size: Decimal,
-        bid_at: tuple[Decimal, Decimal] | None = None,
-        ask_at: tuple[Decimal, Decimal] | None = None,
-    ) -> Ladders:
-        """The ladders at `position`; each side's (first distance, size lean) from the params' skew
-        unless given."""
+    def _build(self, position: Decimal, min_size: Decimal) -> Ladders:
+        sized = self._sizes(position, min_size, flat=False)
+        if sized is None:
+            return None
+        bids, asks, lean = sized
+        params = self.params
+        return (
+            self._side(Side.BUY, first_distance(lean, params), bids),
+            self._side(Side.SELL, first_distance(-lean, params), asks),
+        )
+
+    def _sizes(self, position: Decimal, min_size: Decimal, *, flat: bool) -> _Sized | None:
+        """Each side's (size on the step, lowest price quoted) per level at `position`, leaning with the
+        position unless `flat`, and the lean; None when the first level's size is 0."""
         params, rules = self.params, self.rules
         first, limit = first_and_limit(params, rules, min_size)
         if first <= 0:
             return None
         ratio_, full, bid_room, ask_room = position_terms(params, rules, position, first, limit)
-        bid_at = bid_at or (first_distance(ratio_, params), ratio_)
-        ask_at = ask_at or (first_distance(-ratio_, params), -ratio_)
-        return (
-            self._side(Side.BUY, *bid_at, bid_room, min_size, full),
-            self._side(Side.SELL, *ask_at, ask_room, min_size, full),
+        bid_lean, ask_lean = (Decimal(0), Decimal(0)) if flat else (ratio_, -ratio_)
+        step = rules.step_size
+        bids, asks = (
+            tuple(
+                (qty.quantize(step, context=DOWN), self._min_ticks(qty))
+                for qty in side_sizes(params, rules, min_size, full, lean, room)
+            )
+            for lean, room in ((bid_lean, bid_room), (ask_lean, ask_room))
         )
+        return bids, asks, ratio_
 
     def _side(
-        self,
-        side: Side,
-        first_bps: Decimal,
-        lean: Decimal,
-        room: Decimal,
-        min_size: Decimal,
-        full: list[Decimal],
+        self, side: Side, first_bps: Decimal, sized: tuple[tuple[Decimal, int | None], ...]
     ) -> SideLadder:
-        params, rules = self.params, self.rules
-        sizes = side_sizes(params, rules, min_size, full, lean, room)
+        params = self.params
         levels = tuple(
-            Level(
-                ratio(level_factor(side, first_bps, n, params)),
-                qty.quantize(rules.step_size, context=DOWN),
-                self._min_ticks(qty),
-            )
-            for n, qty in enumerate(sizes)
+            Level(ratio(level_factor(side, first_bps, n, params)), qty, min_ticks)
+            for n, (qty, min_ticks) in enumerate(sized)
         )
         return SideLadder(side, levels, self.grid)
 
