@@ -70,6 +70,7 @@ from mmctl.strategies.base import (
     Signals,
 )
 from mmctl.strategies.ladder import RefBounds
+from mmctl.strategies.market_maker import check_ladder
 from mmctl.strategies.market_maker_decimal import (
     BPS,
     DOWN,
@@ -380,17 +381,6 @@ def check_against_market(
         raise ValidationError(
             f"no usable price for {rules.symbol}: {reference_price}", data={"field": "price"}
         )
-    if params.leverage > rules.max_leverage:
-        raise ValidationError(
-            f"leverage: {params.leverage} is above {rules.symbol}'s maximum of {rules.max_leverage}",
-            data={"field": "leverage"},
-        )
-    if params.levels * 2 > rules.max_open_orders:
-        raise ValidationError(
-            f"levels: {params.levels} per side need {params.levels * 2} open orders, more than the "
-            f"{rules.max_open_orders} {rules.symbol} allows; use at most {rules.max_open_orders // 2}",
-            data={"field": "levels"},
-        )
     with localcontext(UP):
         tick_bps = rules.tick_size * BPS / reference_price
         shown = format(ceil_to(tick_bps, DISTANCE_GRID).normalize(), "f")
@@ -400,28 +390,7 @@ def check_against_market(
             f"{reference_price} ({rules.tick_size} = {shown} bps); use at least that",
             data={"field": "min_spread_bps"},
         )
-    _check_sizes(params, rules, reference_price)
-
-
-def _check_sizes(params: AvellanedaStoikovParams, rules: MarketRules, price: Decimal) -> None:
-    size = sizing(ladder_params(params), rules, price)
-    if params.order_size > 0 and size.first_size < size.min_size:
-        raise ValidationError(
-            f"order_size: {params.order_size} is below {rules.symbol}'s minimum size at {price}: "
-            f"{size.min_size} (min qty {rules.min_qty}, min notional {rules.min_notional} {rules.quote} "
-            f"at the deepest bid {size.min_size_price}); use at least {size.min_size}, or 0 for the minimum",
-            data={"field": "order_size"},
-        )
-    if size.first_size > rules.max_qty:
-        raise ValidationError(
-            f"order_size: {params.order_size} is above {rules.symbol}'s maximum quantity {rules.max_qty}",
-            data={"field": "order_size"},
-        )
-    if size.max_position < size.first_size:
-        raise ValidationError(
-            f"max_position: {size.max_position} is smaller than the first level's size {size.first_size}",
-            data={"field": "max_position"},
-        )
+    check_ladder(ladder_params(params), rules, reference_price)
 
 
 # --- the strategy object -----------------------------------------------------------------------------

@@ -52,6 +52,7 @@ __all__ = [
     "Reference",
     "Sizing",
     "check_against_market",
+    "check_ladder",
     "quote_band",
     "quote_bands",
     "quotes",
@@ -67,9 +68,15 @@ def check_against_market(params: MarketMakerParams, rules: MarketRules, referenc
         raise ValidationError(
             f"no usable price for {rules.symbol}: {reference_price}", data={"field": "price"}
         )
+    _check_spreads(params, rules, reference_price)
+    check_ladder(params, rules, reference_price)
+
+
+def check_ladder(params: MarketMakerParams, rules: MarketRules, reference_price: Decimal) -> None:
+    """The checks of a quote ladder whatever sets its distances (market_maker, avellaneda_stoikov):
+    leverage, open orders for the levels, sizes against the venue's minimum and maximum."""
     _check_leverage(params, rules)
     _check_open_orders(params, rules)
-    _check_spreads(params, rules, reference_price)
     _check_sizes(params, rules, reference_price)
 
 
