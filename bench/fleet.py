@@ -2,9 +2,10 @@
 symbols, measured through its real socket.
 
 The bots are spread over paper accounts of `--bots-per-account` (40): each account has its own order
-counters while all of them share one IP weight budget, as on Binance (one VPS, one IP); one account fits
-about 40 default bots (bench/api_budget.py). Each account's synthetic market sends one book update per
-second per symbol.
+counters while all of them share one IP weight budget, as on Binance (one VPS, one IP); one account carries
+about 55 default bots and one IP about 170 (bench/binance_budget.py), so 400 bots start in waves over a
+few minutes and then quote as the shared budget allows. Each account's synthetic market sends one book
+update per second per symbol.
 
 The run: create every bot; read the daemon's RSS with no bot running, then with one; start the rest as
 `mmctl start a b c ...` does (one `bot.start` per bot, 4 in flight) and wait until none is still
