@@ -6,9 +6,11 @@ daemon, ccxt, structlog) load only inside the commands that need them.
 
 from __future__ import annotations
 
+import copy
 from typing import Annotated, Any, Literal
 
 import typer
+from typer.models import CommandInfo
 
 from mmctl import API_VERSION, __version__
 from mmctl.cli import (
@@ -289,6 +291,43 @@ def hoist_output(argv: list[str]) -> list[str]:
     return front + rest
 
 
+GLOBAL_VALUE_OPTIONS = frozenset({"--socket", "--config", "--output", "--timeout"})
+"""The root's options that take the next word as their value."""
+
+
+def command_word(argv: list[str]) -> str | None:
+    """The command named in `argv` (the first word that is neither a global option nor its value)."""
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--" or not word.startswith("-"):
+            return None if word == "--" else word
+        i += 2 if word in GLOBAL_VALUE_OPTIONS else 1
+    return None
+
+
+def app_for(argv: list[str]) -> typer.Typer:
+    """The app holding only the command `argv` names (with the root's options): click builds the
+    parameters of one command instead of every command's, about 50 ms less per run. The whole app when
+    no known command is named (help, `--version`, a typo: its error lists the commands)."""
+    word = command_word(argv)
+    if word is None:
+        return app
+    commands = [c for c in app.registered_commands if _name(c) == word]
+    groups = [g for g in app.registered_groups if g.name == word]
+    if not commands and not groups:
+        return app
+    slim = copy.copy(app)
+    slim.registered_commands = commands
+    slim.registered_groups = groups
+    return slim
+
+
+def _name(info: CommandInfo) -> str:
+    callback = info.callback.__name__ if info.callback is not None else ""
+    return info.name or callback.lower().replace("_", "-")
+
+
 def run(argv: list[str]) -> int:
     """Run the app on `argv`; the exit code.
 
@@ -303,7 +342,7 @@ def run(argv: list[str]) -> int:
         return 0
     argv = hoist_output(argv)
     try:
-        code = app(argv, prog_name="mmctl", standalone_mode=False)
+        code = app_for(argv)(argv, prog_name="mmctl", standalone_mode=False)
     except UsageError as e:
         from mmctl.cli.usage import report_usage_error
 
