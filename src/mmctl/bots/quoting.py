@@ -317,7 +317,8 @@ class Quoter:
         shared = self._shared_cancels if together else None
         done = 0
         for batch in [client_ids] if shared is not None else batches(client_ids, MAX_CANCEL_BATCH):
-            asked = {cid: self.live.get(cid) for cid in batch}  # the stream may drop them from live first
+            # joined cancels answer a loop turn later: the stream may have dropped them from live by then
+            asked = {cid: self.live.get(cid) for cid in batch} if shared is not None else {}
             for cid in batch:  # ours now: the stream's "canceled" events are expected, not news
                 self._remember_closed(cid)
             try:

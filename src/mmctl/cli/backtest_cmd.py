@@ -148,12 +148,12 @@ def _events(data: str, symbol: str, from_: str | None, to: str | None, seed: int
     end = None if to is None else parse_time(to, now_ms=now, field="to")
     if data.strip().lower() != "synthetic":
         path = Path(data).expanduser()
-        return list(load_events(path, symbol, start, end))
+        return load_events(path, symbol, start, end)
     start = parse_time(SYNTHETIC_START, now_ms=now) if start is None else start
     end = start + SYNTHETIC_SPAN_MS if end is None else end
     if end <= start:
         raise ValidationError("--to must be after --from", data={"field": "to"})
-    return list(synthetic_events(symbol, start, (end - start) / 1000, seed))
+    return synthetic_events(symbol, start, (end - start) / 1000, seed)
 
 
 def _print_run(out: Output, doc: dict[str, Any], path: Path, report: Path | None, elapsed: float) -> None:
