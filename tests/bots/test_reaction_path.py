@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,7 @@ from tests.bots.test_book_bands import QUIET, World, invalidated, started, stopp
 from mmctl.bots.bands import band_after_tick, resting_plan
 from mmctl.bots.inventory import Inventory
 from mmctl.bots.orders import LiveOrder, reconcile, within_tolerance
+from mmctl.bots.reaction import stale_plan
 from mmctl.bots.risk import BotRiskMonitor
 from mmctl.exchange.paper.exchange import PaperExchange
 from mmctl.model import (
@@ -155,6 +156,64 @@ def test_an_order_named_stale_is_one_the_diff_cancels_and_none_within_tolerance_
                 assert quote is None or not within_tolerance(
                     order.price, quote.price, case.params.refresh_tolerance_bps
                 )
+
+
+@settings(max_examples=300, deadline=None)
+@given(cases(), st.data())
+def test_the_reactions_plan_for_stale_orders_is_the_diffs_plan_for_them(
+    case: Case, data: st.DataObject
+) -> None:
+    """For random markets, parameters, positions, resting orders (partly filled, of unknown size, with
+    other flags, two at one level) and later books, the cancels and amends the reaction sends for the
+    orders the stale test names are exactly the diff's (with amends) for those orders, in its order."""
+    live = list(case.live)
+    for i, order in enumerate(live):
+        if order.qty is None:
+            continue
+        variant = data.draw(st.sampled_from(["as is", "partly filled", "size unknown", "not post-only"]))
+        if variant == "partly filled" and order.qty > case.rules.step_size:
+            live[i] = replace(order, remaining=order.qty - case.rules.step_size)
+        elif variant == "size unknown":
+            live[i] = replace(order, qty=None)
+        elif variant == "not post-only":
+            live[i] = replace(order, post_only=False)
+    if live and data.draw(st.booleans()):  # a second order at a level (the diff keeps the first keepable)
+        twin = data.draw(st.sampled_from(live))
+        live.insert(data.draw(st.integers(0, len(live))), replace(twin, client_order_id="twin"))
+    desired = MarketMaker().quotes(case.params, case.book, case.position, case.rules)
+    _, _, test = band_after_tick(
+        MarketMaker(),
+        case.params,
+        case.book,
+        case.rules,
+        resting_plan(desired, live, case.params, 0),
+        Inventory(qty=case.position),
+        BotRiskMonitor(case.params),
+        now_ms=0,
+        now_s=0,
+    )
+    if test is None:
+        return
+    by_id = {o.client_order_id: o for o in live}
+    bid0 = int(case.book.bid / case.rules.tick_size)
+    for offset, spread, bid_qty in case.moves:
+        if bid0 + offset <= 0:
+            continue
+        book = book_at(case.rules, bid0 + offset, spread, bid_qty)
+        stale = test.stale(book, live, case.params, case.position)
+        wanted = MarketMaker().quotes(case.params, book, case.position, case.rules)
+        plan = reconcile(
+            wanted,
+            list(by_id.values()),
+            tolerance_bps=case.params.refresh_tolerance_bps,
+            max_age_ms=FAR,
+            now_ms=0,
+            amend=True,
+        )
+        ids = set(stale)
+        cancels, amends = stale_plan(wanted, by_id, stale, case.params, 0)
+        assert cancels == [o.client_order_id for o in plan.cancels if o.client_order_id in ids]
+        assert amends == [a for a in plan.amends if a.order.client_order_id in ids]
 
 
 def test_the_stale_test_names_the_orders_a_move_beyond_the_tolerance_leaves_behind() -> None:

@@ -306,12 +306,16 @@ def test_never_a_stop_without_loss_limits(
 def test_loss_guards_trip_exactly_when_the_rules_say(
     pnls: list[Decimal], max_loss: Decimal, max_drawdown: Decimal
 ) -> None:
-    """The first halt comes at the first check where pnl <= -max_loss or peak - pnl >= max_drawdown."""
+    """The first halt comes at the first check where pnl <= -max_loss or peak - pnl >= max_drawdown, and
+    `loss_tripped` (the reaction's look-ahead, no side effect) says so before each check; with both
+    guards off `watches_loss` tells the PnL need not be computed."""
     m = monitor(max_loss=str(max_loss), max_drawdown=str(max_drawdown))
+    assert m.watches_loss is (max_loss > 0 or max_drawdown > 0)
     peak = Decimal(0)
     for i, pnl in enumerate(pnls):
         peak = max(peak, pnl)
         expected = (max_loss > 0 and pnl <= -max_loss) or (max_drawdown > 0 and peak - pnl >= max_drawdown)
+        assert m.loss_tripped(pnl) is expected
         assert m.check(T0 + i, pnl).halts is expected
         if expected:
             break

@@ -7,16 +7,14 @@ classification (DESIGN.md §4): retry and back off on transient errors; after `m
 on a fatal error, the bot cancels its orders and goes to `error` with the message. Every way out of
 quoting cancels the bot's orders and confirms.
 
-A strategy with per-bot `signals` gets the bot's own fills (`on_fill`, with the position after each) and,
-when its `needs` ask for them, every public trade of the symbol (`on_trade`, through the account's shared
-trade subscription, watched by a task of its own while running); when the signals' `version` changes the
-bot wakes to re-quote. A bot without signals (market_maker) has neither hook nor trade subscription.
+Beside it: the loop's error handling (`mmctl.bots.loop_errors`), the paths that stop quoting
+(`mmctl.bots.stopping`), what feeds the strategy's signals (`mmctl.bots.signal_feed`) and the reaction
+to books (`mmctl.bots.reaction`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -26,36 +24,29 @@ from mmctl.bots.account import AccountShared
 from mmctl.bots.definition import BotDefinition
 from mmctl.bots.events import EventLog
 from mmctl.bots.fills import FillBook
-from mmctl.bots.flatten import flatten_position
 from mmctl.bots.held_exits import ExitKeeper
 from mmctl.bots.inventory import Inventory
+from mmctl.bots.loop_errors import BUDGET_WAIT_MAX_S as BUDGET_WAIT_MAX_S  # importable from here as before
+from mmctl.bots.loop_errors import BUDGET_WAIT_MIN_S as BUDGET_WAIT_MIN_S
+from mmctl.bots.loop_errors import LoopErrors
 from mmctl.bots.quoting import Quoter, QuoteStats
 from mmctl.bots.reaction import BookReaction
 from mmctl.bots.recorder import NULL_RECORDER, Recorder
 from mmctl.bots.risk import BotRiskMonitor, RiskAction, RiskVerdict
+from mmctl.bots.signal_feed import SignalFeed
 from mmctl.bots.start_checks import check_start_margin
 from mmctl.bots.state import BotOptions, BotState, FatalBotError, RiskHalt
+from mmctl.bots.stopping import cancel_and_confirm, fail, halt, pause_bot, stop_bot
 from mmctl.clock import Clock, now_ms
-from mmctl.errors import (
-    Action,
-    BudgetExhausted,
-    ExchangeError,
-    InvalidState,
-    LeverageRejected,
-    MmctlError,
-    RateLimited,
-)
+from mmctl.errors import InvalidState, LeverageRejected, MmctlError
 from mmctl.exchange.base import Exchange
 from mmctl.exchange.priority import Priority, request_class
-from mmctl.model import ZERO, BookTop, Fill, MarketRules, Side, Trade
+from mmctl.model import BookTop, Fill, MarketRules
 from mmctl.strategies import get_strategy
 from mmctl.strategies.base import HoldsExits, Quote, Signals
 from mmctl.strategies.params import StrategyParams
 
 __all__ = ["Bot", "BotOptions", "BotState"]  # the bot and the value types callers use with it
-
-BUDGET_WAIT_MIN_S = 0.5  # a bot refused by its request budget waits at least this long before ticking
-BUDGET_WAIT_MAX_S = 30.0  # ... and at most this long
 
 
 class Bot:
@@ -112,10 +103,10 @@ class Bot:
         self.started_ms: int | None = None
         self.last_tick_ms: int | None = None
         self.failures = 0
-        self._budget_noted = -1e18  # when a budget wait was last recorded as an event (monotonic)
+        self.loop_errors = LoopErrors(self)  # how the loop meets an error (bots.loop_errors)
+        self.signal_feed = SignalFeed(self)  # builds and feeds the strategy's signals (bots.signal_feed)
         self._task: asyncio.Task[None] | None = None
         self._helpers: list[asyncio.Task[None]] = []
-        self._trade_watch: asyncio.Task[None] | None = None  # while running, if the strategy reads trades
         self._last_quote = -1e18
         self.reaction = BookReaction(self)  # which books wake the bot, what it sends first (bots.reaction)
         self._starting: asyncio.Task[Any] | None = None  # the task running a start, for a stop to cut
@@ -146,7 +137,7 @@ class Bot:
         self.definition = definition
         self.risk.update_params(definition.params)
         if self.signals is not None and self.rules is not None:  # estimators sized by the new params
-            self.signals = self._new_signals(self.rules)
+            self.signals = self.signal_feed.fresh(self.rules)
         self._follow_trades()  # the new params may read trades, or no longer
         self._wake.set()
 
@@ -196,42 +187,17 @@ class Bot:
             asyncio.create_task(self._watch_book(), name=f"{self.name}-book"),
             asyncio.create_task(self._heartbeat(), name=f"{self.name}-heartbeat"),
         ]
-        self.fills.on_booked = None if self.signals is None else self._on_fill  # none for book-only bots
+        self.fills.on_booked = None if self.signals is None else self.signal_feed.on_fill  # none: book-only
         self._follow_trades()
         self._start_loop()
         self._set_state(BotState.RUNNING)
-
-    def _new_signals(self, rules: MarketRules) -> Signals | None:
-        """Fresh signals for the current params. A position the bot already holds (restored after a
-        restart, or held when its params change) is handed to them as one fill at the bot's average entry
-        price, so a strategy that manages positions (exits measured from the entry) keeps managing it."""
-        signals = self.strategy.signals(self.params, rules)
-        qty = self.inventory.qty
-        if signals is not None and qty != 0:
-            side = Side.BUY if qty > 0 else Side.SELL
-            held = Fill(
-                trade_id="held-position",
-                order_id="",
-                client_order_id="",
-                symbol=rules.symbol,
-                side=side,
-                price=self.inventory.entry_price,
-                qty=qty.copy_abs(),
-                fee=ZERO,
-                fee_asset=rules.quote,
-                maker=True,
-                realized_pnl=ZERO,
-                ts_ms=now_ms(self.clock),
-            )
-            signals.on_fill(held, qty)
-        return signals
 
     async def _prepare(self) -> None:
         symbol = self.definition.symbol
         await self.account.check_reachable()
         await self.exchange.load_markets()
         self.rules = self.exchange.market(symbol)
-        self.signals = self._new_signals(self.rules)  # fresh estimators each start
+        self.signals = self.signal_feed.fresh(self.rules)  # fresh estimators each start
         leverage = self.params.leverage
         if leverage > self.rules.max_leverage:
             raise LeverageRejected(
@@ -276,51 +242,8 @@ class Bot:
             await self.clock.sleep(1.0)
 
     def _follow_trades(self) -> None:
-        """While running, watch the symbol's public trades exactly when the strategy's signals read them
-        (its `needs` for the current params)."""
-        task = self._trade_watch
-        wants = (
-            bool(self._helpers) and self.signals is not None and self.strategy.needs(self.params).wants_trades
-        )
-        if wants == (task is not None):
-            return
-        if task is not None:
-            task.cancel()  # its subscription closes on the way out; `_stop_helpers` awaits it
-            self._trade_watch = None
-        else:
-            self._trade_watch = asyncio.create_task(self._watch_trades(), name=f"{self.name}-trades")
-            self._helpers.append(self._trade_watch)
-
-    async def _watch_trades(self) -> None:
-        """Public trades from the account's shared subscription into the signals (`_on_trade`).
-        Resubscribe if the stream fails (or the signals raised)."""
-        while True:
-            try:
-                async with self.market_data.subscribe_trades(self.definition.symbol, self._on_trade) as sub:
-                    await sub.wait_closed()
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                self.events.add(self.name, "error", f"trade stream failed: {e}; resubscribing")
-            await self.clock.sleep(1.0)
-
-    def _on_trade(self, trade: Trade) -> None:
-        """A public trade for the signals; a new signals `version` wakes the loop (its quotes may move)."""
-        signals = self.signals
-        if signals is not None:
-            version = signals.version
-            signals.on_trade(trade)
-            if signals.version != version:
-                self._wake.set()
-
-    def _on_fill(self, fill: Fill, position: Decimal) -> None:
-        """One of the bot's fills, booked, for the signals; a new `version` wakes the loop."""
-        signals = self.signals
-        if signals is not None:
-            version = signals.version
-            signals.on_fill(fill, position)
-            if signals.version != version:
-                self._wake.set()
+        """While running, watch the symbol's public trades exactly when the strategy's signals read them."""
+        self.signal_feed.follow_trades(self._helpers)
 
     def wake(self) -> None:
         """Run the loop's next tick as soon as the re-quote floor allows."""
@@ -330,6 +253,13 @@ class Bot:
         while True:
             await self.clock.sleep(self.options.heartbeat_s)
             self._wake.set()
+
+    def _start_loop(self) -> None:
+        # a clean context: the loop's requests are quotes and reads, whatever scope (a start's, a
+        # pause's) is current where it is (re)started
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(), name=f"bot-{self.name}", context=contextvars.Context()
+        )
 
     async def _run(self) -> None:
         try:
@@ -345,15 +275,15 @@ class Bot:
                     await self.tick()
                     self.failures = 0
                 except MmctlError as e:
-                    await self._handle(e)
+                    await self.loop_errors.handle(e)
         except FatalBotError as e:
-            await self._fail(str(e))
+            await fail(self, str(e))
         except RiskHalt as e:
-            await self._halt(e.verdict)
+            await halt(self, e.verdict)
         except asyncio.CancelledError:
             raise
         except Exception as e:  # an unhandled error still stops safely
-            await self._fail(f"internal error: {type(e).__name__}: {e}")
+            await fail(self, f"internal error: {type(e).__name__}: {e}")
 
     @property
     def quoting(self) -> bool:
@@ -419,62 +349,12 @@ class Bot:
             self.events.add(self.name, "risk", message, **verdict.data)
             self.hold = hold
 
-    async def _halt(self, verdict: RiskVerdict) -> None:
-        """A loss guard tripped: cancel and confirm, flatten if asked, end stopped with the reason."""
-        self.events.add(self.name, "risk", verdict.reason, action=verdict.action.value, **verdict.data)
-        flatten = verdict.action is RiskAction.FLATTEN
-        await self._end_from_loop(BotState.STOPPED, f"risk: {verdict.reason}", flatten=flatten)
-
-    async def _fail(self, message: str) -> None:
-        """Safe stop into the error state: cancel and confirm, then record why."""
-        self.events.add(self.name, "error", message)
-        await self._end_from_loop(BotState.ERROR, message)
-
-    async def _end_from_loop(self, state: BotState, message: str, *, flatten: bool = False) -> None:
-        """The loop ends itself: cancel and confirm (and flatten), then settle in `state` with `message`.
-        If orders cannot be confirmed gone the bot is in error saying so and keeps booking their fills
-        (`stop` retries the cancel)."""
-        self.last_error = message
-        await self._stop_helpers()
-        try:
-            with request_class(Priority.SAFETY):
-                await self._cancel_and_confirm()
-                if flatten:
-                    await self._flatten()
-            await self.router.unregister(self.name)
-        except MmctlError as e:
-            state, message = BotState.ERROR, f"{message}; and orders may remain: {e.message}"
-            self.last_error = message
-        self._set_state(state, message)
-        await self._stopped()
-
-    async def _stopped(self) -> None:
-        if self.on_stopped is not None:
-            with contextlib.suppress(Exception):
-                await self.on_stopped(self)
-
     # --- pause / resume -----------------------------------------------------------------------------------
 
     async def pause(self, reason: str = "paused by operator", until: float | None = None) -> dict[str, Any]:
         """Stop quoting (orders cancelled and confirmed) but keep watching; `until` resumes automatically."""
         async with self._lifecycle:
-            return await self._pause(reason, until)
-
-    async def _pause(self, reason: str, until: float | None) -> dict[str, Any]:
-        if self.state not in (BotState.RUNNING, BotState.PAUSED):
-            raise InvalidState(f"bot {self.name} is {self.state.value}: only a running bot can be paused")
-        self.pause_reason, self.resume_at = reason, until
-        if self.state is not BotState.PAUSED:
-            self._set_state(BotState.PAUSED, reason)
-        looping = self._task is not None
-        try:
-            with request_class(Priority.SAFETY):  # never behind quotes, reads or starts
-                await self._interrupt_loop()  # a tick waiting for budget must not delay the pause
-                cancelled = await self._cancel_and_confirm()
-        finally:
-            if looping and self._task is None:
-                self._start_loop()  # paused: it watches and keeps the book of orders empty
-        return {"bot": self.name, "state": self.state.value, "cancelled": cancelled}
+            return await pause_bot(self, reason, until)
 
     async def resume(self) -> dict[str, Any]:
         async with self._lifecycle:
@@ -489,54 +369,12 @@ class Bot:
     async def cancel_own_orders(self) -> int:
         """Cancel (and confirm) every open order carrying this bot's id prefix, whatever the state."""
         with request_class(Priority.SAFETY):
-            return await self._cancel_and_confirm()
+            return await cancel_and_confirm(self)
 
     def _resume(self, message: str) -> None:
         self.pause_reason, self.resume_at = None, None
         self._set_state(BotState.RUNNING, message)
         self._wake.set()
-
-    async def _handle(self, error: MmctlError) -> None:
-        """The one place a loop error is classified."""
-        self.last_error = error.message
-        if isinstance(error, BudgetExhausted):  # nothing was sent: wait for the budget, not a failure
-            await self._await_budget(error)
-            return
-        if error.action in (Action.RETRY, Action.RESYNC, Action.BACKOFF):
-            what, kind = "consecutive failures", "retry"
-        elif error.action is Action.GIVE_UP:
-            # a whole request was refused (per-order rejections never get here): count it and back off,
-            # or a persistent refusal would spin the loop against the venue's rate limits
-            what, kind = "refused requests in a row", "reject"
-        else:
-            raise FatalBotError(error.message)
-        self.failures += 1
-        if self.failures >= self.options.max_failures:
-            raise FatalBotError(f"{self.failures} {what}, last: {error.message}")
-        delay = self._backoff(error)
-        self.events.add(self.name, kind, f"{error.message}; retrying in {delay:g} s", code=error.code)
-        self.quoter.needs_resync = True
-        await self.clock.sleep(delay)
-        self._wake.set()
-
-    async def _await_budget(self, error: BudgetExhausted) -> None:
-        """Our own request budget could not admit a quote or read in time (the venue's limits are shared
-        by more bots than they carry): wait as long as it says, then tick again. It is no failure (the
-        venue saw nothing) and never ends the bot; `health` shows the budget and the missing quotes.
-        One event a minute at most."""
-        delay = min(max(float(error.retry_after_s or 1.0), BUDGET_WAIT_MIN_S), BUDGET_WAIT_MAX_S)
-        now = self.clock.monotonic()
-        if now - self._budget_noted >= 60.0:
-            self._budget_noted = now
-            self.events.add(self.name, "retry", f"{error.message}; waiting {delay:g} s", code=error.code)
-        await self.clock.sleep(delay)
-        self._wake.set()
-
-    def _backoff(self, error: MmctlError) -> float:
-        delay = min(self.options.backoff_base_s * 2 ** (self.failures - 1), self.options.backoff_max_s)
-        if isinstance(error, RateLimited) and error.retry_after_s:
-            delay = max(delay, float(error.retry_after_s))
-        return float(delay)
 
     # --- stop ---------------------------------------------------------------------------------------------
 
@@ -549,75 +387,7 @@ class Bot:
             starting.cancel()
         async with self._lifecycle:
             with request_class(Priority.SAFETY):
-                return await self._stop(flatten, disarm)
-
-    async def _stop(self, flatten: bool, disarm: bool) -> dict[str, Any]:
-        if self.state in (BotState.CREATED, BotState.STOPPED) and not flatten:
-            return {"bot": self.name, "state": self.state.value, "cancelled": 0, "note": "not running"}
-        self._set_state(BotState.STOPPING)
-        await self._stop_loop()
-        await self.router.register(
-            self.name, self.fills.on_update, self.fills.on_gap
-        )  # fills during the stop count
-        try:
-            cancelled = await self._cancel_and_confirm()
-            result: dict[str, Any] = {"bot": self.name, "cancelled": cancelled}
-            if flatten:
-                result["flatten"] = await self._flatten()
-        except MmctlError as e:
-            self.last_error = e.message
-            self._set_state(BotState.ERROR, f"stop incomplete: {e.message}")
-            raise
-        await self.router.unregister(self.name)
-        if disarm:
-            with contextlib.suppress(ExchangeError):
-                await self.account.disarm_countdown(self.definition.symbol)
-        self._set_state(BotState.STOPPED)
-        result["state"] = self.state.value
-        return result
-
-    async def _stop_loop(self) -> None:
-        """Stop quoting; the order events keep flowing so fills during the stop are still booked."""
-        await self._interrupt_loop()
-        await self._stop_helpers()
-
-    def _start_loop(self) -> None:
-        # a clean context: the loop's requests are quotes and reads, whatever scope (a start's, a
-        # pause's) is current where it is (re)started
-        self._task = asyncio.get_running_loop().create_task(
-            self._run(), name=f"bot-{self.name}", context=contextvars.Context()
-        )
-
-    async def _interrupt_loop(self) -> None:
-        """End the loop task now, wherever it waits (for budget, for a request's answer), then wait for
-        every request already sent to be answered: nothing is cut half-way on the venue, nothing waits
-        behind a tick, and a confirmation that follows sees every order the tick placed."""
-        task, self._task = self._task, None
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self.exchange.settle()
-
-    async def _stop_helpers(self) -> None:
-        self._trade_watch = None
-        for t in self._helpers:
-            t.cancel()
-        for t in self._helpers:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
-        self._helpers = []
-
-    async def _cancel_and_confirm(self) -> int:
-        """Cancel every open order carrying this bot's id prefix until the venue shows none, and the
-        exits it holds on the venue (strategies that hold some)."""
-        cancelled = await self.quoter.cancel_and_confirm(self.options.stop_timeout_s)
-        if self.exits is not None:
-            cancelled += await self.exits.cancel_and_confirm(self.options.stop_timeout_s)
-        return cancelled
-
-    async def _flatten(self) -> dict[str, Any]:
-        return await flatten_position(self)
+                return await stop_bot(self, flatten, disarm)
 
     def quotes_for(self, book: BookTop, rules: MarketRules) -> list[Quote]:
         """The strategy's quotes for `book`, remembered while their inputs stay the same."""

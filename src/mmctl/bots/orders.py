@@ -85,8 +85,10 @@ class Amendment:
 
     def to_amend(self) -> Amend:
         order, quote = self.order, self.quote
-        filled = order.filled
-        qty = quote.qty if filled is None else _EXACT.add(filled, quote.qty)
+        if order.qty is None or order.remaining == order.qty:  # nothing filled (the usual case)
+            qty = quote.qty
+        else:
+            qty = _EXACT.add(_EXACT.subtract(order.qty, order.remaining), quote.qty)
         return Amend(order.client_order_id, order.side, quote.price, qty, order.reduce_only)
 
 

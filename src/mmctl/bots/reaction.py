@@ -28,11 +28,12 @@ from typing import TYPE_CHECKING
 
 from mmctl.bots.bands import band_after_tick, resting_plan
 from mmctl.bots.market_data import BookSubscription
-from mmctl.bots.orders import Amendment, reconcile
+from mmctl.bots.orders import Amendment, LiveOrder, amendable, reconcile
 from mmctl.bots.stale import StaleTest
 from mmctl.clock import now_ms
 from mmctl.model import BookTop, MarketRules
 from mmctl.strategies.base import Quote
+from mmctl.strategies.params import StrategyParams
 
 if TYPE_CHECKING:
     from mmctl.bots.bot import Bot
@@ -144,20 +145,10 @@ class BookReaction:
         if book is None or rules is None or not bot.quoting:
             return None
         self.take_books()  # the circuit breaker sees the woken books before anything is re-quoted
-        if bot.risk.move_tripped() or bot.risk.loss_tripped(bot.inventory.net(book.mid)):
+        risk = bot.risk
+        if risk.move_tripped() or (risk.watches_loss and risk.loss_tripped(bot.inventory.net(book.mid))):
             return None  # the tick stops or pauses the bot: cancel, never amend toward the market
-        params = bot.params
-        plan = reconcile(
-            self.quotes_for(book, rules),
-            list(bot.quoter.live.values()),
-            tolerance_bps=params.refresh_tolerance_bps,
-            max_age_ms=params.max_order_age_s * 1000,
-            now_ms=now_ms(bot.clock),
-            amend=True,
-        )
-        ids = set(stale)
-        cancels = [o.client_order_id for o in plan.cancels if o.client_order_id in ids]
-        return cancels, [a for a in plan.amends if a.order.client_order_id in ids]
+        return stale_plan(self.quotes_for(book, rules), bot.quoter.live, stale, bot.params, now_ms(bot.clock))
 
     def desired_quotes(self) -> list[Quote]:
         """The strategy's quotes for the latest book; schedules the band for them."""
@@ -222,3 +213,40 @@ class BookReaction:
                 signals=bot.signals,
             )
         sub.set_band(band, until)
+
+
+def stale_plan(
+    desired: list[Quote], live: dict[str, LiveOrder], stale: list[str], params: StrategyParams, now: int
+) -> tuple[list[str], list[Amendment]]:
+    """The cancels and amends `reconcile(desired, live, amend=True)` plans for the `stale` orders, in its
+    order (the live orders'). A stale order is never kept (its price left the tolerance), so with one
+    live order per (side, level) the diff amends it to its level's quote when the level is still quoted
+    and the amend is possible (`amendable`), and cancels it otherwise: two dictionary lookups instead of
+    the whole diff. Several orders at one level (rare: the diff keeps the first keepable one) take the
+    diff itself."""
+    keys = {(o.side, o.level) for o in live.values()}
+    if len(keys) != len(live):
+        plan = reconcile(
+            desired,
+            list(live.values()),
+            tolerance_bps=params.refresh_tolerance_bps,
+            max_age_ms=params.max_order_age_s * 1000,
+            now_ms=now,
+            amend=True,
+        )
+        ids = set(stale)
+        return (
+            [o.client_order_id for o in plan.cancels if o.client_order_id in ids],
+            [a for a in plan.amends if a.order.client_order_id in ids],
+        )
+    wanted = {(q.side, q.level): q for q in desired}
+    cancels: list[str] = []
+    amends: list[Amendment] = []
+    for cid in stale:
+        order = live[cid]
+        quote = wanted.get((order.side, order.level))
+        if quote is not None and amendable(order, quote):
+            amends.append(Amendment(order, quote))
+        else:
+            cancels.append(cid)
+    return cancels, amends

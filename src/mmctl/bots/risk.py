@@ -292,16 +292,25 @@ class BotRiskMonitor:
         self._paused_at = self._pause = None
         return None
 
+    @property
+    def watches_loss(self) -> bool:
+        """True when the net PnL can trip a loss guard (`max_loss` or `max_drawdown` on, or a loss verdict
+        latched): otherwise `loss_tripped` is False whatever the PnL, and it need not be computed."""
+        params = self._params
+        return self._halt is not None or params.max_loss > 0 or params.max_drawdown > 0
+
     def loss_tripped(self, net_pnl: Decimal) -> bool:
         """True when `check` with this net PnL would stop the bot on a loss or drawdown (or already
         has). No side effect: the peak is not moved."""
         if self._halt is not None:
             return True
-        params = self._params
-        with localcontext(EXACT):
-            if params.max_loss > 0 and net_pnl <= -params.max_loss:
-                return True
-            return params.max_drawdown > 0 and max(self._peak, net_pnl) - net_pnl >= params.max_drawdown
+        params = self._params  # on the reaction path: no context manager, comparisons need no context
+        if params.max_loss > 0 and net_pnl <= params.max_loss.copy_negate():
+            return True
+        if params.max_drawdown <= 0:
+            return False
+        peak = self._peak if self._peak > net_pnl else net_pnl
+        return EXACT.subtract(peak, net_pnl) >= params.max_drawdown
 
     def move_tripped(self) -> bool:
         """True when the mids held now trip the circuit breaker: (high - low) × 10000 > max_move_bps ×
