@@ -32,12 +32,11 @@ strategy reads only the book never open one.
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
-from types import TracebackType
 
 from mmctl.bots.trade_data import TradeCallback, TradeHub, TradeSubscription
+from mmctl.bots.upstreams import Subscriber, Upstream, Upstreams
 from mmctl.clock import Clock, SystemClock
 from mmctl.exchange.base import Exchange
 from mmctl.model import BookTop
@@ -47,7 +46,7 @@ from mmctl.strategies.ticks import Grid
 BookCallback = Callable[[BookTop, Decimal, float], None]  # (top, its mid, when it arrived on the hub clock)
 
 
-class BookSubscription:
+class BookSubscription(Subscriber):
     """One subscriber's conflated stream of a symbol's top of book (unified symbol in `symbol`)."""
 
     def __init__(
@@ -58,12 +57,8 @@ class BookSubscription:
         on_book: BookCallback | None = None,
         on_quiet: BookCallback | None = None,
     ) -> None:
-        self.symbol = symbol
-        self._hub = hub
+        super().__init__(hub._upstreams, symbol)
         self._latest = latest
-        self._wakeup = asyncio.Event()
-        self._ended = False
-        self._error: BaseException | None = None
         self.on_book = on_book
         self.on_quiet = on_quiet
         self.band: BookBand | None = None  # books that need no `on_book`, until `band_until`
@@ -75,16 +70,6 @@ class BookSubscription:
         if self.on_book is None:
             raise ValueError("a band needs a subscription with callbacks (on_book)")
         self.band, self.band_until = band, until
-
-    async def wait_closed(self) -> None:
-        """Return when the subscription has ended (closed, or its upstream ended); raise the upstream's
-        error if it failed. For callback subscriptions, whose books never queue."""
-        while not self._ended:
-            self._wakeup.clear()
-            await self._wakeup.wait()
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
 
     def __aiter__(self) -> BookSubscription:
         return self
@@ -101,24 +86,10 @@ class BookSubscription:
         top, self._latest = self._latest, None
         return top
 
-    @property
-    def closed(self) -> bool:
-        """True once the subscription will deliver nothing new (closed, or its upstream ended)."""
-        return self._ended
-
     async def aclose(self) -> None:
         """Unsubscribe (idempotent); the upstream stops when this was its last subscriber."""
-        self._end(None)
-        self._latest, self._error = None, None
-        await self._hub._unsubscribe(self)
-
-    async def __aenter__(self) -> BookSubscription:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
+        self._latest = None
+        await super().aclose()
 
     def _offer(self, top: BookTop) -> None:
         if not self._ended:
@@ -136,22 +107,13 @@ class BookSubscription:
             self.band = None  # used up: the subscriber registers a new one when it has looked
             self.on_book(top, mid, arrived)
 
-    def _end(self, error: BaseException | None) -> None:
-        if not self._ended:
-            self._ended = True
-            self._error = copy.copy(error) if error is not None else None
-            self._wakeup.set()
 
-
-class _Upstream:
+class _Upstream(Upstream[AsyncIterator[BookTop], BookSubscription]):
     """The hub's one `watch_book` stream of a symbol and the subscribers it feeds."""
 
     def __init__(self, symbol: str, stream: AsyncIterator[BookTop], grid: Grid) -> None:
-        self.symbol = symbol
-        self.stream = stream
+        super().__init__(symbol, stream)
         self.grid = grid  # the symbol's price ticks
-        self.subscribers: dict[BookSubscription, None] = {}  # an ordered set
-        self.task: asyncio.Task[None] | None = None
 
 
 class MarketDataHub:
@@ -160,9 +122,8 @@ class MarketDataHub:
     def __init__(self, exchange: Exchange, clock: Clock | None = None) -> None:
         self.exchange = exchange
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self._upstreams: dict[str, _Upstream] = {}
+        self._upstreams: Upstreams[_Upstream] = Upstreams("book", self._pump)
         self._last: dict[str, tuple[BookTop, float]] = {}
-        self._closed = False
         self.trades = TradeHub(exchange, self.clock)  # public trades, for strategies that read them
 
     def subscribe(
@@ -171,7 +132,7 @@ class MarketDataHub:
         """Subscribe to `symbol` (either form; `UnknownSymbol` if the exchange has no such market).
         With `on_book`, books are delivered by calling it (and `on_quiet` inside a band), not queued."""
         unified = self.exchange.market(symbol).symbol
-        if self._closed:
+        if self._upstreams.closed:
             sub = BookSubscription(self, unified, None, on_book, on_quiet)
             sub._end(None)
             return sub
@@ -198,7 +159,7 @@ class MarketDataHub:
 
     def subscriptions(self) -> dict[str, int]:
         """Open subscriptions per unified symbol."""
-        return {s: len(u.subscribers) for s, u in self._upstreams.items() if u.subscribers}
+        return self._upstreams.subscriptions()
 
     def upstream_count(self) -> int:
         """How many `watch_book` streams the hub holds open."""
@@ -206,23 +167,15 @@ class MarketDataHub:
 
     async def aclose(self) -> None:
         """End every subscription and stop every upstream; later subscriptions end at once."""
-        self._closed = True
+        self._upstreams.closed = True  # no new book upstream while the trade hub closes
         await self.trades.aclose()
-        upstreams, self._upstreams = list(self._upstreams.values()), {}
-        for upstream in upstreams:
-            for sub in upstream.subscribers:
-                sub._end(None)
-            upstream.subscribers.clear()
-            await _stop(upstream)
+        await self._upstreams.aclose()
 
     # --- machinery ----------------------------------------------------------------------------------
 
     def _start(self, symbol: str) -> _Upstream:
         grid = Grid.of(self.exchange.market(symbol).tick_size)
-        upstream = _Upstream(symbol, self.exchange.watch_book(symbol), grid)
-        upstream.task = asyncio.get_running_loop().create_task(self._pump(upstream), name=f"book-{symbol}")
-        self._upstreams[symbol] = upstream
-        return upstream
+        return self._upstreams.start(_Upstream(symbol, self.exchange.watch_book(symbol), grid))
 
     async def _pump(self, upstream: _Upstream) -> None:
         error: Exception | None = None
@@ -233,27 +186,13 @@ class MarketDataHub:
                 _fan_out(upstream, top, arrived)
         except Exception as e:  # handed to every subscriber, which raises it
             error = e
-        if self._upstreams.get(upstream.symbol) is upstream:
-            del self._upstreams[upstream.symbol]
-        for sub in upstream.subscribers:
-            sub._end(error)
-        upstream.subscribers.clear()
-        await _close_stream(upstream.stream)
+        await self._upstreams.ended(upstream, error)
 
     def _greet(self, sub: BookSubscription) -> None:
         """A callback subscriber that joined a running upstream starts from the latest book."""
         last = self._last.get(sub.symbol)
         if last is not None:
             sub._deliver(last[0], last[0].mid, self.clock.monotonic())
-
-    async def _unsubscribe(self, sub: BookSubscription) -> None:
-        upstream = self._upstreams.get(sub.symbol)
-        if upstream is None or sub not in upstream.subscribers:
-            return
-        del upstream.subscribers[sub]
-        if not upstream.subscribers:
-            del self._upstreams[sub.symbol]
-            await _stop(upstream)
 
 
 def _fan_out(upstream: _Upstream, top: BookTop, arrived: float) -> None:
@@ -317,17 +256,3 @@ def _settle(quiet: list[BookSubscription], top: BookTop, mid: Decimal, arrived: 
     for sub in quiet:
         if not sub._ended and sub.on_quiet is not None:
             sub.on_quiet(top, mid, arrived)
-
-
-async def _stop(upstream: _Upstream) -> None:
-    task = upstream.task
-    if task is not None and task is not asyncio.current_task():
-        task.cancel()
-        await asyncio.wait([task])
-    await _close_stream(upstream.stream)
-
-
-async def _close_stream(stream: AsyncIterator[BookTop]) -> None:
-    aclose = getattr(stream, "aclose", None)
-    if aclose is not None:
-        await aclose()

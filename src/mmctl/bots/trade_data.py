@@ -16,12 +16,10 @@ held strongly: close them (`aclose()` or `async with`).
 
 from __future__ import annotations
 
-import asyncio
-import copy
 import logging
 from collections.abc import Callable
-from types import TracebackType
 
+from mmctl.bots.upstreams import Subscriber, Upstream, Upstreams
 from mmctl.clock import Clock, SystemClock
 from mmctl.exchange.base import Exchange, TradeStream
 from mmctl.model import Trade
@@ -33,60 +31,19 @@ DROP_LOG_INTERVAL_S = 60.0
 """At most one warning per symbol this often (hub clock seconds) while trades are being dropped."""
 
 
-class TradeSubscription:
+class TradeSubscription(Subscriber):
     """One subscriber's share of a symbol's public trades, delivered through `on_trade`."""
 
     def __init__(self, hub: TradeHub, symbol: str, on_trade: TradeCallback) -> None:
-        self.symbol = symbol
+        super().__init__(hub._upstreams, symbol)
         self.on_trade = on_trade
-        self._hub = hub
-        self._ended = False
-        self._error: BaseException | None = None
-        self._wakeup = asyncio.Event()
-
-    @property
-    def closed(self) -> bool:
-        """True once the subscription will deliver nothing more."""
-        return self._ended
-
-    async def wait_closed(self) -> None:
-        """Return when the subscription has ended; raise the error that ended it, if any."""
-        while not self._ended:
-            self._wakeup.clear()
-            await self._wakeup.wait()
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
-
-    async def aclose(self) -> None:
-        """Unsubscribe (idempotent); the upstream stops when this was its last subscriber."""
-        self._end(None)
-        self._error = None
-        await self._hub._unsubscribe(self)
-
-    async def __aenter__(self) -> TradeSubscription:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    def _end(self, error: BaseException | None) -> None:
-        if not self._ended:
-            self._ended = True
-            self._error = copy.copy(error) if error is not None else None
-            self._wakeup.set()
 
 
-class _Upstream:
+class _Upstream(Upstream[TradeStream, TradeSubscription]):
     """The hub's one `watch_trades` stream of a symbol and the subscribers it feeds."""
 
     def __init__(self, symbol: str, stream: TradeStream) -> None:
-        self.symbol = symbol
-        self.stream = stream
-        self.subscribers: dict[TradeSubscription, None] = {}  # an ordered set
-        self.task: asyncio.Task[None] | None = None
+        super().__init__(symbol, stream)
         self.dropped = 0  # the stream's `dropped` when last looked at
         self.warned_at: float | None = None
 
@@ -97,16 +54,15 @@ class TradeHub:
     def __init__(self, exchange: Exchange, clock: Clock | None = None) -> None:
         self.exchange = exchange
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self._upstreams: dict[str, _Upstream] = {}
+        self._upstreams: Upstreams[_Upstream] = Upstreams("trades", self._pump)
         self._dropped: dict[str, int] = {}  # trades lost per symbol, over every upstream so far
-        self._closed = False
 
     def subscribe(self, symbol: str, on_trade: TradeCallback) -> TradeSubscription:
         """Call `on_trade` with every public trade of `symbol` (either form; `UnknownSymbol` if the
         exchange has no such market) from now on, in order."""
         unified = self.exchange.market(symbol).symbol
         sub = TradeSubscription(self, unified, on_trade)
-        if self._closed:
+        if self._upstreams.closed:
             sub._end(None)
             return sub
         upstream = self._upstreams.get(unified)
@@ -117,7 +73,7 @@ class TradeHub:
 
     def subscriptions(self) -> dict[str, int]:
         """Open subscriptions per unified symbol."""
-        return {s: len(u.subscribers) for s, u in self._upstreams.items() if u.subscribers}
+        return self._upstreams.subscriptions()
 
     def upstream_count(self) -> int:
         """How many `watch_trades` streams the hub holds open."""
@@ -125,27 +81,18 @@ class TradeHub:
 
     def dropped(self) -> dict[str, int]:
         """Trades lost per symbol because the hub fell a whole buffer behind (none in normal running)."""
-        for upstream in self._upstreams.values():
+        for upstream in self._upstreams:
             self._count_drops(upstream)
         return {s: n for s, n in sorted(self._dropped.items()) if n}
 
     async def aclose(self) -> None:
         """End every subscription and stop every upstream; later subscriptions end at once."""
-        self._closed = True
-        upstreams, self._upstreams = list(self._upstreams.values()), {}
-        for upstream in upstreams:
-            for sub in upstream.subscribers:
-                sub._end(None)
-            upstream.subscribers.clear()
-            await _stop(upstream)
+        await self._upstreams.aclose()
 
     # --- machinery ----------------------------------------------------------------------------------
 
     def _start(self, symbol: str) -> _Upstream:
-        upstream = _Upstream(symbol, self.exchange.watch_trades(symbol))
-        upstream.task = asyncio.get_running_loop().create_task(self._pump(upstream), name=f"trades-{symbol}")
-        self._upstreams[symbol] = upstream
-        return upstream
+        return self._upstreams.start(_Upstream(symbol, self.exchange.watch_trades(symbol)))
 
     async def _pump(self, upstream: _Upstream) -> None:
         error: Exception | None = None
@@ -167,13 +114,8 @@ class TradeHub:
                     break
         except Exception as e:  # handed to every subscriber, which raises it
             error = e
-        if self._upstreams.get(upstream.symbol) is upstream:
-            del self._upstreams[upstream.symbol]
-        for sub in subscribers:
-            sub._end(error)
-        subscribers.clear()
         self._count_drops(upstream)
-        await _close_stream(upstream.stream)
+        await self._upstreams.ended(upstream, error)
 
     def _count_drops(self, upstream: _Upstream) -> None:
         dropped = upstream.stream.dropped
@@ -188,24 +130,3 @@ class TradeHub:
             log.warning(
                 "public trades of %s dropped: the hub fell behind (%d lost so far)", upstream.symbol, total
             )
-
-    async def _unsubscribe(self, sub: TradeSubscription) -> None:
-        upstream = self._upstreams.get(sub.symbol)
-        if upstream is None or sub not in upstream.subscribers:
-            return
-        del upstream.subscribers[sub]
-        if not upstream.subscribers:
-            del self._upstreams[sub.symbol]
-            await _stop(upstream)
-
-
-async def _stop(upstream: _Upstream) -> None:
-    task = upstream.task
-    if task is not None and task is not asyncio.current_task():
-        task.cancel()
-        await asyncio.wait([task])
-    await _close_stream(upstream.stream)
-
-
-async def _close_stream(stream: TradeStream) -> None:
-    await stream.aclose()

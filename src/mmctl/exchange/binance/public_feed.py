@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -32,7 +32,8 @@ from mmctl.errors import MmctlError, VenueUnavailable
 from mmctl.exchange.binance.adapter import BinanceClient, isolated, one_line
 from mmctl.exchange.binance.convert import dec, ms
 from mmctl.exchange.binance.markets import MarketIndex
-from mmctl.exchange.binance.streams import BookStreams, backoff
+from mmctl.exchange.binance.reconnect import backoff, keep_watching
+from mmctl.exchange.binance.streams import BookStreams
 from mmctl.exchange.fanout import BookWatch
 from mmctl.model import BookTop, MarketRules, Side, Trade
 
@@ -187,19 +188,17 @@ class BinancePublicFeed:
 
     async def _keep_trades(self, client: PublicMarketClient, ccxt_symbol: str) -> None:
         """Keep `ccxt_symbol`'s aggTrade subscription alive; reconnect with backoff when it fails."""
-        attempt = 0
-        while True:
-            try:
-                await client.watch_agg_trades(ccxt_symbol)
-                attempt = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # the loop's one error boundary: the stream failed; reconnect
-                self.trade_reconnects += 1
-                self.last_error = f"trade stream of {ccxt_symbol}: {one_line(e)}"
-                log.warning("live_trade_stream_failed", symbol=ccxt_symbol, error=one_line(e))
-                await self.clock.sleep(backoff(attempt))
-                attempt += 1
+
+        async def watch(progress: Callable[[], None]) -> None:
+            await client.watch_agg_trades(ccxt_symbol)
+            progress()
+
+        async def failed(e: Exception) -> None:
+            self.trade_reconnects += 1
+            self.last_error = f"trade stream of {ccxt_symbol}: {one_line(e)}"
+            log.warning("live_trade_stream_failed", symbol=ccxt_symbol, error=one_line(e))
+
+        await keep_watching(watch, failed, self.clock, lambda: True)
 
 
 async def _pump_books(watch: BookWatch, symbol: str, queue: asyncio.Queue[LiveEvent]) -> None:

@@ -13,13 +13,13 @@ published, and if the stream was connected yet missed something it is presumed d
 An optional `reconcile_first` step (the account's conditional orders, `algo.AlgoOrders.reconcile`) runs
 before the orders' own, so an order a conditional became meanwhile is known when the orders are checked.
 
-Both loops sleep on the injected `Clock`; each has one error boundary, around one iteration.
+Both loops sleep on the injected `Clock`; each has one error boundary, around one iteration. The book
+loop's reconnect with backoff is `reconnect.keep_watching`, shared with the public trade streams.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
@@ -29,6 +29,7 @@ import structlog
 
 from mmctl.clock import Clock, now_ms
 from mmctl.exchange.binance.convert import book_top, book_update_id
+from mmctl.exchange.binance.reconnect import backoff, keep_watching, stop_tasks
 from mmctl.exchange.binance.tracker import OrderTracker
 from mmctl.exchange.fanout import BookWatch, Fanout, Subscription
 from mmctl.model import BookTop, Fill, Order, OrderUpdate
@@ -36,11 +37,6 @@ from mmctl.model import BookTop, Fill, Order, OrderUpdate
 log = structlog.get_logger("mmctl.binance")
 
 T = TypeVar("T")
-BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
-
-
-def backoff(attempt: int) -> float:
-    return BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
 
 
 # --- top of book ----------------------------------------------------------------------------------------
@@ -117,12 +113,7 @@ class BookStreams:
 
     async def close(self) -> None:
         self._closed = True
-        tasks = [b.task for b in self._books.values() if b.task is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(b.task for b in self._books.values() if b.task is not None)
         for book in self._books.values():
             for watch in list(book.watchers):
                 watch.end()
@@ -131,28 +122,28 @@ class BookStreams:
 
     async def _run(self, symbol: str, book: _SymbolBook) -> None:
         await self._from_rest(symbol, book, prime=True)
-        attempt = 0
-        while not self._closed:
+
+        async def watch(progress: Callable[[], None]) -> None:
             try:
                 raw = await asyncio.wait_for(
                     self.source.watch_book_ticker(symbol, book.last_raw), self.quiet_s
                 )
-                book.state, book.last_raw = "streaming", raw
-                attempt = 0
-                self._offer(symbol, book, raw)
-            except TimeoutError:
+            except TimeoutError:  # quiet: a newer top on REST means the socket is dead
                 if await self._from_rest(symbol, book) and book.state == "streaming":
                     book.reconnects += 1
                     self.source.reset_streams("public", f"{symbol} book stream silent for {self.quiet_s:g} s")
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # the loop's one error boundary: the stream failed; REST meanwhile
-                book.state = "reconnecting"
-                book.reconnects += 1
-                log.warning("book_stream_failed", symbol=symbol, error=str(e))
-                await self._from_rest(symbol, book)
-                await self.clock.sleep(backoff(attempt))
-                attempt += 1
+                return
+            book.state, book.last_raw = "streaming", raw
+            progress()
+            self._offer(symbol, book, raw)
+
+        async def failed(e: Exception) -> None:  # the stream failed: REST meanwhile
+            book.state = "reconnecting"
+            book.reconnects += 1
+            log.warning("book_stream_failed", symbol=symbol, error=str(e))
+            await self._from_rest(symbol, book)
+
+        await keep_watching(watch, failed, self.clock, lambda: not self._closed)
 
     async def _from_rest(self, symbol: str, book: _SymbolBook, *, prime: bool = False) -> bool:
         """Confirm the top from REST; True when REST knew a newer top than the stream had delivered."""
@@ -357,10 +348,6 @@ class UserStream:
     async def close(self) -> None:
         self._closed = True
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(tasks)
         self.fanout.close()
         self.state = "stopped"

@@ -2,18 +2,18 @@
 
 `TradeStreams` runs one task per watched symbol that keeps its `<symbol>@aggTrade` subscription alive
 (ccxt's `watch_trades` with `name=aggTrade`, on a keyless public client opened at the first watch) and
-reconnects with backoff when it fails, sleeping on the injected `Clock`; the loop has one error boundary,
-around one iteration. Every raw aggTrade message is taken from the client's message hook (none is lost
-between two watches, prices stay Binance's strings), converted by `agg_trade`, deduplicated by aggregate
-id, and published to every subscriber of the symbol, each in order through its own bounded buffer
-(`mmctl.exchange.trade_stream`). Trades published while the socket is down are not replayed: `gaps()`
-counts the aggregate ids skipped (Binance numbers each symbol's aggregate trades consecutively).
+reconnects with backoff when it fails (`reconnect.keep_watching`, the book streams' loop too), sleeping on
+the injected `Clock`; the loop has one error boundary, around one iteration. Every raw aggTrade message
+is taken from the client's message hook (none is lost between two watches, prices stay Binance's
+strings), converted by `agg_trade`, deduplicated by aggregate id, and published to every subscriber of
+the symbol, each in order through its own bounded buffer (`mmctl.exchange.trade_stream`). Trades
+published while the socket is down are not replayed: `gaps()` counts the aggregate ids skipped (Binance
+numbers each symbol's aggregate trades consecutively).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -21,7 +21,7 @@ import structlog
 
 from mmctl.clock import Clock
 from mmctl.exchange.binance.convert import ConversionError, dec, ms
-from mmctl.exchange.binance.streams import backoff
+from mmctl.exchange.binance.reconnect import keep_watching, stop_tasks
 from mmctl.exchange.trade_stream import TradeFanout, TradeWatch
 from mmctl.model import Side, Trade
 
@@ -131,12 +131,7 @@ class TradeStreams:
 
     async def close(self) -> None:
         self._closed = True
-        tasks = [t.task for t in self._by_id.values() if t.task is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(t.task for t in self._by_id.values() if t.task is not None)
         self.fanout.close()
         source, self._source = self._source, None
         if source is not None:
@@ -145,16 +140,14 @@ class TradeStreams:
 
     async def _keep(self, source: TradeSource, trades: _SymbolTrades) -> None:
         """Keep the symbol's aggTrade subscription alive; reconnect with backoff when it fails."""
-        attempt = 0
-        while not self._closed:
-            try:
-                await source.watch_agg_trades(trades.symbol)
-                attempt = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # the loop's one error boundary: the stream failed; reconnect
-                trades.state = "reconnecting"
-                trades.reconnects += 1
-                log.warning("trade_stream_failed", symbol=trades.symbol, error=str(e))
-                await self.clock.sleep(backoff(attempt))
-                attempt += 1
+
+        async def watch(progress: Callable[[], None]) -> None:
+            await source.watch_agg_trades(trades.symbol)
+            progress()
+
+        async def failed(e: Exception) -> None:
+            trades.state = "reconnecting"
+            trades.reconnects += 1
+            log.warning("trade_stream_failed", symbol=trades.symbol, error=str(e))
+
+        await keep_watching(watch, failed, self.clock, lambda: not self._closed)
