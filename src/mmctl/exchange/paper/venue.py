@@ -2,20 +2,14 @@
 
 Market data is pushed in with `on_book`, `on_trade` (or `on_event`) and time with `advance_to`; each
 carries venue time in ms, which only moves forward and fires funding and countdown timers on the way.
-Matching: a taker SELL trade at p fills our bids priced ≥ p (best price, then time priority) up to the
-trade's size, as maker at our price; symmetric for BUY trades and asks. A book whose ask ≤ our bid (or
-bid ≥ our ask) fills every crossed order in full as maker. Market orders, and limit orders that cross the
-book without post-only, fill in full as taker at the opposite top (the venue assumes the top has depth).
-Our own resting orders are part of the book, as on Binance: a post-only order crossing one is rejected,
-and a taker order first meets those of ours priced strictly better than the book's top (the book's own
-liquidity is ahead of ours at the top) and applies self-trade prevention in its `stp_mode`
-(`mmctl.exchange.paper.stp`). Reduce-only orders fill at most the position and expire when there is
-nothing left to reduce. Conditional orders (stop-loss, take-profit, trailing stops) are held in
-`conditionals` (`mmctl.exchange.paper.conditionals`) and checked against each book's mid (MARK_PRICE)
-or each trade's price (CONTRACT_PRICE) when the symbol has any.
-
-An amend (`amend`) modifies a resting order in place as Binance's Modify Order does: new time priority,
-cancelled instead when post-only and crossing or when cut to its filled quantity, untouched when rejected.
+A book or trade that crosses our best resting price is matched against our orders by `matcher`
+(`mmctl.exchange.paper.matching`, which states the matching rules). Orders are checked as Binance
+checks them (`mmctl.exchange.paper.entry`: a post-only order crossing the book or one of our own resting
+orders is rejected), then enter the book through the matcher. An amend (`amend`) modifies a resting
+order in place as Binance's Modify Order does (`mmctl.exchange.paper.modify`). Conditional orders
+(stop-loss, take-profit, trailing stops) are held in `conditionals` (`mmctl.exchange.paper.conditionals`)
+and checked against each book's mid (MARK_PRICE) or each trade's price (CONTRACT_PRICE) when the symbol
+has any.
 
 Order entry and account queries are plain methods used by the async `PaperExchange` adapter; order
 events go to listeners registered with `add_listener`. The hot path (an event that fills nothing) costs
@@ -29,17 +23,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
 
-from mmctl.errors import FilterRejected, MmctlError, UnknownSymbol
+from mmctl.errors import FilterRejected, UnknownSymbol
 from mmctl.exchange.conditional import WorkingType
-from mmctl.exchange.paper import entry, stp
+from mmctl.exchange.paper import entry, modify
 from mmctl.exchange.paper.conditionals import PaperConditionals
 from mmctl.exchange.paper.ledger import Wallet
-from mmctl.exchange.paper.margin import available_balance, balance_view, exposure_sides, position_view
+from mmctl.exchange.paper.margin import available_balance, balance_view, position_view
 from mmctl.exchange.paper.markets import SymbolIndex, default_leverage
+from mmctl.exchange.paper.matching import Matcher, OrderListener
 from mmctl.exchange.paper.orders import OrderStore, require_id, unknown_order
 from mmctl.exchange.paper.state import LiveOrder, SymbolState
 from mmctl.model import (
-    ZERO,
     Amend,
     Balance,
     BookTop,
@@ -50,16 +44,13 @@ from mmctl.model import (
     Order,
     OrderRequest,
     OrderStatus,
-    OrderType,
     OrderUpdate,
     Position,
     Side,
-    StpMode,
     Trade,
 )
-from mmctl.pnl.position import CTX, apply_fill, fee_for, funding_payment, reducible_qty
+from mmctl.pnl.position import funding_payment
 
-OrderListener = Callable[[OrderUpdate], None]
 FILLS_KEPT = 20_000  # the most recent own trades `my_trades` can return (all symbols)
 
 
@@ -92,7 +83,7 @@ class PaperVenue:
         self.orders = OrderStore()
         self.last_trade_id = 0  # trade ids are "1", "2", ...; never reused (a reset continues from here)
         self.trades: deque[Fill] = deque(maxlen=FILLS_KEPT)  # the account's trades, for `my_trades`
-        self._listeners: list[OrderListener] = []
+        self.matcher = Matcher(self)  # fills, cancels and expiries, and their events to the listeners
         self.conditionals = PaperConditionals(self)  # stop-loss, take-profit, trailing stops
         # Counts account changes (order events, leverage, countdowns, timers): the persistence saves
         # the state when it moved. Book and trade events that fill nothing leave it alone.
@@ -145,7 +136,7 @@ class PaperVenue:
             top = replace(top, symbol=st.symbol)
         st.top = top
         if top.ask <= st.best_bid or top.bid >= st.best_ask:
-            self._match_book(st, top)
+            self.matcher.match_book(st, top)
         if st.conditionals:
             self.conditionals.on_price(st, WorkingType.MARK_PRICE, st.mark_price())
         hook = st.book_hook
@@ -167,9 +158,9 @@ class PaperVenue:
         st.last_trade = trade
         if trade.side is Side.SELL:
             if trade.price <= st.best_bid:
-                self._match_trade(st, trade, st.bids)
+                self.matcher.match_trade(st, trade, st.bids)
         elif trade.price >= st.best_ask:
-            self._match_trade(st, trade, st.asks)
+            self.matcher.match_trade(st, trade, st.asks)
         if st.conditionals:
             self.conditionals.on_price(st, WorkingType.CONTRACT_PRICE, trade.price)
         hook = st.trade_hook
@@ -194,11 +185,12 @@ class PaperVenue:
         """Call `listener` with every order event (placement, fill, cancel, expiry), in order.
 
         Listeners run inside matching: they must only record or queue, never call back into the venue."""
-        self._listeners.append(listener)
+        self.matcher.listeners.append(listener)
 
     def remove_listener(self, listener: OrderListener) -> None:
-        if listener in self._listeners:
-            self._listeners.remove(listener)
+        listeners = self.matcher.listeners
+        if listener in listeners:
+            listeners.remove(listener)
 
     # --- orders -------------------------------------------------------------------------------------
 
@@ -208,6 +200,14 @@ class PaperVenue:
             raise self._unknown(symbol)
         return st
 
+    def find_open(self, st: SymbolState, order_id: str | None, client_order_id: str | None) -> LiveOrder:
+        """The working record of an open order of `st`'s symbol, by id or client id."""
+        require_id(order_id, client_order_id)
+        order = self.orders.find_open(order_id, client_order_id)
+        if order is None or order.symbol != st.symbol:
+            raise unknown_order(st.symbol, order_id, client_order_id)
+        return order
+
     def place(self, req: OrderRequest) -> Order:
         """Validate and place one order; returns its state after any immediate fill."""
         entry.check_shape(req)
@@ -216,21 +216,10 @@ class PaperVenue:
         entry.check_capacity(req, st, self.orders.open_client_ids)
         price = fill_at if fill_at is not None else req.price
         assert price is not None
-        entry.check_margin(req, st, price, self._available)
+        entry.check_margin(req, st, price, self.available)
         order = self._accept(st, req)
-        if not req.post_only:
-            stp.meet_own_orders(st, order, req.stp_mode, self._execute, self._finish)
-        if order.status.is_open and fill_at is not None:
-            self._execute(st, order, order.remaining, fill_at, maker=False)
-        if order.status.is_open:
-            if fill_at is None and order.type is OrderType.LIMIT:
-                st.rest(order)
-            else:
-                self._finish(st, order, OrderStatus.EXPIRED)
+        self.matcher.take(st, order, fill_at, req.stp_mode)
         return order.snapshot()
-
-    def _available(self) -> Decimal:
-        return available_balance(self.wallet, self._symbols)
 
     def _accept(self, st: SymbolState, req: OrderRequest) -> LiveOrder:
         """Register a validated order as NEW and announce it."""
@@ -250,69 +239,22 @@ class PaperVenue:
             ts_ms=self._now_ms,
         )
         self.orders.add(order)
-        self._emit(OrderUpdate(order.snapshot()))
+        self.matcher.emit(OrderUpdate(order.snapshot()))
         return order
 
     def amend(self, symbol: str, amend: Amend) -> Order:
         """Modify one open limit order's price and quantity in place, with Binance's Modify Order
-        semantics (PUT /fapi/v1/order, developers.binance.com/docs/derivatives/usds-margined-futures/
-        trade/rest-api/Modify-Order); returns the order's state after it.
-
-        - "modified orders will be reordered in the match queue": the order keeps its ids and takes a new
-          time priority, behind every order already at its price;
-        - "when the new quantity or price doesn't satisfy PRICE_FILTER / PERCENT_FILTER / LOT_SIZE,
-          amendment will be rejected and the order will stay as it is": every rejection (those, -5027
-          nothing to change, -5026 too many amends, reduce-only -2022, margin -2019) changes nothing;
-        - "the order will be cancelled by the amendment ... when the order is in partially filled status
-          and the new quantity <= executedQty" and "when the order is GTX and the new price will cause it
-          to be executed immediately" (the book, or one of our own resting orders): status CANCELED;
-        - "modify order will set selfTradePreventionMode to NONE": a non-post-only order amended through
-          the book trades at once, as a new order would, meeting our own better-priced orders as NONE.
-        The amended state is announced to the listeners (Binance's ORDER_TRADE_UPDATE with execution type
-        AMENDMENT) before any trade it makes.
-        """
-        st = self.state(symbol)
-        entry.check_amend_shape(amend)
-        order = self._find_open(st, None, amend.client_order_id)
-        entry.check_amend(amend, order, st)
-        fill_at = _amended_taker_price(order.side, amend.price, st.top)
-        crosses = fill_at is not None or entry.crosses_own(order.side, amend.price, st)
-        if amend.qty <= order.filled or (order.post_only and crosses):
-            self._finish(st, order, OrderStatus.CANCELED)
-            return order.snapshot()
-        remaining = CTX.subtract(amend.qty, order.filled)
-        st.unrest(order)
-        try:
-            if order.reduce_only:  # adds no exposure: no margin check
-                entry.check_amend_reduce_only(order, remaining, st)
-            else:
-                price = fill_at if fill_at is not None else amend.price
-                if _raises_exposure(st, order.side, CTX.multiply(remaining, price)):
-                    entry.check_margin(entry.amend_probe(amend, order, remaining), st, price, self._available)
-        except MmctlError:
-            st.rest(order)  # its priority is unchanged: it goes back where it was
-            raise
-        order.amend(amend.price, amend.qty, self.orders.next_seq(), self._now_ms)
-        self._emit(OrderUpdate(order.snapshot()))
-        if not order.post_only:  # from here on as a new order would (`place`), but with STP NONE
-            stp.meet_own_orders(st, order, StpMode.NONE, self._execute, self._finish)
-        if order.status.is_open and fill_at is not None:
-            self._execute(st, order, order.remaining, fill_at, maker=False)
-        if order.status.is_open:
-            if fill_at is None:
-                st.rest(order)
-            else:  # a reduce-only order that had less to reduce than its size
-                self._finish(st, order, OrderStatus.EXPIRED)
-        return order.snapshot()
+        semantics (`mmctl.exchange.paper.modify`); returns the order's state after it."""
+        return modify.amend_order(self, self.state(symbol), amend)
 
     def cancel(self, symbol: str, order_id: str | None = None, client_order_id: str | None = None) -> Order:
         st = self.state(symbol)
-        order = self._find_open(st, order_id, client_order_id)
-        self._finish(st, order, OrderStatus.CANCELED)
+        order = self.find_open(st, order_id, client_order_id)
+        self.matcher.finish(st, order, OrderStatus.CANCELED)
         return order.snapshot()
 
     def cancel_all(self, symbol: str) -> list[Order]:
-        return self._cancel_all(self.state(symbol))
+        return self.matcher.cancel_all(self.state(symbol))
 
     def order(self, symbol: str, order_id: str | None = None, client_order_id: str | None = None) -> Order:
         """An open or recently closed order by id or client id."""
@@ -353,6 +295,10 @@ class PaperVenue:
 
     def balance(self) -> Balance:
         return balance_view(self.wallet, self._symbols)
+
+    def available(self) -> Decimal:
+        """The wallet's balance available for new margin (what `entry.check_margin` asks for)."""
+        return available_balance(self.wallet, self._symbols)
 
     def leverage(self, symbol: str) -> int:
         return self.state(symbol).leverage
@@ -399,107 +345,7 @@ class PaperVenue:
     def _unknown(self, symbol: object) -> UnknownSymbol:
         return self.index.unknown(symbol)
 
-    def _find_open(self, st: SymbolState, order_id: str | None, client_order_id: str | None) -> LiveOrder:
-        require_id(order_id, client_order_id)
-        order = self.orders.find_open(order_id, client_order_id)
-        if order is None or order.symbol != st.symbol:
-            raise unknown_order(st.symbol, order_id, client_order_id)
-        return order
-
-    def _match_trade(self, st: SymbolState, trade: Trade, orders: list[LiveOrder]) -> None:
-        left = trade.qty
-        price = trade.price
-        bids = orders is st.bids
-        while left > 0 and orders:
-            order = orders[0]
-            assert order.price is not None
-            if (order.price < price) if bids else (order.price > price):
-                break
-            left = CTX.subtract(
-                left, self._execute(st, order, min(left, order.remaining), order.price, maker=True)
-            )
-
-    def _match_book(self, st: SymbolState, top: BookTop) -> None:
-        while st.bids and top.ask <= st.best_bid:
-            order = st.bids[0]
-            self._execute(st, order, order.remaining, st.best_bid, maker=True)
-        while st.asks and top.bid >= st.best_ask:
-            order = st.asks[0]
-            self._execute(st, order, order.remaining, st.best_ask, maker=True)
-
-    def _execute(
-        self, st: SymbolState, order: LiveOrder, qty: Decimal, price: Decimal, *, maker: bool
-    ) -> Decimal:
-        """Fill `qty` of `order` at `price`: position, wallet, ledger, order state, event. Returns the qty."""
-        if order.reduce_only:
-            qty = min(qty, reducible_qty(st.position_qty, order.side))
-            if qty <= 0:
-                self._finish(st, order, OrderStatus.EXPIRED)
-                return ZERO
-        change = apply_fill(st.position_qty, st.entry_price, order.side, qty, price)
-        st.position_qty, st.entry_price = change.qty, change.entry_price
-        fee = fee_for(price, qty, st.rules.maker_fee if maker else st.rules.taker_fee)
-        self.last_trade_id += 1
-        trade_id = str(self.last_trade_id)
-        ts = self._now_ms
-        self.wallet.credit(ts, st.symbol, IncomeType.REALIZED_PNL, change.realized_pnl, trade_id)
-        self.wallet.credit(ts, st.symbol, IncomeType.COMMISSION, -fee, trade_id)
-        st.on_partial_fill(order, qty)
-        order.filled = CTX.add(order.filled, qty)
-        order.cost = CTX.add(order.cost, CTX.multiply(qty, price))
-        order.updated_ms = ts
-        order.status = OrderStatus.FILLED if order.filled == order.qty else OrderStatus.PARTIALLY_FILLED
-        fill = Fill(
-            trade_id=trade_id,
-            order_id=order.id,
-            client_order_id=order.client_order_id,
-            symbol=st.symbol,
-            side=order.side,
-            price=price,
-            qty=qty,
-            fee=fee,
-            fee_asset=self.wallet.asset,
-            maker=maker,
-            realized_pnl=change.realized_pnl,
-            ts_ms=ts,
-        )
-        self.trades.append(fill)
-        if order.status is OrderStatus.FILLED:
-            self._retire(st, order)
-        self._emit(OrderUpdate(order.snapshot(), fill))
-        self._expire_stale_reduce_only(st)
-        return qty
-
-    def _expire_stale_reduce_only(self, st: SymbolState) -> None:
-        if not st.reduce_only_resting:
-            return
-        for order in st.orders():
-            if order.reduce_only and reducible_qty(st.position_qty, order.side) == 0:
-                self._finish(st, order, OrderStatus.EXPIRED)
-
-    def _finish(self, st: SymbolState, order: LiveOrder, status: OrderStatus) -> None:
-        """End an open order as cancelled or expired, and tell the listeners."""
-        order.status = status
-        order.updated_ms = self._now_ms
-        self._retire(st, order)
-        self._emit(OrderUpdate(order.snapshot()))
-
-    def _retire(self, st: SymbolState, order: LiveOrder) -> None:
-        if order.resting:
-            st.unrest(order)
-        self.orders.close(order)
-
-    def _cancel_all(self, st: SymbolState) -> list[Order]:
-        cancelled = []
-        for order in st.orders():
-            self._finish(st, order, OrderStatus.CANCELED)
-            cancelled.append(order.snapshot())
-        return cancelled
-
-    def _emit(self, update: OrderUpdate) -> None:
-        self.revision += 1
-        for listener in self._listeners:
-            listener(update)
+    # --- timers: funding settlements and countdown expiries ---------------------------------------
 
     def _run_timers(self, until_ms: int) -> None:
         while self._next_timer_ms <= until_ms:
@@ -512,7 +358,7 @@ class PaperVenue:
             for st in self._symbols:
                 if st.countdown_ms is not None and st.countdown_ms <= due:
                     st.countdown_ms = None
-                    self._cancel_all(st)
+                    self.matcher.cancel_all(st)
             self._schedule_next_timer()
 
     def _settle_funding(self, ts_ms: int) -> None:
@@ -525,22 +371,3 @@ class PaperVenue:
     def _schedule_next_timer(self) -> None:
         deadlines = [st.countdown_ms for st in self._symbols if st.countdown_ms is not None]
         self._next_timer_ms = min([self._next_funding_ms, *deadlines])
-
-
-def _amended_taker_price(side: Side, price: Decimal, top: BookTop | None) -> Decimal | None:
-    """The book price an amended limit order at `price` takes at (None: it rests), as
-    `entry.taker_price` finds it for the amended order."""
-    if top is None:
-        return None
-    if side is Side.BUY:
-        return top.ask if price >= top.ask else None
-    return top.bid if price <= top.bid else None
-
-
-def _raises_exposure(st: SymbolState, side: Side, notional: Decimal) -> bool:
-    """False when an order of `notional` on `side` (the amended order, taken off the book) leaves the
-    symbol's exposure `max(longs, shorts, 0)` as it is: its side stays within the other side (or 0),
-    so `entry.check_margin` would pass at once and the amend needs no margin. True: check it."""
-    longs, shorts = exposure_sides(st)
-    mine, other = (longs, shorts) if side is Side.BUY else (shorts, longs)
-    return CTX.add(mine, notional) > max(other, ZERO)
