@@ -143,17 +143,35 @@ def test_a_stop_is_not_held_behind_a_tick_waiting_for_budget() -> None:
 
 
 def test_a_thousand_status_views_cost_at_most_one_refresh_per_interval() -> None:
-    """1,000 concurrent `status` calls on one account send at most one balance+positions refresh."""
+    """1,000 concurrent `status` calls on one account send at most one balance+positions refresh: they
+    show the cached figures with their age at once, and the views after it the refreshed ones."""
 
     async def body(r: Rig) -> None:
         r.clock.advance(FIGURES_TTL_S + 1)  # whatever the start cached is stale now
         before = r.budget.admitted
         docs = await asyncio.gather(*(r.manager.status(f"m{i % 4}") for i in range(1000)))
+        await settle()  # the one shared refresh answers
         assert r.budget.admitted - before <= 2  # one balance and one positions request
-        assert all(d["figures_age_s"] is not None and d["figures_age_s"] <= FIGURES_TTL_S for d in docs)
+        assert all(d["figures_age_s"] is not None and d["figures_age_s"] > FIGURES_TTL_S for d in docs)
+        assert (await r.manager.status("m0"))["figures_age_s"] <= FIGURES_TTL_S
         before = r.budget.admitted
         await asyncio.gather(*(r.manager.status("m0") for _ in range(1000)))
         assert r.budget.admitted == before  # fresh: no request at all
+
+    scenario(body)
+
+
+def test_a_status_with_stale_figures_never_waits_for_a_refresh_held_by_the_budget() -> None:
+    """With reads' share of the budget used up, `status` answers at once with the cached figures and
+    their age (the refresh waits for budget in the background), never the refresh's wait."""
+
+    async def body(r: Rig) -> None:
+        await r.saturate()
+        r.clock.advance(FIGURES_TTL_S + 1)  # stale: a refresh is due, and cannot get budget now
+        doc = await frozen(r.manager.status("m0"))
+        assert isinstance(doc, dict)
+        assert doc["figures_age_s"] > FIGURES_TTL_S
+        assert doc["wallet_balance"] is not None
 
     scenario(body)
 

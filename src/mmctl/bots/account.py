@@ -78,15 +78,18 @@ class Refreshed(Generic[T]):
         age = None if self._at is None else max(0.0, self.clock.monotonic() - self._at)
         return Snapshot(self._value, age, self._error)
 
-    async def read(self, max_age_s: float) -> Snapshot[T]:
+    async def read(self, max_age_s: float, stale_wait_s: float = STALE_WAIT_S) -> Snapshot[T]:
         """The value if it is at most `max_age_s` old; else start (or join) the one shared refresh and
-        wait for it briefly (`FIRST_WAIT_S` with nothing to show, else `STALE_WAIT_S`), then show what
-        there is, with its age. The refresh outlives a reader that stops waiting."""
+        wait for it briefly (`FIRST_WAIT_S` with nothing to show, else `stale_wait_s`: 0 shows the stale
+        value at once), then show what there is, with its age. The refresh outlives a reader that stops
+        waiting."""
         snap = self.peek()
         if snap.age_s is not None and snap.age_s <= max_age_s:
             return snap
         task = self._refresh()
-        await asyncio.wait([task], timeout=FIRST_WAIT_S if snap.value is None else STALE_WAIT_S)
+        wait_s = FIRST_WAIT_S if snap.value is None else stale_wait_s
+        if wait_s > 0:
+            await asyncio.wait([task], timeout=wait_s)
         return self.peek()
 
     async def fresh(self, max_age_s: float) -> T:
@@ -247,9 +250,10 @@ class AccountShared:
                 f"cannot reach account {self.name!r}: {e.message}", data={"code": e.code}
             ) from None
 
-    async def read_figures(self) -> Snapshot[AccountFigures]:
-        """Balance and positions for a view: cached, at most one refresh per `FIGURES_TTL_S`."""
-        return await self.figures.read(FIGURES_TTL_S)
+    async def read_figures(self, stale_wait_s: float = STALE_WAIT_S) -> Snapshot[AccountFigures]:
+        """Balance and positions for a view: cached, at most one refresh per `FIGURES_TTL_S`; a stale
+        value is shown after at most `stale_wait_s` (`Refreshed.read`)."""
+        return await self.figures.read(FIGURES_TTL_S, stale_wait_s)
 
     def flat(self, symbol: str) -> Position:
         """A flat position on `symbol` at the current mid (for views when the venue lists none)."""

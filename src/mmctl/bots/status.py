@@ -2,8 +2,11 @@
 
 Money is rendered as strings. Neither view sends a request of its own: the account-level figures come
 from the account's shared refresh, with their age (`figures_age_s`), and say so when the venue could not
-be reached. The bot's funding (its share of the account's funding payments, `mmctl.pnl.funding`) sits
-beside its realized PnL and fees, and its net PnL includes it. A bot that a risk guard (its own or a
+be reached. `status` never waits for that refresh once it has figures to show: stale ones are shown
+with their age while the refresh runs (with the request budget saturated a refresh may wait seconds
+for it, and the status RPC's p99 budget is 50 ms); only the very first read waits for them. The bot's
+funding (its share of the account's funding payments, `mmctl.pnl.funding`) sits beside its realized PnL
+and fees, and its net PnL includes it. A bot that a risk guard (its own or a
 daemon-wide one) stopped with its position still open says so: `risk_stop_open`.
 """
 
@@ -73,7 +76,7 @@ async def _venue_figures(bot: Bot) -> dict[str, Any]:
     """Account-level figures from the account's shared refresh (no request of its own), with their age;
     when the last refresh failed the document says so."""
     symbol = bot.definition.symbol
-    snap = await bot.account.read_figures()
+    snap = await bot.account.read_figures(stale_wait_s=0.0)
     doc: dict[str, Any] = {
         "leverage": bot.account.known_leverage(symbol),
         "figures_age_s": None if snap.age_s is None else round(snap.age_s, 3),

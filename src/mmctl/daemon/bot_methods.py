@@ -54,7 +54,7 @@ def register_bot_methods(table: MethodTable, manager: BotManager, ledger: Ledger
         return cast(list[OutcomeDoc], await manager.stop(names or [], all, flatten))
 
     async def list_bots() -> list[BotRowDoc]:
-        """One row per bot (everything recorded so far made durable first)."""
+        """One row per bot (every fill it counts made durable first)."""
         return cast(list[BotRowDoc], await manager.durable_rows())
 
     async def status(name: str) -> BotStatusDoc:

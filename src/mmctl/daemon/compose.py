@@ -81,7 +81,7 @@ from mmctl.store.sqlite.definitions import SqliteDefinitionStore
 from mmctl.store.sqlite.store import DB_NAME, SqliteStore
 from mmctl.strategies import registry
 from mmctl.timefmt import iso_utc
-from mmctl.tuning import tune_gc
+from mmctl.tuning import REFREEZE_S, FullCollections, refreeze, tune_gc
 
 if TYPE_CHECKING:
     from mmctl.daemon.scheduler import Scheduler
@@ -168,6 +168,7 @@ async def _start(
     )
 
     schedules: list[Scheduler] = []
+    full_collections = FullCollections()
 
     async def recover() -> None:
         failed.update(await recover_fleet(daemon, manager, store))
@@ -181,6 +182,7 @@ async def _start(
             )
         )
         tune_gc()  # the long-lived objects of start-up are built: keep them out of every collection
+        full_collections.install()  # and what each full collection leaves (bots started later)
 
     daemon.recoveries.append(recover)
 
@@ -189,6 +191,7 @@ async def _start(
             guard.cancel()
         for scheduler in schedules:
             scheduler.shutdown()
+        full_collections.uninstall()
         for outcome in await manager.shutdown():
             if outcome.get("ok"):
                 log.info(
@@ -265,6 +268,7 @@ def start_schedules(
         prune_job(store, lambda: daemon.settings.store.retain_days, clock),
         first_in_s=PRUNE_FIRST_S,
     )
+    scheduler.every("gc_refreeze", REFREEZE_S, refreeze_job, first_in_s=REFREEZE_S)
     if pnl is not None:
         scheduler.every("ledger_sync", SYNC_EVERY_S, pnl.sync_ledgers, first_in_s=SYNC_EVERY_S)
         scheduler.cron("snapshot", pnl.snapshot, zone=pnl.zone, minute=0)
@@ -272,6 +276,11 @@ def start_schedules(
         scheduler.once("pnl_catch_up", pnl.catch_up, in_s=0)
     scheduler.start()
     return scheduler
+
+
+async def refreeze_job() -> None:
+    """Reclaim the reference cycles that died among frozen objects (`mmctl.tuning.refreeze`)."""
+    refreeze()
 
 
 def account_options(settings: Settings) -> dict[str, BotOptions]:

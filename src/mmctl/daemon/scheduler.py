@@ -8,6 +8,8 @@ traceback) and runs again at its next time: `_guarded` is each job's one error b
   after start, so a daemon restarted more often than daily still prunes.
 - `ledger_sync` (every few minutes), `snapshot` (every hour at :00 of `[reports] timezone`),
   `daily_report` (:05 of each hour there) and `pnl_catch_up` (once, at start): `mmctl.daemon.pnl_jobs`.
+- `gc_refreeze`: every 10 minutes, reclaim the reference cycles that died among the objects frozen out of the
+  garbage collector's scans (`mmctl.tuning`).
 """
 
 from __future__ import annotations

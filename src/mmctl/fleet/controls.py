@@ -3,11 +3,14 @@ cancel-all panic button in its three forms (bots, one symbol of an account, ever
 
 Cancel-all pauses the bots concerned first, so nothing re-quotes behind it, then cancels on the venue,
 including orders mmctl did not place, and reports every order it cancelled. The bots it pauses are
-recorded `paused` (where the operator left them: a restart does not resume them).
+recorded `paused` (where the operator left them: a restart does not resume them), all of them by one
+flush of the store, so they pause in the same loop turn and their cancels join (`BotManager.stop` does
+the same). `cancel-all --all` works on every account and symbol at once, not one after the other.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
     from mmctl.fleet.manager import BotManager
 
 MAX_VENUE_LEVERAGE = 125
+PAUSE_REASON = "paused by cancel-all"
 
 
 def _shared(manager: BotManager, bot: Bot) -> list[str]:
@@ -113,19 +117,22 @@ def order_row(order: Order) -> dict[str, Any]:
 
 async def cancel_bots(manager: BotManager, names: list[str]) -> list[dict[str, Any]]:
     """Pause these bots (their orders cancelled and confirmed); stopped bots get any leftovers cancelled."""
+    bots = manager.select(names, False)
+    pausing = {b.name for b in bots if b.state.value in ("running", "paused")}
+    await manager.desire_all(sorted(pausing), DesiredState.PAUSED)
 
     async def one(bot: Bot) -> dict[str, Any]:
-        if bot.state.value in ("running", "paused"):
-            return await _pause(manager, bot)
+        if bot.name in pausing:
+            return await bot.pause(PAUSE_REASON)
         return {"cancelled": await bot.cancel_own_orders()}
 
-    return await manager.each(manager.select(names, False), one)
+    return await manager.each(bots, one)
 
 
-async def _pause(manager: BotManager, bot: Bot) -> dict[str, Any]:
-    """Pause a bot for cancel-all; recorded `paused` first."""
-    await manager.desire(bot.name, DesiredState.PAUSED)
-    return await bot.pause("paused by cancel-all")
+async def _pause(manager: BotManager, bots: list[Bot]) -> list[dict[str, Any]]:
+    """Pause bots for cancel-all, all recorded `paused` first (one flush)."""
+    await manager.desire_all([b.name for b in bots], DesiredState.PAUSED)
+    return await manager.each(bots, lambda bot: bot.pause(PAUSE_REASON))
 
 
 async def cancel_symbol(manager: BotManager, account: str, symbol: str) -> dict[str, Any]:
@@ -145,7 +152,7 @@ async def _cancel_symbol(manager: BotManager, account: str, symbol: str) -> dict
         raise ValidationError(f"{e.message} on account {account!r}", data={"field": "symbol"}) from None
     quoting = [b for b in manager.bots_on(account, rules.symbol) if b.state.value == "running"]
     before = {o.client_order_id: o for o in await ex.open_orders(rules.symbol)}
-    paused = await manager.each(quoting, lambda b: _pause(manager, b))
+    paused = await _pause(manager, quoting)
     swept = {o.client_order_id: o for o in await ex.cancel_all(rules.symbol)}
     held = await ex.cancel_all_conditionals(rules.symbol)  # exits held on the venue: cancel_all spares them
     left = await ex.open_orders(rules.symbol)
@@ -168,19 +175,22 @@ async def _cancel_symbol(manager: BotManager, account: str, symbol: str) -> dict
 
 async def cancel_everything(manager: BotManager) -> list[dict[str, Any]]:
     """cancel_symbol for every account and every symbol with an active bot or open orders: the bots'
-    symbols first (cheap, per symbol), then one sweep per account for manual orders elsewhere."""
-    results = []
-    for account, ex in sorted(manager.accounts.items()):
+    symbols first (cheap, per symbol), then one sweep per account for manual orders elsewhere. Accounts
+    and symbols are worked on concurrently; the results come in account, then symbol order."""
+
+    async def sweep(account: str) -> list[dict[str, Any]]:
+        ex = manager.accounts[account]
         quoted = {
             b.definition.symbol
             for b in manager.bots.values()
             if b.definition.account == account and b.state.active
         }
-        for symbol in sorted(quoted):
-            results.append(await cancel_symbol(manager, account, symbol))
+        results = await asyncio.gather(*(cancel_symbol(manager, account, s) for s in sorted(quoted)))
         with request_class(Priority.SAFETY):
             others = {o.symbol for o in await ex.open_orders()} - quoted
             others |= {c.symbol for c in await ex.open_conditionals()} - quoted
-        for symbol in sorted(others):
-            results.append(await cancel_symbol(manager, account, symbol))
-    return results
+        results += await asyncio.gather(*(cancel_symbol(manager, account, s) for s in sorted(others)))
+        return results
+
+    swept = await asyncio.gather(*(sweep(account) for account in sorted(manager.accounts)))
+    return [result for results in swept for result in results]

@@ -49,6 +49,7 @@ from mmctl.errors import (
 )
 from mmctl.exchange.base import Exchange
 from mmctl.exchange.budget import AccountBudgets
+from mmctl.fleet.durable_fills import DurableFills
 from mmctl.fleet.guard import FleetGuard
 from mmctl.fleet.risk import FleetLimits
 from mmctl.pnl.income import iter_income
@@ -79,7 +80,9 @@ class BotManager:
     ) -> None:
         self.accounts = dict(accounts)
         self.records = records  # desired states, durable flushes (None: nothing is kept)
-        self.recorder = recorder  # each bot's orders and fills (None: the bots record nothing)
+        # each bot's orders and fills (None: the bots record nothing); views wait for the fills they show
+        self.fills = None if recorder is None else DurableFills(recorder)
+        self.recorder: Recorder | None = self.fills
         self.store_failed: str | None = None  # why the store stopped taking writes
         self.notice: Callable[[], str | None] = lambda: None  # shown by list and status (e.g. a crash)
         self.budgets = dict(budgets or {})  # per account, from the composition root (portfolio, health)
@@ -168,6 +171,23 @@ class BotManager:
             return
         with contextlib.suppress(StoreError):
             await self.records.write(SetDesiredState(name, state, now_ms(self.clock)))
+
+    async def desire_all(self, names: list[str], state: DesiredState) -> None:
+        """`desire` for many bots at once: queued together, made durable by one flush, so the bots go on
+        from one loop turn (a mass stop's cancels and confirmations join: `bots.shared_cancels`)."""
+        if self.records is None or self.records.failed is not None or not names:
+            return
+        at = now_ms(self.clock)
+        with contextlib.suppress(StoreError):
+            for name in names:
+                await self.records.submit(SetDesiredState(name, state, at))
+            await self.records.flush()
+
+    async def _shown_durable(self, name: str | None = None) -> None:
+        """Every fill of bot `name` (of every bot, with None) booked so far is committed: a view shows
+        no fill that is not stored. Waits only while such a fill is queued (`DurableFills`)."""
+        if self.fills is not None:
+            await self.fills.wait(name)
 
     async def durable(self) -> None:
         """Everything recorded so far (definitions, orders, fills, events) is committed; nothing to wait
@@ -403,19 +423,25 @@ class BotManager:
         self, names: list[str], all_bots: bool = False, flatten: bool = False, *, desire: bool = True
     ) -> list[dict[str, Any]]:
         """Stop bots (orders cancelled and confirmed). `desire`: record them `stopped` first (operator
-        and risk stops); a daemon shutdown or a store failure passes False (the bots come back)."""
+        and risk stops), all of them by one flush, so every bot starts its stop in the same loop turn and
+        their cancels and confirming queries join (a mass stop costs the venue per symbol, not per bot);
+        a daemon shutdown or a store failure passes False (the bots come back)."""
         bots = self.select(names, all_bots)
 
         async def stop(bot: Bot) -> dict[str, Any]:
-            if desire:
-                await self.desire(bot.name, DesiredState.STOPPED)
             return await bot.stop(flatten=flatten, disarm=False)
 
-        outcomes = await self.each(bots, stop)
-        # after the answer: the orders are confirmed gone; the disarm only spares later manual orders, and
-        # must not hold a mass stop's answer while the budget's safety share refills
-        self._later(self._disarm_idle_countdowns({(b.definition.account, b.definition.symbol) for b in bots}))
-        return outcomes
+        async def stop_all() -> list[dict[str, Any]]:
+            if desire:
+                await self.desire_all([b.name for b in bots], DesiredState.STOPPED)
+            outcomes = await self.each(bots, stop)
+            # after the answer: the orders are confirmed gone; the disarm only spares later manual orders,
+            # and must not hold a mass stop's answer while the budget's safety share refills
+            pairs = {(b.definition.account, b.definition.symbol) for b in bots}
+            self._later(self._disarm_idle_countdowns(pairs))
+            return outcomes
+
+        return await asyncio.shield(stop_all())  # an RPC timeout must not cut it between record and act
 
     def _later(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
@@ -448,11 +474,16 @@ class BotManager:
                 return {"cancelled": 0, "note": "already paused"}
             if all_bots and bot.state is not BotState.RUNNING:
                 return {"cancelled": 0, "note": "not running"}
-            if bot.state in (BotState.RUNNING, BotState.PAUSED):
-                await self.desire(bot.name, DesiredState.PAUSED)
             return await bot.pause()
 
-        return await self.each(self.select(names, all_bots), pause)
+        async def pause_all(bots: list[Bot]) -> list[dict[str, Any]]:
+            # recorded first, all by one flush (as `stop`): the bots' cancels go out together
+            states = (BotState.RUNNING,) if all_bots else (BotState.RUNNING, BotState.PAUSED)
+            pausing = [b.name for b in bots if b.state in states]
+            await self.desire_all(pausing, DesiredState.PAUSED)
+            return await self.each(bots, pause)
+
+        return await asyncio.shield(pause_all(self.select(names, all_bots)))
 
     async def resume(self, names: list[str], all_bots: bool = False) -> list[dict[str, Any]]:
         """Resume paused bots. With `--all`, a bot already running or not paused is ok with a note; a bot
@@ -513,14 +544,14 @@ class BotManager:
         return [rows[n] for n in sorted(rows)]
 
     async def durable_rows(self) -> list[dict[str, Any]]:
-        """`rows` once everything recorded is durable: a fill counted in a row is a fill stored."""
-        await self.durable()
+        """`rows` once every fill booked is durable: a fill counted in a row is a fill stored."""
+        await self._shown_durable()
         return self.rows()
 
     async def status(self, name: str) -> dict[str, Any]:
-        """One bot in detail, once everything recorded is durable (a fill shown is a fill stored)."""
+        """One bot in detail, once its fills are durable (a fill shown is a fill stored)."""
         bot = self.bot(name)
-        await self.durable()
+        await self._shown_durable(bot.name)
         doc = await detail(bot)
         notice = self.notice()
         if notice is not None:
