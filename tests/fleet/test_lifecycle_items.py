@@ -85,3 +85,30 @@ def test_bots_loaded_at_start_are_stopped_and_an_unavailable_account_keeps_its_b
         assert [row["name"] for row in restarted.rows()] == ["ok1"]
 
     scenario(body)
+
+
+def test_a_bot_whose_strategy_is_gone_stays_listed_in_error_with_the_reason() -> None:
+    """After a restart where a bot's strategy is unknown (its plugin uninstalled or broken), the bot is
+    listed in `error` with the reason and its stored account, symbol and strategy; starting it says why,
+    and it can still be removed."""
+
+    async def body(f: Fleet) -> None:
+        await f.manager.create("ok1", "a", "BTCUSDT", "market_maker", {"levels": "1"})
+        await f.manager.create("plug1", "a", "BTCUSDT", "market_maker", {"levels": "1"})
+        raw = f.store.load_all()["plug1"]
+        f.store.save("plug1", {**raw, "strategy": "uninstalled_plugin"})
+        restarted = f.new_manager(f.exchanges)
+        [problem] = restarted.load()
+        assert problem.startswith("bot plug1: unknown strategy 'uninstalled_plugin'")
+        rows = {row["name"]: row for row in restarted.rows()}
+        assert rows["ok1"]["state"] == "stopped"
+        plug = rows["plug1"]
+        assert (plug["state"], plug["account"], plug["strategy"]) == ("error", "a", "uninstalled_plugin")
+        assert plug["symbol"] == raw["symbol"]
+        assert "unknown strategy 'uninstalled_plugin'" in plug["last_error"]
+        with pytest.raises(InvalidState, match="not loaded: unknown strategy 'uninstalled_plugin'"):
+            await restarted.start(["plug1"])
+        assert restarted.remove("plug1") == {"bot": "plug1", "removed": True}
+        assert [row["name"] for row in restarted.rows()] == ["ok1"]
+
+    scenario(body)

@@ -275,7 +275,7 @@ class AccountShared:
     async def _walk_income(self, since_ms: int) -> dict[str, Decimal]:
         sums: dict[str, Decimal] = defaultdict(lambda: ZERO)
         async for row in iter_income(self.exchange, since_ms):
-            sums[row.type.value] += row.amount
+            sums[row.venue_type] += row.amount  # the venue's own type: INSURANCE_CLEAR is not REALIZED_PNL
         return dict(sorted(sums.items()))
 
     async def open_orders_fresh(self, symbol: str) -> list[Order]:

@@ -72,7 +72,7 @@ def register_pnl_methods(
         if bot in manager.bots:
             return manager.bots[bot].definition.account
         if bot in manager.unloaded:
-            return manager.unloaded[bot][0].account
+            return manager.unloaded[bot].account
         if bot in stored_bots:
             return stored_bots[bot]
         fills = await store.read(lambda r: r.fills(bot=bot, limit=1))

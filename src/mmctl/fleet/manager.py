@@ -52,6 +52,7 @@ from mmctl.exchange.budget import AccountBudgets
 from mmctl.fleet.durable_fills import DurableFills
 from mmctl.fleet.guard import FleetGuard
 from mmctl.fleet.risk import FleetLimits
+from mmctl.fleet.unloaded import Unloaded
 from mmctl.pnl.income import iter_income
 from mmctl.store.base import DefinitionStore, Store
 from mmctl.store.records import DesiredState, SetDesiredState
@@ -94,8 +95,8 @@ class BotManager:
         # per account: its settings' countdown (`countdown_s`, `countdown_refresh_s`) for all its bots
         self.account_options = dict(account_options or {})
         self.bots: dict[str, Bot] = {}
-        # definitions whose account is unavailable: listed in `error` with the reason, not loaded
-        self.unloaded: dict[str, tuple[BotDefinition, str]] = {}
+        # definitions not loaded (account unavailable, unreadable): listed in `error` with the reason
+        self.unloaded: dict[str, Unloaded] = {}
         self.shared: dict[str, AccountShared] = {}  # router, book hub, leverage, countdowns per account
         self.started_ms = now_ms(clock)  # portfolio income is counted from here
         self.fleet = FleetGuard(self, risk or RiskSettings())
@@ -105,7 +106,8 @@ class BotManager:
 
     def load(self) -> list[str]:
         """Load stored definitions, each `stopped`; returns one message per definition that could not be
-        loaded. A bot whose account is unavailable stays listed in `error` with the reason."""
+        loaded. Such a bot (its account unavailable, its strategy unknown or its plugin broken, its
+        definition unreadable) stays listed in `error` with the reason (`mmctl.fleet.unloaded`)."""
         problems: list[str] = []
         for name, raw in self.store.load_all().items():
             try:
@@ -117,16 +119,18 @@ class BotManager:
                 if definition.account in self.unavailable and definition.account not in self.accounts:
                     reason = f"account {definition.account!r} is not available: "
                     reason += self.unavailable[definition.account]
-                    self.unloaded[name] = (definition, reason)
-                    problems.append(f"bot {name}: {reason}")
-                    self.events.add(name, "error", f"not loaded: {reason}", state=BotState.ERROR.value)
+                    self._not_loaded(Unloaded.of(definition, reason), problems)
                     continue
                 bot = self.bots[name] = self._new_bot(definition)
                 bot.state = BotState.STOPPED  # it exists and holds no orders of this daemon's
             except MmctlError as e:
-                problems.append(f"bot {name}: {e.message}")
-                self.events.add(name, "error", f"definition not loaded: {e.message}")
+                self._not_loaded(Unloaded.from_raw(name, raw, e.message), problems)
         return problems
+
+    def _not_loaded(self, unloaded: Unloaded, problems: list[str]) -> None:
+        self.unloaded[unloaded.name] = unloaded
+        problems.append(f"bot {unloaded.name}: {unloaded.reason}")
+        self.events.add(unloaded.name, "error", f"not loaded: {unloaded.reason}", state=BotState.ERROR.value)
 
     @property
     def routers(self) -> dict[str, OrderRouter]:
@@ -280,8 +284,8 @@ class BotManager:
         except KeyError:
             if name in self.unloaded:
                 raise InvalidState(
-                    f"bot {name} is not loaded: {self.unloaded[name][1]} (fix the account and restart "
-                    "the daemon, or remove the bot)",
+                    f"bot {name} is not loaded: {self.unloaded[name].reason} (fix it and restart the "
+                    "daemon, or remove the bot)",
                     data={"field": "name"},
                 ) from None
             known = ", ".join(sorted(self.bots)) or "none yet; create one with mmctl create"
@@ -536,7 +540,7 @@ class BotManager:
 
     def rows(self) -> list[dict[str, Any]]:
         rows = {n: summary(b) for n, b in self.bots.items()}
-        rows.update({n: _unloaded_row(d, why) for n, (d, why) in self.unloaded.items()})
+        rows.update({n: u.row() for n, u in self.unloaded.items()})
         notice = self.notice()
         if notice is not None:
             for row in rows.values():
@@ -582,23 +586,6 @@ class BotManager:
             "unrealized_pnl": str(balance.unrealized_pnl),
             "income": {k: str(v) for k, v in sorted(totals.items())},
         }
-
-
-def _unloaded_row(definition: BotDefinition, reason: str) -> dict[str, Any]:
-    """The `list` row of a bot that could not be loaded (its account is unavailable): no figures."""
-    return {
-        "name": definition.name,
-        "state": BotState.ERROR.value,
-        "account": definition.account,
-        "symbol": definition.symbol,
-        "strategy": definition.strategy,
-        "mid": None,
-        "position": "0",
-        "unrealized_pnl": "0",
-        "realized_pnl": "0",
-        "open_orders": 0,
-        "last_error": reason,
-    }
 
 
 def _replace_params(definition: BotDefinition, params: Any) -> BotDefinition:
