@@ -21,7 +21,7 @@ the venue are printed too, on the lines marked "from the venue's entry". The
 re-quote floor (`quote_interval_ms`) is a deliberate throttle, so it is set to its minimum (10 ms) and
 updates come slower than that: the figure is the machinery's latency, not the throttle's. Once the bots
 have started, the bench tunes the garbage collector as the daemon does after its start-up
-(`mmctl.tuning.tune_gc`).
+(`mmctl.tuning.tune_gc` and `FullCollections`).
 
 The floor, measured in the same process: one asyncio task wake-up (an Event set, the waiting task
 resumes) plus building and encoding one 3-order batch (post-only requests from quotes, as the JSON of
@@ -58,7 +58,7 @@ from mmctl.model import Amend, AmendResult, BookTop, CancelResult, OrderRequest,
 from mmctl.strategies.base import Quote
 from mmctl.strategies.market_maker import MarketMakerParams
 from mmctl.strategies.params import parse_params
-from mmctl.tuning import tune_gc
+from mmctl.tuning import FullCollections, tune_gc
 
 BOOK_PERIOD_S = 0.1  # per symbol, 100-bot case
 STEP_BPS = 2.0  # standard deviation of the mid's move per update, 100-bot case
@@ -175,6 +175,8 @@ async def run(n_bots: int, want: int, max_seconds: float) -> tuple[list[float], 
         await bot.start()
     await asyncio.sleep(0.5)
     tune_gc()  # start-up done, as the daemon does it
+    full_collections = FullCollections()
+    full_collections.install()
     ex.samples.clear()
     ex.from_entry.clear()
     deadline = time.monotonic() + max_seconds
@@ -192,6 +194,7 @@ async def run(n_bots: int, want: int, max_seconds: float) -> tuple[list[float], 
             push(symbol, mids[symbol], by_symbol[symbol])
             await asyncio.sleep(BOOK_PERIOD_S / len(SYMBOLS))
         k += 1
+    full_collections.uninstall()
     ex.pending.clear()  # the stop's cancels are not reactions
     for bot in bots:
         await bot.stop()
