@@ -41,7 +41,7 @@ import json
 import random
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -83,6 +83,7 @@ class TimedExchange(PaperExchange):
 
     book_at: dict[str, float]  # the book left the venue for the daemon (the reaction's start)
     entered_at: dict[str, float]  # the book entered the venue (before the venue's own matching)
+    stamping: dict[str, Callable[[BookTop], None]]  # the hook installed per symbol
     pending: dict[str, set[str]]
     samples: list[float]
     from_entry: list[float]
@@ -96,14 +97,14 @@ class TimedExchange(PaperExchange):
         watch = super().watch_book(symbol)
         state = self.venue.state(symbol)
         deliver = state.book_hook
-        if deliver is not None and not getattr(deliver, "stamps", False):
+        if deliver is not None and deliver is not self.stamping.get(state.symbol):  # a fresh venue hook
             book_at = self.book_at
 
             def stamped(top: BookTop) -> None:
                 book_at[top.symbol] = time.perf_counter()
                 deliver(top)
 
-            stamped.stamps = True  # type: ignore[attr-defined]
+            self.stamping[state.symbol] = stamped
             self.venue.set_book_hook(state.symbol, stamped)
         return watch
 
@@ -145,7 +146,7 @@ async def run(n_bots: int, want: int, max_seconds: float) -> tuple[list[float], 
     clock = SystemClock()
     base = PaperExchange.from_settings("bench", PaperAccount(balance=Decimal(10_000_000)), clock)
     ex = TimedExchange("bench", base.venue, clock)
-    ex.book_at, ex.entered_at, ex.pending, ex.samples, ex.from_entry = {}, {}, {}, [], []
+    ex.book_at, ex.entered_at, ex.stamping, ex.pending, ex.samples, ex.from_entry = {}, {}, {}, {}, [], []
     await ex.load_markets()
     rng = random.Random(1)
     mids = {s: Decimal(MIDS[s.split("/")[0]]) for s in SYMBOLS}

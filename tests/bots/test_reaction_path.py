@@ -14,6 +14,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.bots.test_book_bands import QUIET, World, invalidated, started, stopped
+from tests.support.markets import x_market
 
 from mmctl.bots.bands import band_after_tick, resting_plan
 from mmctl.bots.inventory import Inventory
@@ -26,7 +27,6 @@ from mmctl.model import (
     AmendResult,
     BookTop,
     CancelResult,
-    LeverageBracket,
     MarketRules,
     OrderRequest,
     PlaceResult,
@@ -44,21 +44,7 @@ FAR = 10**12  # "never" for order ages
 
 
 def rules_with(tick: str, step: str, min_notional: str) -> MarketRules:
-    return MarketRules(
-        symbol="X/USDT:USDT",
-        id="XUSDT",
-        base="X",
-        quote="USDT",
-        tick_size=D(tick),
-        step_size=D(step),
-        min_qty=D(step),
-        max_qty=D(10**7),
-        min_notional=D(min_notional),
-        max_open_orders=200,
-        brackets=(LeverageBracket(125, D(50_000), D("0.004")),),
-        maker_fee=D("0.0002"),
-        taker_fee=D("0.0005"),
-    )
+    return x_market(tick, step, min_notional)
 
 
 THREE = D(3)

@@ -14,9 +14,10 @@ from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.support.markets import x_market
 
 from mmctl.bots.orders import LiveOrder, reconcile, tolerance_window, within_tolerance
-from mmctl.model import BookTop, LeverageBracket, MarketRules
+from mmctl.model import BookTop, MarketRules
 from mmctl.strategies.avellaneda_stoikov import (
     AvellanedaStoikov,
     AvellanedaStoikovParams,
@@ -42,21 +43,7 @@ def shown(qs: list[Quote]) -> list[tuple[str, int, str, str]]:
 
 
 def market(tick: str, step: str, min_qty: str, min_notional: str) -> MarketRules:
-    return MarketRules(
-        symbol="X/USDT:USDT",
-        id="XUSDT",
-        base="X",
-        quote="USDT",
-        tick_size=D(tick),
-        step_size=D(step),
-        min_qty=D(min_qty),
-        max_qty=D(10**7),
-        min_notional=D(min_notional),
-        max_open_orders=200,
-        brackets=(LeverageBracket(125, D(50_000), D("0.004")),),
-        maker_fee=D("0.0002"),
-        taker_fee=D("0.0005"),
-    )
+    return x_market(tick, step, min_notional, min_qty)
 
 
 @st.composite
