@@ -101,16 +101,23 @@ def band_after_tick(
 
 
 def resting_plan(
-    desired: Sequence[Quote], live: Sequence[LiveOrder], params: StrategyParams, now_ms: int
+    desired: Sequence[Quote],
+    live: Sequence[LiveOrder],
+    params: StrategyParams,
+    now_ms: int,
+    *,
+    amend: bool = False,
 ) -> Plan:
-    """The diff (replace view) between `desired` and `live` under `params`' tolerance and order age:
-    what `band_after_tick` needs when the tick's own plan is not at hand."""
+    """The diff between `desired` and `live` under `params`' tolerance and order age: the replace view
+    (what `band_after_tick` needs when the tick's own plan is not at hand), or with `amend` the plan the
+    quoter sends."""
     return reconcile(
         desired,
         live,
         tolerance_bps=params.refresh_tolerance_bps,
         max_age_ms=params.max_order_age_s * 1000,
         now_ms=now_ms,
+        amend=amend,
     )
 
 

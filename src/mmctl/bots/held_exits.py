@@ -23,7 +23,6 @@ earlier run, until the venue lists none. Bots whose strategy holds no exits neve
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 from decimal import Decimal
 
 from mmctl.bots.events import EventLog
@@ -47,13 +46,6 @@ _KINDS = {
 _BPS = Decimal(10_000)
 
 
-@dataclass(frozen=True, slots=True)
-class _Held:
-    kind: str
-    side: Side
-    order: ConditionalOrder
-
-
 class ExitKeeper:
     """The exits one bot holds on the venue for its symbol (see the module docstring)."""
 
@@ -72,7 +64,7 @@ class ExitKeeper:
         self.clock = clock
         self.events = events
         self._ids = ids
-        self.held: dict[str, _Held] = {}
+        self.held: dict[str, ConditionalOrder] = {}  # kind -> the exit held on the venue
         self._refused: dict[str, float] = {}  # kind -> when the venue last refused it (monotonic)
         self._verified = -1e18
 
@@ -85,7 +77,7 @@ class ExitKeeper:
         want: dict[str, HeldExit] = {e.kind: e for e in wanted} if position != 0 else {}
         for kind, held in list(self.held.items()):
             exit_ = want.get(kind)
-            if exit_ is None or held.side is not side or not _near(held.order, exit_, tolerance_bps):
+            if exit_ is None or held.side is not side or not _near(held, exit_, tolerance_bps):
                 await self._cancel(kind)
         for kind, exit_ in want.items():
             if kind not in self.held and now - self._refused.get(kind, -1e18) >= RETRY_S:
@@ -100,13 +92,15 @@ class ExitKeeper:
         while True:
             try:
                 mine = await self._open_mine()
+                if mine:
+                    for order in mine:
+                        with contextlib.suppress(UnknownOrder):  # triggered or gone meanwhile
+                            await self.exchange.cancel_conditional(self.symbol, order.client_id)
+                            cancelled += 1
+                    mine = await self._open_mine()  # confirmed in the same round, as the quoter does
                 if not mine:
                     self.held.clear()
                     return cancelled
-                for order in mine:
-                    with contextlib.suppress(UnknownOrder):  # triggered or gone meanwhile
-                        await self.exchange.cancel_conditional(self.symbol, order.client_id)
-                        cancelled += 1
             except ExchangeError as e:
                 last = e
             if self.clock.monotonic() >= deadline:
@@ -124,7 +118,7 @@ class ExitKeeper:
         self._verified = self.clock.monotonic()
         open_ids = {o.client_id for o in await self._open_mine()}
         for kind, held in list(self.held.items()):
-            if held.order.client_id not in open_ids:
+            if held.client_id not in open_ids:
                 del self.held[kind]  # triggered, expired or cancelled on the venue
 
     async def _place(self, exit_: HeldExit, side: Side) -> None:
@@ -145,7 +139,7 @@ class ExitKeeper:
             self.events.add(self.bot, "reject", f"{exit_.kind} held on the venue refused: {e.message}")
             return
         self._refused.pop(exit_.kind, None)
-        self.held[exit_.kind] = _Held(exit_.kind, side, order)
+        self.held[exit_.kind] = order
         self.events.add(
             self.bot, "order", f"{exit_.kind} held on the venue at {exit_.trigger_price}",
             side=side.value, price=str(exit_.trigger_price), client_order_id=order.client_id,
@@ -154,7 +148,7 @@ class ExitKeeper:
     async def _cancel(self, kind: str) -> None:
         held = self.held.pop(kind)
         with contextlib.suppress(UnknownOrder):  # triggered, expired or cancelled on the venue already
-            await self.exchange.cancel_conditional(self.symbol, held.order.client_id)
+            await self.exchange.cancel_conditional(self.symbol, held.client_id)
 
 
 def _near(order: ConditionalOrder, exit_: HeldExit, tolerance_bps: Decimal) -> bool:

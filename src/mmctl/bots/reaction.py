@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from mmctl.bots.bands import band_after_tick, resting_plan
 from mmctl.bots.market_data import BookSubscription
-from mmctl.bots.orders import Amendment, LiveOrder, amendable, reconcile
+from mmctl.bots.orders import Amendment, LiveOrder, amendable
 from mmctl.bots.stale import StaleTest
 from mmctl.clock import now_ms
 from mmctl.model import BookTop, MarketRules
@@ -226,14 +226,7 @@ def stale_plan(
     diff itself."""
     keys = {(o.side, o.level) for o in live.values()}
     if len(keys) != len(live):
-        plan = reconcile(
-            desired,
-            list(live.values()),
-            tolerance_bps=params.refresh_tolerance_bps,
-            max_age_ms=params.max_order_age_s * 1000,
-            now_ms=now,
-            amend=True,
-        )
+        plan = resting_plan(desired, list(live.values()), params, now, amend=True)
         ids = set(stale)
         return (
             [o.client_order_id for o in plan.cancels if o.client_order_id in ids],

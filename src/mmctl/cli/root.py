@@ -25,6 +25,7 @@ from mmctl.cli import (
     records_cmd,
     strategies_cmd,
 )
+from mmctl.cli.complete import GLOBAL_OPTIONS, VALUE_OPTIONS
 from mmctl.cli.context import Globals, JsonFlag, call, globals_of
 from mmctl.cli.output import FORMATS, Output
 from mmctl.cli.values import finite
@@ -291,8 +292,8 @@ def hoist_output(argv: list[str]) -> list[str]:
     return front + rest
 
 
-GLOBAL_VALUE_OPTIONS = frozenset({"--socket", "--config", "--output", "--timeout"})
-"""The root's options that take the next word as their value."""
+GLOBAL_VALUE_OPTIONS = VALUE_OPTIONS.intersection(GLOBAL_OPTIONS)
+"""The root's options that take the next word as their value (--socket, --config, --output, --timeout)."""
 
 
 def command_word(argv: list[str]) -> str | None:

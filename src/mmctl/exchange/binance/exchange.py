@@ -22,7 +22,6 @@ them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -42,6 +41,7 @@ from mmctl.exchange.binance.health import health_of
 from mmctl.exchange.binance.markets import MarketIndex
 from mmctl.exchange.binance.public_feed import PublicMarketClient
 from mmctl.exchange.binance.reconcile import Reconciler
+from mmctl.exchange.binance.reconnect import stop_tasks
 from mmctl.exchange.binance.streams import BookStreams, UserStream
 from mmctl.exchange.binance.tracker import OrderTracker
 from mmctl.exchange.binance.trade_streams import TradeStreams
@@ -137,11 +137,7 @@ class BinanceExchange:
         if self.closed:
             return
         self.closed = True
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(self._tasks)
         await self.settle()
         await self.user.close()
         self.algo.close()

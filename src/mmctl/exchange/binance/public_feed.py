@@ -20,7 +20,6 @@ data guards (which watch arrival times on the daemon's clock) pull their quotes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -32,7 +31,7 @@ from mmctl.errors import MmctlError, VenueUnavailable
 from mmctl.exchange.binance.adapter import BinanceClient, isolated, one_line
 from mmctl.exchange.binance.convert import dec, ms
 from mmctl.exchange.binance.markets import MarketIndex
-from mmctl.exchange.binance.reconnect import backoff, keep_watching
+from mmctl.exchange.binance.reconnect import backoff, keep_watching, stop_tasks
 from mmctl.exchange.binance.streams import BookStreams
 from mmctl.exchange.fanout import BookWatch
 from mmctl.model import BookTop, MarketRules, Side, Trade
@@ -121,11 +120,7 @@ class BinancePublicFeed:
             self.status = "closed"
             self._queue = None
             client.on_message(None)
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await stop_tasks(tasks)
             if self.books is not None:
                 await self.books.close()
                 self.books = None

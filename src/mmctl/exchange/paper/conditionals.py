@@ -18,7 +18,7 @@ Ids are "1", "2", ... of their own sequence (Binance's algoId is not an order id
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from mmctl.errors import FilterRejected, MmctlError, OrderRejected, UnknownOrder
@@ -36,7 +36,7 @@ from mmctl.exchange.conditional import (
     trail_best,
     trail_triggered,
 )
-from mmctl.exchange.paper.state import SymbolState
+from mmctl.exchange.paper.state import SymbolState, decimal_text
 from mmctl.model import OrderRequest, OrderType, Side
 from mmctl.pnl.position import reducible_qty
 
@@ -328,14 +328,4 @@ def _text(value: Decimal | None) -> str | None:
 
 
 def _decimal(text: Any) -> Decimal | None:
-    if text is None:
-        return None
-    if not isinstance(text, str):
-        raise TypeError(f"expected decimal text, got {text!r}")
-    try:
-        value = Decimal(text)
-    except InvalidOperation as e:
-        raise ValueError(f"not a decimal: {text!r}") from e
-    if not value.is_finite():
-        raise ValueError(f"not a finite decimal: {text!r}")
-    return value
+    return None if text is None else decimal_text(text)

@@ -73,12 +73,17 @@ def taker_price(req: OrderRequest, top: BookTop | None) -> Decimal | None:
     """The book price a market order, or a limit order that crosses the book, would fill at (None: rests)."""
     if top is None:
         return None
-    opposite = top.ask if req.side is Side.BUY else top.bid
     if req.type is OrderType.MARKET:
-        return opposite
+        return top.ask if req.side is Side.BUY else top.bid
     assert req.price is not None
-    crosses = req.price >= top.ask if req.side is Side.BUY else req.price <= top.bid
-    return opposite if crosses else None
+    return limit_taker_price(req.side, req.price, top)
+
+
+def limit_taker_price(side: Side, price: Decimal, top: BookTop) -> Decimal | None:
+    """The book price a limit order at `price` on `side` takes at (None: it does not cross and rests)."""
+    if side is Side.BUY:
+        return top.ask if price >= top.ask else None
+    return top.bid if price <= top.bid else None
 
 
 def check_rules(req: OrderRequest, st: SymbolState) -> Decimal | None:
@@ -190,14 +195,14 @@ def check_margin(
     if req.reduce_only:
         return
     notional = CTX.multiply(req.qty, price)
+    if not raises_exposure(st, req.side, notional):
+        return
     longs, shorts = exposure_sides(st)
     if req.side is Side.BUY:
         worst = max(CTX.add(longs, notional), shorts, ZERO)
     else:
         worst = max(longs, CTX.add(shorts, notional), ZERO)
     base = max(longs, shorts, ZERO)
-    if worst <= base:
-        return
     before = CTX.divide(base, st.leverage)
     after = CTX.divide(worst, st.leverage)
     if after <= before:
@@ -330,3 +335,11 @@ def _amend_reject(code: int, message: str, client_order_id: str) -> OrderRejecte
     return OrderRejected(
         f"{message} (Binance {code})", data={"binance_code": code, "client_order_id": client_order_id}
     )
+
+
+def raises_exposure(st: SymbolState, side: Side, notional: Decimal) -> bool:
+    """True when an order of `notional` on `side` raises the symbol's exposure `max(longs, shorts, 0)`:
+    its side goes beyond the other side (or 0). An order that does not needs no margin (`check_margin`)."""
+    longs, shorts = exposure_sides(st)
+    mine, other = (longs, shorts) if side is Side.BUY else (shorts, longs)
+    return CTX.add(mine, notional) > max(other, ZERO)

@@ -18,14 +18,12 @@ AMENDMENT) before any trade it makes.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from mmctl.errors import MmctlError
 from mmctl.exchange.paper import entry
-from mmctl.exchange.paper.margin import exposure_sides
 from mmctl.exchange.paper.state import SymbolState
-from mmctl.model import ZERO, Amend, BookTop, Order, OrderStatus, OrderUpdate, Side, StpMode
+from mmctl.model import Amend, Order, OrderStatus, OrderUpdate, StpMode
 from mmctl.pnl.position import CTX
 
 if TYPE_CHECKING:
@@ -38,7 +36,7 @@ def amend_order(venue: PaperVenue, st: SymbolState, amend: Amend) -> Order:
     entry.check_amend_shape(amend)
     order = venue.find_open(st, None, amend.client_order_id)
     entry.check_amend(amend, order, st)
-    fill_at = _amended_taker_price(order.side, amend.price, st.top)
+    fill_at = None if st.top is None else entry.limit_taker_price(order.side, amend.price, st.top)
     crosses = fill_at is not None or entry.crosses_own(order.side, amend.price, st)
     matcher = venue.matcher
     if amend.qty <= order.filled or (order.post_only and crosses):
@@ -51,7 +49,7 @@ def amend_order(venue: PaperVenue, st: SymbolState, amend: Amend) -> Order:
             entry.check_amend_reduce_only(order, remaining, st)
         else:
             price = fill_at if fill_at is not None else amend.price
-            if _raises_exposure(st, order.side, CTX.multiply(remaining, price)):
+            if entry.raises_exposure(st, order.side, CTX.multiply(remaining, price)):
                 entry.check_margin(entry.amend_probe(amend, order, remaining), st, price, venue.available)
     except MmctlError:
         st.rest(order)  # its priority is unchanged: it goes back where it was
@@ -62,22 +60,3 @@ def amend_order(venue: PaperVenue, st: SymbolState, amend: Amend) -> Order:
     # after taking is a reduce-only one that had less to reduce than its size, and expires.
     matcher.take(st, order, fill_at, StpMode.NONE)
     return order.snapshot()
-
-
-def _amended_taker_price(side: Side, price: Decimal, top: BookTop | None) -> Decimal | None:
-    """The book price an amended limit order at `price` takes at (None: it rests), as
-    `entry.taker_price` finds it for the amended order."""
-    if top is None:
-        return None
-    if side is Side.BUY:
-        return top.ask if price >= top.ask else None
-    return top.bid if price <= top.bid else None
-
-
-def _raises_exposure(st: SymbolState, side: Side, notional: Decimal) -> bool:
-    """False when an order of `notional` on `side` (the amended order, taken off the book) leaves the
-    symbol's exposure `max(longs, shorts, 0)` as it is: its side stays within the other side (or 0),
-    so `entry.check_margin` would pass at once and the amend needs no margin. True: check it."""
-    longs, shorts = exposure_sides(st)
-    mine, other = (longs, shorts) if side is Side.BUY else (shorts, longs)
-    return CTX.add(mine, notional) > max(other, ZERO)

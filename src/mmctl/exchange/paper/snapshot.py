@@ -30,10 +30,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from mmctl.exchange.paper.state import LiveOrder
+from mmctl.exchange.paper.state import decimal_text as _decimal
 from mmctl.exchange.paper.venue import PaperVenue
 from mmctl.model import BookTop, Fill, IncomeRow, MarketRules, OrderStatus, OrderType, Side, Trade
 
@@ -357,18 +358,6 @@ def _trade(doc: Any, symbol: str) -> Trade | None:
         return None
     price, qty, side, ts = doc
     return Trade(symbol, _decimal(price), _decimal(qty), Side(side), int(ts))
-
-
-def _decimal(text: Any) -> Decimal:
-    if not isinstance(text, str):
-        raise TypeError(f"expected decimal text, got {text!r}")
-    try:
-        value = Decimal(text)
-    except InvalidOperation as e:
-        raise ValueError(f"not a decimal: {text!r}") from e
-    if not value.is_finite():
-        raise ValueError(f"not a finite decimal: {text!r}")
-    return value
 
 
 def _dec(doc: Mapping[str, Any], key: str) -> Decimal:

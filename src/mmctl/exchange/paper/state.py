@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
-from decimal import Decimal
-from typing import TYPE_CHECKING
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
 
 from mmctl.model import ZERO, BookTop, MarketRules, Order, OrderStatus, OrderType, Side, Trade
 from mmctl.pnl.position import CTX
@@ -263,3 +263,17 @@ class SymbolState:
 def _head_price(orders: list[LiveOrder], empty: Decimal) -> Decimal:
     price = orders[0].price if orders else None
     return empty if price is None else price
+
+
+def decimal_text(text: Any) -> Decimal:
+    """A finite Decimal from its text as saved (a snapshot of the paper venue): anything else raises
+    `TypeError` or `ValueError`."""
+    if not isinstance(text, str):
+        raise TypeError(f"expected decimal text, got {text!r}")
+    try:
+        value = Decimal(text)
+    except InvalidOperation as e:
+        raise ValueError(f"not a decimal: {text!r}") from e
+    if not value.is_finite():
+        raise ValueError(f"not a finite decimal: {text!r}")
+    return value
