@@ -218,6 +218,39 @@ def test_pipelined_requests_of_one_connection_let_the_loop_run_between_them(shor
     run(case)
 
 
+def test_a_reply_that_needs_no_waiting_leaves_within_two_loop_turns_of_its_request(short_tmp: Path) -> None:
+    """A request whose handler never waits is read, handled and answered in its connection's task: the
+    reply is on the socket two loop turns after the request's bytes are, however much else is ready
+    (Python 3.11's `wait_for` ran each step as a task of its own: five turns, each as long as the
+    loop's busiest moment)."""
+    path = short_tmp / "s.sock"
+
+    async def case() -> None:
+        async with serving(path):
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            client.connect(str(path))
+            client.setblocking(False)
+            loop = asyncio.get_running_loop()
+            await loop.sock_sendall(client, line(req("echo", {"text": "warm"})))
+            assert json.loads(await loop.sock_recv(client, 4096))["result"] == "warm"
+            turns = 0
+            client.send(line(req("echo", {"text": "now"}, 2)))
+            while True:  # one turn of the loop per round: the reply is looked for without waiting
+                turns += 1
+                try:
+                    reply = client.recv(4096, socket.MSG_DONTWAIT)
+                    break
+                except BlockingIOError:
+                    await asyncio.sleep(0)
+            client.close()
+        assert json.loads(reply)["result"] == "now"
+        # a look before the first turn, the turn that reads the bytes, the turn that answers, and a look
+        # after it (this loop's round runs ahead of the server in each turn); wait_for took 9
+        assert turns <= 4, turns
+
+    run(case)
+
+
 # --- item 14: idle connections never lock the operator out --------------------------------------------
 
 

@@ -6,7 +6,10 @@ per connection, answered in order. Whatever a client sends costs at most its own
 - a batch longer than `max_batch` calls is refused (-32600), and a reply larger than `max_reply_bytes`
   is replaced by an error, so one request cannot make the daemon build a huge answer;
 - the server yields to the event loop after every request, so one connection's pipelined work never
-  holds up the bots;
+  holds up the bots; a request's reading, handling and answer run in its connection's task (deadlines
+  by `asyncio.timeout`, not `wait_for`, which in Python 3.11 runs the awaited work as a task of its own):
+  a reply that needs no waiting leaves in the loop turn after its request arrived, however many bots
+  the loop is running at the time;
 - a connection must send its first complete request within `first_request_timeout_s` (then it may idle
   for `idle_timeout_s`);
 - connections are admitted per peer uid (`SO_PEERCRED`): at most `max_connections` in all and
@@ -177,7 +180,8 @@ class RpcServer:
             else:
                 timeout = max(0.0, first_deadline - loop.time())
             try:
-                line = await asyncio.wait_for(reader.readuntil(b"\n"), timeout)
+                async with asyncio.timeout(timeout):  # no task of its own (wait_for's costs loop turns)
+                    line = await reader.readuntil(b"\n")
             except TimeoutError:
                 return
             except asyncio.IncompleteReadError:
@@ -197,7 +201,8 @@ class RpcServer:
                 self._end()
             if reply is not None:
                 writer.write(await self.encode_reply(reply))
-                await asyncio.wait_for(writer.drain(), self.idle_timeout_s)  # a client that never reads
+                async with asyncio.timeout(self.idle_timeout_s):  # a client that never reads
+                    await writer.drain()
 
     def _begin(self) -> None:
         self._in_flight += 1
@@ -293,7 +298,8 @@ class RpcServer:
                 raise ShuttingDown("the daemon is shutting down")
             kwargs = method.bind(params)
             timeout_s = max(self.request_timeout_s, method.min_timeout_s)
-            result = await asyncio.wait_for(method.handler(**kwargs), timeout_s)
+            async with asyncio.timeout(timeout_s):  # the handler runs in this task: no loop turn of its own
+                result = await method.handler(**kwargs)
         except MmctlError as e:
             return error_response(req_id, e.code, e.message, e.data or None)
         except TimeoutError:
