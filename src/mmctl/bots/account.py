@@ -26,11 +26,12 @@ from mmctl.bots.definition import BotDefinition
 from mmctl.bots.inventory import Inventory
 from mmctl.bots.market_data import MarketDataHub
 from mmctl.bots.router import OrderRouter
-from mmctl.bots.shared_cancels import SharedCancels
+from mmctl.bots.shared_cancels import FreshQuery, SharedCancels
 from mmctl.clock import Clock
 from mmctl.errors import ExchangeError, MmctlError, VenueUnavailable
 from mmctl.exchange.base import Exchange
-from mmctl.exchange.priority import Priority, on_send, request_class
+from mmctl.exchange.conditional import ConditionalOrder
+from mmctl.exchange.priority import Priority, request_class
 from mmctl.model import ZERO, Balance, IncomeType, Order, Position
 from mmctl.pnl.funding import allocate_funding
 from mmctl.pnl.income import iter_income
@@ -154,14 +155,6 @@ class CountdownState:
     error: str | None
 
 
-@dataclass(slots=True)
-class _PendingQuery:
-    """One shared open-orders request: joinable by callers until it leaves for the venue."""
-
-    task: asyncio.Task[list[Order]] | None = None
-    sent: bool = False
-
-
 @dataclass(frozen=True, slots=True)
 class AccountFigures:
     """Balance and net positions of the account, as of one shared refresh."""
@@ -229,8 +222,10 @@ class AccountShared:
         self._leverage: dict[str, int] = {}
         self._countdowns: dict[str, _Countdown] = {}  # symbol → its countdown cancel, while armed
         self.countdown_lease_s = COUNTDOWN_LEASE_S
-        self._open_orders: dict[str, _PendingQuery] = {}
-        self.cancels = SharedCancels(exchange)  # a mass stop's cancels, joined per symbol
+        # a mass stop's safety requests, joined per symbol until they leave (bots.shared_cancels)
+        self.cancels = SharedCancels(exchange, budgeted=budgeted)
+        self._open_orders = FreshQuery(exchange.open_orders, budgeted=budgeted)
+        self._open_conditionals = FreshQuery(exchange.open_conditionals, budgeted=budgeted)
         self.funding = AccountFunding()
         self._funding_cursor_ms: int | None = None
         self._funding_seen: set[str] = set()  # funding row ids at or after the cursor
@@ -282,21 +277,12 @@ class AccountShared:
         """The symbol's open orders as seen by a request sent after this call: every bot confirming a
         stop or pause joins the symbol's SAFETY-class request that has not left yet (it may be waiting
         for the request budget: a mass stop shares one), instead of sending its own."""
-        pending = self._open_orders.get(symbol)
-        if pending is None or pending.sent or (pending.task is not None and pending.task.done()):
-            pending = self._open_orders[symbol] = _PendingQuery()
-            pending.task = asyncio.get_running_loop().create_task(self._fetch_open_orders(symbol, pending))
-        assert pending.task is not None
-        return list(await asyncio.shield(pending.task))
+        return await self._open_orders(symbol)
 
-    async def _fetch_open_orders(self, symbol: str, pending: _PendingQuery) -> list[Order]:
-        def leaving() -> None:  # from here on, a newcomer's moment is after this request: it sends its own
-            pending.sent = True
-
-        if not self.budgeted:
-            leaving()
-        with request_class(Priority.SAFETY), on_send(leaving):  # budgeted: joinable while it waits
-            return await self.exchange.open_orders(symbol)
+    async def open_conditionals_fresh(self, symbol: str) -> list[ConditionalOrder]:
+        """The symbol's open conditional orders (held exits) as seen by a request sent after this call,
+        joined as `open_orders_fresh` is: what every exit keeper confirming a stop shares."""
+        return await self._open_conditionals(symbol)
 
     def known_leverage(self, symbol: str) -> int | None:
         """The symbol's leverage as this process last set or read it (no request)."""

@@ -96,7 +96,15 @@ class Bot:
         self.rules: MarketRules | None = None
         self.signals: Signals | None = None  # the strategy's per-bot market state (strategies.base)
         self.exits = (  # the exits held on the venue, for strategies that hold some (bots.held_exits)
-            ExitKeeper(definition.name, definition.symbol, exchange, clock, events, self.quoter.ids)
+            ExitKeeper(
+                definition.name,
+                definition.symbol,
+                exchange,
+                clock,
+                events,
+                self.quoter.ids,
+                fresh_conditionals=self.account.open_conditionals_fresh,
+            )
             if isinstance(self.strategy, HoldsExits)
             else None
         )

@@ -17,12 +17,16 @@ the market order a triggered exit becomes carries the same id, so its fill is th
 
 `cancel_and_confirm` runs on every path that stops the bot's quoting (stop, pause, risk, error,
 cancel-all): it cancels every open conditional of this bot on the symbol, known or left over from an
-earlier run, until the venue lists none. Bots whose strategy holds no exits never call the keeper.
+earlier run, until the venue lists none. Its listings come from `fresh_conditionals` when given (the
+account's `AccountShared.open_conditionals_fresh`: one SAFETY-class query per symbol that every bot
+confirming at the same time joins), else from a request of its own. Bots whose strategy holds no exits
+never call the keeper.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from mmctl.bots.events import EventLog
@@ -45,6 +49,9 @@ _KINDS = {
 }
 _BPS = Decimal(10_000)
 
+FreshConditionals = Callable[[str], Awaitable[list[ConditionalOrder]]]
+"""A symbol's open conditional orders as seen by a request sent after the call (joined with others)."""
+
 
 class ExitKeeper:
     """The exits one bot holds on the venue for its symbol (see the module docstring)."""
@@ -57,6 +64,8 @@ class ExitKeeper:
         clock: Clock,
         events: EventLog,
         ids: ClientIdGenerator,
+        *,
+        fresh_conditionals: FreshConditionals | None = None,
     ) -> None:
         self.bot = bot
         self.symbol = symbol
@@ -64,6 +73,7 @@ class ExitKeeper:
         self.clock = clock
         self.events = events
         self._ids = ids
+        self._fresh_conditionals = fresh_conditionals
         self.held: dict[str, ConditionalOrder] = {}  # kind -> the exit held on the venue
         self._refused: dict[str, float] = {}  # kind -> when the venue last refused it (monotonic)
         self._verified = -1e18
@@ -91,13 +101,14 @@ class ExitKeeper:
         last: Exception | None = None
         while True:
             try:
-                mine = await self._open_mine()
+                mine = await self._open_mine(confirming=True)
                 if mine:
                     for order in mine:
                         with contextlib.suppress(UnknownOrder):  # triggered or gone meanwhile
                             await self.exchange.cancel_conditional(self.symbol, order.client_id)
                             cancelled += 1
-                    mine = await self._open_mine()  # confirmed in the same round, as the quoter does
+                    # confirmed in the same round, as the quoter does
+                    mine = await self._open_mine(confirming=True)
                 if not mine:
                     self.held.clear()
                     return cancelled
@@ -110,8 +121,13 @@ class ExitKeeper:
                 )
             await self.clock.sleep(0.2)
 
-    async def _open_mine(self) -> list[ConditionalOrder]:
-        orders = await self.exchange.open_conditionals(self.symbol)
+    async def _open_mine(self, *, confirming: bool = False) -> list[ConditionalOrder]:
+        """This bot's open conditionals on the symbol; `confirming`: from a listing sent after this call,
+        shared with the other bots confirming now when the keeper has `fresh_conditionals`."""
+        if confirming and self._fresh_conditionals is not None:
+            orders = await self._fresh_conditionals(self.symbol)
+        else:
+            orders = await self.exchange.open_conditionals(self.symbol)
         return [o for o in orders if (own := parse(o.client_id)) is not None and own.bot == self.bot]
 
     async def _verify(self) -> None:
