@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from mmctl.errors import InvalidParams
-from mmctl.fleet import controls
+from mmctl.fleet import controls, views
 from mmctl.fleet.manager import BotManager
 from mmctl.fleet.portfolio import portfolio
 from mmctl.pnl.since import LedgerSince
@@ -66,7 +66,7 @@ def register_bot_methods(table: MethodTable, manager: BotManager, ledger: Ledger
 
     async def orders(name: str) -> list[dict[str, Any]]:
         """A bot's open orders."""
-        return manager.orders(name)
+        return views.orders(manager, name)
 
     async def set_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
         """Change parameters (validated); a running bot applies them at its next tick."""
@@ -87,7 +87,7 @@ def register_bot_methods(table: MethodTable, manager: BotManager, ledger: Ledger
     async def account_summary(account: str, since: str | None = None) -> AccountSummaryDoc:
         """An account's balance and income totals by type since an ISO 8601 time (default: ever)."""
         since_ms = 0 if since is None else _parse_since(since)
-        doc = await manager.account_summary(account, since_ms)
+        doc = await views.account_summary(manager, account, since_ms)
         doc.pop("since_ms", None)
         return cast(AccountSummaryDoc, {**doc, "since": iso_utc(since_ms)})
 

@@ -71,6 +71,7 @@ from mmctl.exchange.base import Exchange
 from mmctl.exchange.budget import AccountBudgets, RequestBudget
 from mmctl.exchange.budgeted import BudgetedExchange
 from mmctl.exchange.paper.exchange import PaperExchange
+from mmctl.fleet import restart
 from mmctl.fleet.manager import BotManager
 from mmctl.fleet.recovery import RecoveryFailed, recover_account
 from mmctl.fleet.recovery_report import LOG_EVENT
@@ -343,7 +344,7 @@ async def recover_fleet(daemon: Daemon, manager: BotManager, store: SqliteStore)
         return bot in manager.bots
 
     daemon.recovering = "subscribing the accounts' order streams"
-    await manager.open_order_streams()  # from here on, every order event of every account is recorded
+    await restart.open_order_streams(manager)  # from here on, every order event of every account is recorded
     for account, exchange in sorted(manager.accounts.items()):
         daemon.recovering = f"reconciling account {account} with its venue"
         try:
@@ -359,7 +360,7 @@ async def recover_fleet(daemon: Daemon, manager: BotManager, store: SqliteStore)
         event = report.to_event()
         manager.events.add(None, event.kind, event.message, **event.data)
     daemon.recovering = "rebuilding the bots' positions from their recorded fills"
-    await manager.restore_inventories()
+    await restart.restore_inventories(manager)
     if not autostart:
         return failed
     daemon.recovering = "putting the bots back where the operator left them"
@@ -369,7 +370,7 @@ async def recover_fleet(daemon: Daemon, manager: BotManager, store: SqliteStore)
         if bot.definition.account not in failed
     ]
     outcomes = await asyncio.gather(
-        *(manager.restore(bot, state) for bot, state in back if state is not DesiredState.STOPPED)
+        *(restart.restore(bot, state) for bot, state in back if state is not DesiredState.STOPPED)
     )
     for outcome in outcomes:
         if outcome.get("ok"):

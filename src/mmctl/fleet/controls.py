@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmctl.errors import LeverageRejected, UnknownSymbol, ValidationError
 from mmctl.exchange.priority import Priority, request_class
+from mmctl.fleet.batch import each, select
 from mmctl.model import Order
 from mmctl.store.records import DesiredState
 from mmctl.strategies.params import update_params
@@ -117,7 +118,7 @@ def order_row(order: Order) -> dict[str, Any]:
 
 async def cancel_bots(manager: BotManager, names: list[str]) -> list[dict[str, Any]]:
     """Pause these bots (their orders cancelled and confirmed); stopped bots get any leftovers cancelled."""
-    bots = manager.select(names, False)
+    bots = select(manager, names, False)
     pausing = {b.name for b in bots if b.state.value in ("running", "paused")}
     await manager.desire_all(sorted(pausing), DesiredState.PAUSED)
 
@@ -126,13 +127,13 @@ async def cancel_bots(manager: BotManager, names: list[str]) -> list[dict[str, A
             return await bot.pause(PAUSE_REASON)
         return {"cancelled": await bot.cancel_own_orders()}
 
-    return await manager.each(bots, one)
+    return await each(bots, one)
 
 
 async def _pause(manager: BotManager, bots: list[Bot]) -> list[dict[str, Any]]:
     """Pause bots for cancel-all, all recorded `paused` first (one flush)."""
     await manager.desire_all([b.name for b in bots], DesiredState.PAUSED)
-    return await manager.each(bots, lambda bot: bot.pause(PAUSE_REASON))
+    return await each(bots, lambda bot: bot.pause(PAUSE_REASON))
 
 
 async def cancel_symbol(manager: BotManager, account: str, symbol: str) -> dict[str, Any]:
