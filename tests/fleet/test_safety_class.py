@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from tests.support.rig import BTC, PaperFleet
@@ -34,6 +34,7 @@ from mmctl.fleet import controls
 from mmctl.fleet.manager import BotManager
 from mmctl.model import Order
 
+T = TypeVar("T")
 FROZEN_TURNS = 200
 """Loop turns `frozen` gives an operation: five times the settle policy's, so "not done" means waiting."""
 LIMITS = BudgetLimits(weight_per_min=100, orders_per_10s=40, orders_per_min=400, use_fraction=1.0)
@@ -87,7 +88,7 @@ def scenario(body: Callable[[Rig], Awaitable[None]]) -> None:
     run_scenario(Rig(), with_four_bots)
 
 
-async def frozen(operation: Awaitable[object]) -> object:
+async def frozen(operation: Awaitable[T]) -> T:
     """Run `operation` without advancing the clock; fail if it does not finish (it waited for budget)."""
     task = asyncio.ensure_future(operation)
     await settle(FROZEN_TURNS)
@@ -103,7 +104,7 @@ def test_a_stop_is_admitted_and_confirmed_while_reads_and_quotes_saturate_the_bu
         await r.saturate()
         with pytest.raises(BudgetExhausted):  # a read is refused fast...
             await r.manager.exchange("a").balance()
-        (out,) = await frozen(r.manager.stop(["m0"]))  # type: ignore[misc]
+        (out,) = await frozen(r.manager.stop(["m0"]))
         assert out["ok"]
         assert out["state"] == "stopped"
         assert r.orders("mm.m0.") == []
@@ -116,7 +117,7 @@ def test_pause_and_cancel_all_confirm_while_the_budget_is_saturated() -> None:
 
     async def body(r: Rig) -> None:
         await r.saturate()
-        (paused,) = await frozen(r.manager.pause(["m1"]))  # type: ignore[misc]
+        (paused,) = await frozen(r.manager.pause(["m1"]))
         assert paused["ok"]
         assert r.manager.bot("m1").state is BotState.PAUSED
         assert r.orders("mm.m1.") == []
@@ -135,7 +136,7 @@ def test_a_stop_is_not_held_behind_a_tick_waiting_for_budget() -> None:
         bot = r.manager.bot("m2")
         bot.update_definition(bot.definition)  # wake it: its re-quote now waits for (or is refused) budget
         await settle()
-        (out,) = await frozen(r.manager.stop(["m2"]))  # type: ignore[misc]
+        (out,) = await frozen(r.manager.stop(["m2"]))
         assert out["ok"]
         assert r.orders("mm.m2.") == []
 
