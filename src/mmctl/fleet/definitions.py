@@ -1,4 +1,4 @@
-"""Editing bot definitions: create, set parameters, export and remove, on a `BotManager`'s registry.
+"""Editing bot definitions: create, set parameters and remove, on a `BotManager`'s registry.
 
 Each change is validated (the bot's name, the strategy's parameter schema, the market's rules at the
 current price: `reference_price` waits at most `BOOK_WAIT_S` for a first book) and persisted through the
@@ -92,10 +92,6 @@ async def set_params(manager: BotManager, name: str, changes: Mapping[str, Any])
     )
     await manager.durable()  # the store keeps the parameter history
     return {"bot": name, "params": definition.to_dict()["params"], "applies": "at the next tick"}
-
-
-def export(manager: BotManager, name: str) -> dict[str, Any]:
-    return manager.bot(name).definition.to_dict()
 
 
 def remove(manager: BotManager, name: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""What the bot manager shows: the bot list, one bot's status and open orders, events, account totals.
+"""What the bot manager shows: the bot list, one bot's status and open orders, account totals.
 
 Read-only views over a `BotManager`, called through it (`rows`, `durable_rows`, `status`) or by the RPC
 methods (`orders`, `account_summary`). A view that counts fills first waits until every fill it may show
@@ -54,13 +54,6 @@ async def status(manager: BotManager, name: str) -> dict[str, Any]:
 
 def orders(manager: BotManager, name: str) -> list[dict[str, Any]]:
     return manager.bot(name).quoter.open_orders_view()
-
-
-def event_list(manager: BotManager, bot: str | None, after: int, limit: int) -> dict[str, Any]:
-    if bot is not None:
-        manager.bot(bot)
-    events = manager.events.since(after, bot, limit)
-    return {"events": [e.to_dict() for e in events], "last_seq": manager.events.last_seq}
 
 
 async def account_summary(manager: BotManager, account: str, since_ms: int) -> dict[str, Any]:
