@@ -39,9 +39,11 @@ params ask for is published, the strategy quotes nothing.
 Bands (`quote_bands`): for given signals (their `version`), params and position, with an infinite
 horizon, the side distances are fixed wherever the minimum size is (the lot, so q, depends on it), so the
 quotes move with the reference exactly as market_maker's do, and the band is market_maker's for that
-ladder (`LadderModel.bands_for`). While an estimate is not published the quotes are empty for every book:
-the band is every book (the signals' next version wakes the bot). With a horizon the quotes follow the
-book's time too: no band (None), the bot wakes on every book.
+ladder (`LadderModel.bands_for`). The ladders of the quotes just computed are reused when the bands are
+asked for the same book prices and sizes, position, σ, k and τ (the bot asks right after quoting).
+While an estimate is not published the quotes are empty for every book: the band is every book (the
+signals' next version wakes the bot). With a horizon the quotes follow the book's time too: no band
+(None), the bot wakes on every book.
 """
 
 from __future__ import annotations
@@ -62,7 +64,6 @@ from mmctl.strategies.avellaneda_stoikov_signals import (
     SigmaEstimator,
 )
 from mmctl.strategies.base import (
-    BOOK_ONLY,
     DataNeeds,
     PriceWindows,
     Quote,
@@ -105,7 +106,6 @@ __all__ = [
 ]
 
 DISTANCE_GRID = Decimal("0.0001")  # bps
-TRADES = DataNeeds(trades=True)
 
 
 # --- the formulas ------------------------------------------------------------------------------------
@@ -265,6 +265,8 @@ def _lots(position: Decimal, first: Decimal, limit: Decimal) -> float:
     return min(max(float(position) / float(first), -bound), bound)
 
 
+# `ladders_at`'s inputs: the book's bid, ask, bid size and ask size, the position, σ, k and τ
+_AtKey = tuple[Decimal, Decimal, Decimal, Decimal, Decimal, float, float, float]
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 _MODELS, _MEMO = 1024, 256  # models kept (one per running bot, and some); entries per memo
@@ -282,9 +284,11 @@ def _memo(memo: dict[_K, _V], key: _K, make: Callable[[], _V]) -> _V:
 
 class _Model:
     """One (params, rules) pair: its market_maker ladder model (`mm`) with the distances per (position,
-    minimum size, σ, k, τ) for the integer path, and for `quotes_decimal` memos of what the same books
-    and positions recompute: the sizing per reference, each side's sizes per (position, minimum size),
-    each side's quotes per distance, reference and sizes (a busy book revisits the same few mids)."""
+    minimum size, σ, k, τ) and the last ladders (`ladders_at`) for the integer path, and for
+    `quotes_decimal` memos of what the same books and positions recompute: the sizing per reference,
+    each side's sizes per (position, minimum size), each side's quotes per distance, reference and sizes
+    (a busy book revisits the same few mids). Bots with equal params share no model unless they share
+    the params object; those that do get the same answers for the same inputs, which every key holds."""
 
     def __init__(self, params: AvellanedaStoikovParams, rules: MarketRules) -> None:
         self.params, self.rules, self.ladder = params, rules, ladder_params(params)
@@ -294,12 +298,28 @@ class _Model:
         self.sizing: dict[Decimal, Sizing] = {}
         self._sizes: dict[tuple[Decimal, Decimal], tuple[list[Decimal], list[Decimal]]] = {}
         self._quotes: dict[tuple[Side, Decimal, Decimal, Decimal, Decimal], list[Quote]] = {}
+        self._last: tuple[_AtKey, tuple[Ratio, Ladders] | None] | None = None  # the last `ladders_at`
 
     def ladders_at(
         self, book: BookTop, position: Decimal, found: tuple[float, float]
     ) -> tuple[Ratio, Ladders] | None:
         """The reference in ticks and both sides' ladders for this book, position and (σ, k): the
-        ladder of `ladder_params` with level 0 at the A–S distances; None beyond the integer range."""
+        ladder of `ladder_params` with level 0 at the A–S distances; None beyond the integer range.
+        The last answer is remembered with every input it depends on (the book's prices and sizes, the
+        position, σ, k and τ), so the bands asked for right after the quotes reuse it."""
+        sigma, k = found
+        tau = time_to_horizon_s(self.params.horizon_s, float(self.params.tau_s), book.ts_ms)
+        key = (book.bid, book.ask, book.bid_qty, book.ask_qty, position, sigma, k, tau)
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
+        at = self._ladders_at(book, position, sigma, k, tau)
+        self._last = (key, at)
+        return at
+
+    def _ladders_at(
+        self, book: BookTop, position: Decimal, sigma: float, k: float, tau: float
+    ) -> tuple[Ratio, Ladders] | None:
         mm = self.mm
         ref = mm.reference(book)
         if ref is None:
@@ -310,8 +330,6 @@ class _Model:
         )
         if first <= 0:
             return ref, None
-        sigma, k = found
-        tau = time_to_horizon_s(self.params.horizon_s, float(self.params.tau_s), book.ts_ms)
         key = (position, min_size, sigma, k, tau)
         bid_bps, ask_bps = _memo(
             self._distances,
@@ -407,7 +425,7 @@ class AvellanedaStoikov:
     params_cls = AvellanedaStoikovParams
 
     def needs(self, params: AvellanedaStoikovParams) -> DataNeeds:
-        return TRADES if params.k == 0 else BOOK_ONLY
+        return DataNeeds(trades=params.k == 0, book_time=params.horizon_s > 0)
 
     def signals(self, params: AvellanedaStoikovParams, rules: MarketRules) -> Signals | None:
         if params.sigma > 0 and params.k > 0:
