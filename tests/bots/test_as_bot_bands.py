@@ -131,3 +131,30 @@ def test_the_backtesters_band_is_the_daemons_without_its_stale_test() -> None:
     assert daemon[:2] == backtest[:2]
     assert daemon[0] is not None
     assert backtest[2] is None
+
+
+def test_a_bot_with_a_session_horizon_never_reuses_quotes_from_an_earlier_book_time() -> None:
+    """The bot's remembered quotes are keyed by the book's time when its strategy's quotes read it (a
+    session horizon): the same prices later in the session give that moment's quotes; without a horizon
+    the remembered quotes are reused."""
+
+    async def body(w: World) -> None:
+        timed, still = as_bot(w, "as-h", horizon_s="60", sigma="5", gamma="0.5"), as_bot(w, "as-0")
+        for bot in (timed, still):
+            await started(w, bot)
+        rules = timed.rules
+        assert rules is not None
+        t0 = 1_767_225_600_000  # a UTC midnight: 60 s sessions start on the minute
+        early = BookTop(rules.symbol, D("49999.9"), D(1), D("50000.0"), D(1), t0 + 1_000)
+        late = BookTop(rules.symbol, D("49999.9"), D(1), D("50000.0"), D(1), t0 + 58_000)
+        first = timed.reaction.quotes_for(early, rules)
+        second = timed.reaction.quotes_for(late, rules)
+        fresh = timed.strategy.quotes(timed.params, late, timed.inventory.qty, rules, timed.signals)
+        assert second == fresh
+        assert [q.price for q in second] != [q.price for q in first]
+        kept = still.reaction.quotes_for(early, rules)
+        assert still.reaction.quotes_for(late, rules) is kept
+        for bot in (timed, still):
+            await stopped(w, bot)
+
+    scenario(body, QUIET)

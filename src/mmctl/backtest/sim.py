@@ -97,7 +97,9 @@ class SimBot:
         self.params = spec.params
         self.grid = Grid.of(self.rules.tick_size)
         self.signals: Signals | None = self.strategy.signals(self.params, self.rules)
-        self.wants_trades = self.signals is not None and self.strategy.needs(self.params).wants_trades
+        needs = self.strategy.needs(self.params)
+        self.wants_trades = self.signals is not None and needs.wants_trades
+        self.book_time = needs.book_time  # quotes read the book's time: never reused for a later book
         self.inventory = Inventory()
         self.breaker = self.params.max_move_bps > 0  # the breaker needs every mid (`RiskGate`)
         self.ledger = LedgerTotals()
@@ -462,7 +464,8 @@ class SimBot:
         signals = self.signals
         version = 0 if signals is None else signals.version
         qty = self.inventory.qty
-        key = (book.bid, book.ask, book.bid_qty, book.ask_qty, qty, version)
+        at = book.ts_ms if self.book_time else 0  # a session horizon: the same prices later quote otherwise
+        key = (book.bid, book.ask, book.bid_qty, book.ask_qty, qty, version, at)
         memo = self.memo
         if key != memo.key:
             memo.quotes = self.strategy.quotes(self.params, book, qty, self.rules, signals)

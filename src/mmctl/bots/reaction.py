@@ -55,6 +55,7 @@ class BookReaction:
         self._band_version = 0  # the strategy signals' version the band was computed for
         self._desired: list[Quote] = []
         self._desired_for: tuple[object, ...] = ()
+        self._timed: tuple[StrategyParams, bool] | None = None  # params, and whether quotes read book time
 
     def reset(self) -> None:
         """A fresh start: forget the noted mids and the stale test (the risk monitor was reset)."""
@@ -167,7 +168,11 @@ class BookReaction:
         params = bot.params
         signals = bot.signals
         version = 0 if signals is None else signals.version
-        key = (book.bid, book.ask, book.bid_qty, book.ask_qty, bot.inventory.qty, params, version)
+        timed = self._timed
+        if timed is None or timed[0] is not params:
+            timed = self._timed = (params, bot.strategy.needs(params).book_time)
+        at = book.ts_ms if timed[1] else 0  # a session horizon: the same prices later quote otherwise
+        key = (book.bid, book.ask, book.bid_qty, book.ask_qty, bot.inventory.qty, params, version, at)
         if key != self._desired_for:  # same inputs (signals included), same quotes
             self._desired = bot.strategy.quotes(params, book, bot.inventory.qty, rules, signals)
             self._desired_for = key

@@ -134,10 +134,13 @@ class QuoteBands:
 @dataclass(frozen=True, slots=True)
 class DataNeeds:
     """The market data a strategy reads besides the book top: public trades, and candles of
-    `candle_interval_s` seconds built from them (0: no candles). Candles imply trades."""
+    `candle_interval_s` seconds built from them (0: no candles). Candles imply trades. `book_time`: its
+    quotes depend on the book's time too (a session horizon), so the runtime never reuses quotes made
+    for the same prices at an earlier time."""
 
     trades: bool = False
     candle_interval_s: int = 0
+    book_time: bool = False
 
     @property
     def wants_trades(self) -> bool:
