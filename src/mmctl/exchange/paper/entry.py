@@ -195,14 +195,11 @@ def check_margin(
     if req.reduce_only:
         return
     notional = CTX.multiply(req.qty, price)
-    if not raises_exposure(st, req.side, notional):
+    mine, other = _exposure_sides_of(st, req.side)
+    worst = CTX.add(mine, notional)
+    base = max(mine, other, ZERO)
+    if worst <= base:  # it does not raise the exposure (`raises_exposure`)
         return
-    longs, shorts = exposure_sides(st)
-    if req.side is Side.BUY:
-        worst = max(CTX.add(longs, notional), shorts, ZERO)
-    else:
-        worst = max(longs, CTX.add(shorts, notional), ZERO)
-    base = max(longs, shorts, ZERO)
     before = CTX.divide(base, st.leverage)
     after = CTX.divide(worst, st.leverage)
     if after <= before:
@@ -340,6 +337,11 @@ def _amend_reject(code: int, message: str, client_order_id: str) -> OrderRejecte
 def raises_exposure(st: SymbolState, side: Side, notional: Decimal) -> bool:
     """True when an order of `notional` on `side` raises the symbol's exposure `max(longs, shorts, 0)`:
     its side goes beyond the other side (or 0). An order that does not needs no margin (`check_margin`)."""
-    longs, shorts = exposure_sides(st)
-    mine, other = (longs, shorts) if side is Side.BUY else (shorts, longs)
+    mine, other = _exposure_sides_of(st, side)
     return CTX.add(mine, notional) > max(other, ZERO)
+
+
+def _exposure_sides_of(st: SymbolState, side: Side) -> tuple[Decimal, Decimal]:
+    """The symbol's exposure on `side` and on the other side (`margin.exposure_sides`)."""
+    longs, shorts = exposure_sides(st)
+    return (longs, shorts) if side is Side.BUY else (shorts, longs)
